@@ -1,0 +1,20 @@
+package deps
+import (
+_ "github.com/pion/webrtc/v4"
+_ "github.com/pion/interceptor"
+_ "github.com/pion/rtcp"
+_ "github.com/pion/rtp"
+_ "github.com/pion/srtp/v3"
+_ "github.com/pion/ice/v4"
+_ "github.com/gorilla/websocket"
+_ "github.com/golang-jwt/jwt/v5"
+_ "github.com/stripe/stripe-go/v76"
+_ "github.com/redis/go-redis/v9"
+_ "github.com/prometheus/client_golang/prometheus"
+_ "github.com/chromedp/chromedp"
+_ "github.com/emersion/go-smtp"
+_ "golang.org/x/net/ipv4"
+_ "golang.org/x/crypto/acme/autocert"
+_ "golang.org/x/sys/unix"
+_ "github.com/pion/turn/v5"
+)
