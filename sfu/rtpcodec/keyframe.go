@@ -41,7 +41,6 @@ func FromMimeType(mime string) Codec {
 	return Unknown
 }
 
-
 // IsKeyframe reports whether payload is the first packet of a key frame.
 // Audio packets are always decodable on their own and count as key frames.
 func IsKeyframe(c Codec, payload []byte) bool {
