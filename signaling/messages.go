@@ -56,6 +56,10 @@ type Join struct {
 	// Profile is the participant's display name sealed with the room's
 	// message key (opaque to the server, at most MaxOpaqueSize bytes).
 	Profile string `json:"profile,omitempty"`
+	// Room, when set, is the room code the client believes it is joining
+	// (from its page URL); a token for any other room is refused. Added by
+	// the signaling helper.
+	Room string `json:"room,omitempty"`
 }
 
 // MaxOpaqueSize caps an encrypted profile or chat payload.

@@ -1,0 +1,11 @@
+package signaling
+
+// Additions to the wire contract in messages.go (reported to the lead).
+const (
+	// CodeClosed: the SFU removed the participant (media failed, the
+	// server is closing the room). Fatal; the message says why.
+	CodeClosed = "closed"
+	// CodeDuplicate: the token's participant id is already in the room,
+	// i.e. the token was used twice. Fatal; fetch a new token.
+	CodeDuplicate = "duplicate"
+)

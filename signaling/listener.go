@@ -1,0 +1,72 @@
+package signaling
+
+import (
+	"fmt"
+	"github.com/gorilla/websocket"
+	"github.com/monkeythorn/meet/sfu"
+)
+
+// Signal implements sfu.Listener: negotiation for this client's own
+// connections. Like Event it only queues, so the SFU never waits on a
+// client.
+func (s *session) Signal(sig any) {
+	switch v := sig.(type) {
+	case *sfu.Offer:
+		s.send(&Offer{Type: TypeOffer, PC: PCSub, SDP: v.SDP})
+	case *sfu.Candidate:
+		m := &Candidate{Type: TypeCandidate, PC: PCPub}
+		if v.PC == sfu.PCSubscriber {
+			m.PC = PCSub
+		}
+		if c := v.Init; c != nil {
+			m.Candidate = &ICECandidate{
+				Candidate: c.Candidate, SDPMid: c.SDPMid,
+				SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+			}
+		}
+		s.send(m)
+	default:
+		s.log.Debug("unhandled SFU signal", "type", typeName(sig))
+	}
+}
+
+// Event implements sfu.Listener: news of the room.
+func (s *session) Event(e any) {
+	switch v := e.(type) {
+	case *sfu.ParticipantJoined:
+		s.send(&ParticipantJoined{Type: TypeJoined, Participant: participantInfo(v.Peer)})
+	case *sfu.ParticipantLeft:
+		s.send(&ParticipantLeft{Type: TypeLeft, ID: v.ID})
+	case *sfu.MetaChanged:
+		s.send(&ParticipantUpdated{Type: TypeUpdated, Participant: participantInfo(v.Peer)})
+	case *sfu.TrackPublished:
+		s.send(&TrackPublished{Type: TypePublished, Track: trackInfo(v.Track)})
+	case *sfu.TrackUnpublished:
+		s.send(&TrackUnpublished{Type: TypeUnpublished, ID: v.Track.ID, Participant: v.Track.Participant})
+	case *sfu.Speakers:
+		ids := v.IDs
+		if ids == nil {
+			ids = []string{}
+		}
+		s.send(&Speakers{Type: TypeSpeakers, IDs: ids})
+	case *sfu.Relayed:
+		s.relayed(v)
+	case *sfu.Closed:
+		s.send(&Error{Type: TypeError, Code: CodeClosed, Message: v.Reason, Fatal: true})
+		s.finish(websocket.CloseGoingAway, CodeClosed)
+	default:
+		s.log.Debug("unhandled SFU event", "type", typeName(e))
+	}
+}
+
+func (s *session) relayed(r *sfu.Relayed) {
+	switch p := r.Payload.(type) {
+	case Chat:
+		// The SFU's From is authoritative.
+		s.send(&Chat{Type: TypeChat, From: r.From, Data: p.Data})
+	default:
+		s.log.Debug("unhandled relayed payload", "type", typeName(p))
+	}
+}
+
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
