@@ -1,0 +1,442 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// JoinOptions describes a participant joining a room.
+type JoinOptions struct {
+	ID              string // unique in the room; random, never a name
+	E2EE            bool   // must match the room's, fixed by its first join
+	MaxParticipants int    // room cap when this join creates the room; 0 = Config default
+	Meta            any    // opaque to the SFU, shown to the others
+	Listener        Listener
+}
+
+// eventQueueLen bounds what waits for a slow Listener; past it the
+// participant is dropped rather than slowing the room.
+const eventQueueLen = 1024
+
+// Participant is one person in a room, with a publisher and a subscriber
+// peer connection.
+type Participant struct {
+	id       string
+	room     *Room
+	log      *slog.Logger
+	listener Listener
+	peers    []PeerInfo
+
+	events    chan any
+	startOnce sync.Once
+	closeOnce sync.Once
+	done      chan struct{}
+	reason    string // why the SFU closed it; "" when the caller did
+
+	metaMu sync.Mutex
+	meta   any
+
+	pub     *webrtc.PeerConnection
+	pubMu   sync.Mutex // serialises publisher negotiation
+	sources map[string]string
+	ups     map[string]*UpTrack // by mid
+
+	sub      *webrtc.PeerConnection
+	subMu    sync.Mutex // serialises subscriber negotiation
+	awaiting bool       // an offer waits for its answer
+	pending  bool       // tracks changed while awaiting
+	downs    map[*UpTrack]*DownTrack
+	subCands []webrtc.ICECandidateInit // arrived before the first answer
+}
+
+func newParticipant(r *Room, opts JoinOptions) (*Participant, error) {
+	p := &Participant{
+		id:       opts.ID,
+		room:     r,
+		log:      r.sfu.log.With("room", r.log),
+		listener: opts.Listener,
+		events:   make(chan any, eventQueueLen),
+		done:     make(chan struct{}),
+		meta:     opts.Meta,
+		sources:  make(map[string]string),
+		ups:      make(map[string]*UpTrack),
+		downs:    make(map[*UpTrack]*DownTrack),
+	}
+	var err error
+	if p.pub, err = r.sfu.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		return nil, fmt.Errorf("sfu: publisher connection: %w", err)
+	}
+	if p.sub, err = r.sfu.subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		p.pub.Close()
+		return nil, fmt.Errorf("sfu: subscriber connection: %w", err)
+	}
+	p.watch(p.pub, PCPublisher)
+	p.watch(p.sub, PCSubscriber)
+	p.pub.OnTrack(p.onTrack)
+	return p, nil
+}
+
+// watch trickles local candidates and drops the participant when a
+// connection fails for good.
+func (p *Participant) watch(pc *webrtc.PeerConnection, kind PCKind) {
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		var init *webrtc.ICECandidateInit
+		if c != nil {
+			ci := c.ToJSON()
+			init = &ci
+		}
+		p.signal(&Candidate{PC: kind, Init: init})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.log.Debug("connection state", "pc", kind, "state", s)
+		if s == webrtc.PeerConnectionStateFailed {
+			go p.closeWithReason("media connection failed")
+		}
+	})
+}
+
+// ID returns the participant's id.
+func (p *Participant) ID() string { return p.id }
+
+// Peers returns the other participants as they were when this one joined.
+func (p *Participant) Peers() []PeerInfo { return p.peers }
+
+// Done is closed when the participant has left.
+func (p *Participant) Done() <-chan struct{} { return p.done }
+
+// Start begins delivering Listener calls, including those queued since Join.
+func (p *Participant) Start() {
+	p.startOnce.Do(func() { go p.deliver() })
+}
+
+func (p *Participant) deliver() {
+	for {
+		select {
+		case m := <-p.events:
+			p.dispatch(m)
+		case <-p.done:
+			if p.reason != "" {
+				p.listener.Event(&Closed{Reason: p.reason})
+			}
+			return
+		}
+	}
+}
+
+func (p *Participant) dispatch(m any) {
+	switch m.(type) {
+	case *Offer, *Candidate:
+		p.listener.Signal(m)
+	default:
+		p.listener.Event(m)
+	}
+}
+
+// enqueue never blocks: a participant whose Listener cannot keep up is
+// dropped so that the room goes on.
+func (p *Participant) enqueue(m any) {
+	select {
+	case <-p.done:
+	case p.events <- m:
+	default:
+		go p.closeWithReason("too slow to receive updates")
+	}
+}
+
+func (p *Participant) signal(m any) { p.enqueue(m) }
+func (p *Participant) event(m any)  { p.enqueue(m) }
+
+func (p *Participant) getMeta() any {
+	p.metaMu.Lock()
+	defer p.metaMu.Unlock()
+	return p.meta
+}
+
+// info describes p; the caller holds p.room.mu.
+func (p *Participant) info() PeerInfo {
+	return PeerInfo{ID: p.id, Meta: p.getMeta(), Tracks: p.room.tracksOf(p)}
+}
+
+// SetMeta replaces the participant's opaque metadata and tells the others.
+func (p *Participant) SetMeta(meta any) {
+	p.metaMu.Lock()
+	p.meta = meta
+	p.metaMu.Unlock()
+	p.room.mu.Lock()
+	info := p.info()
+	p.room.mu.Unlock()
+	p.room.broadcast(p, &MetaChanged{Peer: info})
+}
+
+// Relay hands payload to every other participant.
+func (p *Participant) Relay(payload any) {
+	p.room.broadcast(p, &Relayed{From: p.id, Payload: payload})
+}
+
+// Publish applies the client's offer on the publisher connection and
+// returns the answer. sources maps each sending mid to its source; a
+// previously published mid missing from it stops publishing.
+func (p *Participant) Publish(offerSDP string, sources map[string]string) (string, error) {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	if p.closed() {
+		return "", ErrParticipantGone
+	}
+	p.setSources(sources)
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}
+	if err := p.pub.SetRemoteDescription(offer); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	for mid, t := range p.stopped(sources) {
+		delete(p.ups, mid)
+		p.room.unpublish(t)
+	}
+	return p.pub.LocalDescription().SDP, nil
+}
+
+func (p *Participant) setSources(sources map[string]string) {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	clear(p.sources)
+	for mid, s := range sources {
+		p.sources[mid] = s
+	}
+}
+
+// stopped returns the published tracks whose mid is no longer sent.
+func (p *Participant) stopped(sources map[string]string) map[string]*UpTrack {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	out := make(map[string]*UpTrack)
+	for mid, t := range p.ups {
+		if _, ok := sources[mid]; !ok {
+			out[mid] = t
+		}
+	}
+	return out
+}
+
+// onTrack runs when a publisher's stream (or one simulcast layer of it)
+// arrives.
+func (p *Participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	mid := ""
+	for _, tr := range p.pub.GetTransceivers() {
+		if tr.Receiver() == recv {
+			mid = tr.Mid()
+			break
+		}
+	}
+	p.room.mu.Lock()
+	source, ok := p.sources[mid]
+	if !ok {
+		source = defaultSource(track.Kind())
+	}
+	up := p.ups[mid]
+	created := up == nil
+	if created {
+		up = newUpTrack(p, mid, source, track)
+		p.ups[mid] = up
+	}
+	p.room.mu.Unlock()
+	up.addLayer(track, recv)
+	if created {
+		p.room.publish(up)
+		p.room.broadcast(p, &TrackPublished{Track: up.info})
+	}
+}
+
+func defaultSource(k webrtc.RTPCodecType) string {
+	if k == webrtc.RTPCodecTypeAudio {
+		return SourceMicrophone
+	}
+	return SourceCamera
+}
+
+// trackEnded is called by an UpTrack whose every layer has stopped.
+func (p *Participant) trackEnded(t *UpTrack) {
+	p.room.mu.Lock()
+	if p.ups[t.mid] == t {
+		delete(p.ups, t.mid)
+	}
+	p.room.mu.Unlock()
+	p.room.unpublish(t)
+}
+
+// subscribe adds a DownTrack of t to the subscriber connection.
+func (p *Participant) subscribe(t *UpTrack) {
+	p.subMu.Lock()
+	if p.closed() || p.downs[t] != nil {
+		p.subMu.Unlock()
+		return
+	}
+	d := newDownTrack(t, p)
+	sender, err := p.sub.AddTrack(d)
+	if err != nil {
+		p.subMu.Unlock()
+		p.log.Warn("cannot add track to subscriber", "err", err)
+		return
+	}
+	d.sender = sender
+	p.downs[t] = d
+	p.subMu.Unlock()
+	t.addDown(d)
+	go d.readRTCP()
+	p.negotiate()
+}
+
+// unsubscribe removes t's DownTrack and tells the client.
+func (p *Participant) unsubscribe(t *UpTrack) {
+	p.subMu.Lock()
+	d := p.downs[t]
+	delete(p.downs, t)
+	p.subMu.Unlock()
+	if d == nil {
+		return
+	}
+	t.removeDown(d)
+	if !p.closed() {
+		if err := p.sub.RemoveTrack(d.sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+			p.log.Debug("remove track", "err", err)
+		}
+		p.event(&TrackUnpublished{Track: t.info})
+		p.negotiate()
+	}
+}
+
+// negotiate sends a new subscriber offer, or marks one pending while the
+// previous offer waits for its answer.
+func (p *Participant) negotiate() {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if p.closed() {
+		return
+	}
+	if p.awaiting {
+		p.pending = true
+		return
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err == nil {
+		err = p.sub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Warn("subscriber offer failed", "err", err)
+		go p.closeWithReason("negotiation failed")
+		return
+	}
+	p.awaiting = true
+	p.signal(&Offer{SDP: offer.SDP})
+}
+
+// Answer applies the client's answer to the last subscriber offer.
+func (p *Participant) Answer(sdp string) error {
+	p.subMu.Lock()
+	if !p.awaiting {
+		p.subMu.Unlock()
+		return ErrNotNegotiating
+	}
+	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+	if err != nil {
+		p.subMu.Unlock()
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	p.awaiting = false
+	cands := p.subCands
+	p.subCands = nil
+	again := p.pending
+	p.pending = false
+	p.subMu.Unlock()
+	for _, c := range cands {
+		if err := p.sub.AddICECandidate(c); err != nil {
+			p.log.Debug("queued candidate refused", "err", err)
+		}
+	}
+	if again {
+		p.negotiate()
+	}
+	return nil
+}
+
+// AddICECandidate adds a remote candidate to one of the connections.
+func (p *Participant) AddICECandidate(kind PCKind, c webrtc.ICECandidateInit) error {
+	switch kind {
+	case PCPublisher:
+		p.pubMu.Lock()
+		defer p.pubMu.Unlock()
+		if p.pub.RemoteDescription() == nil {
+			return fmt.Errorf("%w: candidate before the publisher offer", ErrBadSDP)
+		}
+		return p.pub.AddICECandidate(c)
+	case PCSubscriber:
+		p.subMu.Lock()
+		if p.sub.RemoteDescription() == nil {
+			if len(p.subCands) < 64 {
+				p.subCands = append(p.subCands, c)
+			}
+			p.subMu.Unlock()
+			return nil
+		}
+		p.subMu.Unlock()
+		return p.sub.AddICECandidate(c)
+	}
+	return fmt.Errorf("%w: unknown connection %v", ErrBadSDP, kind)
+}
+
+// SetLayer records how large the client renders trackID (0×0: hidden).
+func (p *Participant) SetLayer(trackID string, width, height int) {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	for t, d := range p.downs {
+		if t.info.ID == trackID {
+			d.setMaxSize(width, height)
+			return
+		}
+	}
+}
+
+// Close removes the participant from its room. It is idempotent.
+func (p *Participant) Close() { p.closeWithReason("") }
+
+func (p *Participant) closeWithReason(reason string) {
+	p.closeOnce.Do(func() {
+		p.reason = reason
+		close(p.done)
+		p.room.leave(p)
+		p.subMu.Lock()
+		downs := p.downs
+		p.downs = map[*UpTrack]*DownTrack{}
+		p.subMu.Unlock()
+		for t, d := range downs {
+			t.removeDown(d)
+		}
+		if err := p.pub.Close(); err != nil {
+			p.log.Debug("close publisher connection", "err", err)
+		}
+		if err := p.sub.Close(); err != nil {
+			p.log.Debug("close subscriber connection", "err", err)
+		}
+		if reason != "" {
+			p.log.Info("participant removed", "reason", reason)
+		}
+	})
+}
+
+func (p *Participant) closed() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}

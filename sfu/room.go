@@ -1,0 +1,168 @@
+package sfu
+
+import (
+	"log/slog"
+	"sync"
+)
+
+// Room is a set of participants who receive each other's tracks. It lives
+// while anyone is in it.
+type Room struct {
+	sfu  *SFU
+	id   string
+	log  roomRef
+	e2ee bool
+	max  int
+
+	mu           sync.Mutex
+	participants []*Participant // in join order
+	tracks       []*UpTrack
+}
+
+// roomRef logs a room without its code: the code admits anyone to the room.
+type roomRef struct{ n int }
+
+func (r roomRef) LogValue() slog.Value { return slog.StringValue("[room]") }
+
+func newRoom(s *SFU, id string, e2ee bool, max int) *Room {
+	return &Room{sfu: s, id: id, e2ee: e2ee, max: max}
+}
+
+// join registers a new participant and subscribes it to every track already
+// published. Called with sfu.mu held, so the room cannot be dropped meanwhile.
+func (r *Room) join(opts JoinOptions) (*Participant, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if opts.E2EE != r.e2ee {
+		return nil, ErrE2EEMismatch
+	}
+	if len(r.participants) >= r.max {
+		return nil, ErrRoomFull
+	}
+	for _, o := range r.participants {
+		if o.id == opts.ID {
+			return nil, ErrDuplicateID
+		}
+	}
+	p, err := newParticipant(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.peers = make([]PeerInfo, 0, len(r.participants))
+	for _, o := range r.participants {
+		p.peers = append(p.peers, o.info())
+		o.event(&ParticipantJoined{Peer: p.info()})
+	}
+	r.participants = append(r.participants, p)
+	for _, t := range r.tracks {
+		p.subscribe(t)
+	}
+	return p, nil
+}
+
+// leave removes p and everything it published.
+func (r *Room) leave(p *Participant) {
+	r.mu.Lock()
+	for i, o := range r.participants {
+		if o == p {
+			r.participants = append(r.participants[:i], r.participants[i+1:]...)
+			break
+		}
+	}
+	var gone []*UpTrack
+	kept := r.tracks[:0]
+	for _, t := range r.tracks {
+		if t.owner == p {
+			gone = append(gone, t)
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	r.tracks = kept
+	others := append([]*Participant(nil), r.participants...)
+	r.mu.Unlock()
+
+	for _, t := range gone {
+		t.close()
+	}
+	for _, o := range others {
+		for _, t := range gone {
+			o.unsubscribe(t)
+		}
+		o.event(&ParticipantLeft{ID: p.id})
+	}
+	r.sfu.roomEmpty(r)
+}
+
+// publish makes t available to everyone else in the room.
+func (r *Room) publish(t *UpTrack) {
+	r.mu.Lock()
+	r.tracks = append(r.tracks, t)
+	others := make([]*Participant, 0, len(r.participants))
+	for _, o := range r.participants {
+		if o != t.owner {
+			others = append(others, o)
+		}
+	}
+	r.mu.Unlock()
+	for _, o := range others {
+		o.subscribe(t)
+	}
+}
+
+// unpublish removes t from the room and from every subscriber.
+func (r *Room) unpublish(t *UpTrack) {
+	r.mu.Lock()
+	found := false
+	for i, o := range r.tracks {
+		if o == t {
+			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
+			found = true
+			break
+		}
+	}
+	others := append([]*Participant(nil), r.participants...)
+	r.mu.Unlock()
+	if !found {
+		return
+	}
+	t.close()
+	for _, o := range others {
+		if o != t.owner {
+			o.unsubscribe(t)
+		}
+	}
+}
+
+// broadcast sends e to everyone but from.
+func (r *Room) broadcast(from *Participant, e any) {
+	for _, o := range r.snapshot() {
+		if o != from {
+			o.event(e)
+		}
+	}
+}
+
+func (r *Room) snapshot() []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Participant(nil), r.participants...)
+}
+
+func (r *Room) tracksOf(p *Participant) []TrackInfo {
+	var out []TrackInfo
+	for _, t := range r.tracks {
+		if t.owner == p {
+			out = append(out, t.info)
+		}
+	}
+	return out
+}
+
+func (r *Room) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.participants)
+}
+
+func (r *Room) empty() bool { return r.count() == 0 }

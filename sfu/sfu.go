@@ -1,0 +1,255 @@
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxParticipants = 100
+)
+
+// Config configures an SFU. The zero value of every field but Logger is a
+// usable default.
+type Config struct {
+	Logger *slog.Logger
+	// ListenIP is the address the media UDP port binds; "" binds all
+	// interfaces.
+	ListenIP string
+	// UDPPort is the one UDP port carrying all media (ICE UDP mux); 0 picks
+	// a free port.
+	UDPPort int
+	// PublicIP, when set, is advertised instead of the local addresses
+	// (a server behind 1:1 NAT).
+	PublicIP string
+	// IncludeLoopback gathers 127.0.0.1 candidates: tests and local runs.
+	IncludeLoopback bool
+	// MaxParticipants caps a room unless JoinOptions says otherwise.
+	MaxParticipants int
+}
+
+func (c *Config) validate() error {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.UDPPort < 0 || c.UDPPort > 65535 {
+		return fmt.Errorf("%w: UDP port %d out of range", ErrBadConfig, c.UDPPort)
+	}
+	if c.ListenIP != "" && net.ParseIP(c.ListenIP) == nil {
+		return fmt.Errorf("%w: listen IP %q is not an IP address", ErrBadConfig, c.ListenIP)
+	}
+	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
+		return fmt.Errorf("%w: public IP %q is not an IP address", ErrBadConfig, c.PublicIP)
+	}
+	if c.MaxParticipants == 0 {
+		c.MaxParticipants = DefaultMaxParticipants
+	}
+	if c.MaxParticipants < 0 {
+		return fmt.Errorf("%w: max participants %d is negative", ErrBadConfig, c.MaxParticipants)
+	}
+	return nil
+}
+
+// SFU owns the media port and the rooms.
+type SFU struct {
+	cfg  Config
+	log  *slog.Logger
+	conn *net.UDPConn
+	mux  interface{ Close() error }
+
+	pubAPI *webrtc.API // connections that receive from publishers
+	subAPI *webrtc.API // connections that send to subscribers
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// New opens the media UDP port and returns an SFU ready to Join.
+func New(cfg Config) (*SFU, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	ip := net.IPv4zero
+	if cfg.ListenIP != "" {
+		ip = net.ParseIP(cfg.ListenIP)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: open media UDP port %d: %w", cfg.UDPPort, err)
+	}
+	s := &SFU{cfg: cfg, log: cfg.Logger, conn: conn, rooms: make(map[string]*Room)}
+	lf := pionLoggerFactory{log: cfg.Logger}
+	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), conn)
+	s.mux = mux
+
+	se := webrtc.SettingEngine{LoggerFactory: lf}
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	if cfg.PublicIP != "" {
+		se.SetNAT1To1IPs([]string{cfg.PublicIP}, webrtc.ICECandidateTypeHost)
+	}
+	// AES-GCM first: cheaper per packet than AES-CM + HMAC-SHA1 in pion/srtp.
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+
+	if s.pubAPI, err = newAPI(se, true); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if s.subAPI, err = newAPI(se, false); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newAPI builds the Pion API of one side. The publisher side generates NACKs
+// and receiver reports; the subscriber side sends sender reports and answers
+// NACKs itself from the packet cache, so Pion's NACK responder, which copies
+// every packet, is left out.
+func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if publisher {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		ir.Add(gen)
+		rr, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		ir.Add(rr)
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+			return nil, err
+		}
+	} else {
+		sr, err := report.NewSenderInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		ir.Add(sr)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// registerCodecs offers Opus, VP8 and H.264 with the feedback the SFU uses.
+func registerCodecs(m *webrtc.MediaEngine) error {
+	videoFB := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	codecs := []struct {
+		c    webrtc.RTPCodecParameters
+		kind webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFB}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFB}, PayloadType: 104}, webrtc.RTPCodecTypeVideo},
+	}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c.c, c.kind); err != nil {
+			return fmt.Errorf("sfu: register %s: %w", c.c.MimeType, err)
+		}
+	}
+	return nil
+}
+
+// UDPAddr returns the media port's address.
+func (s *SFU) UDPAddr() *net.UDPAddr { return s.conn.LocalAddr().(*net.UDPAddr) }
+
+// Join adds a participant to room, creating the room on first join.
+func (s *SFU) Join(room string, opts JoinOptions) (*Participant, error) {
+	if opts.Listener == nil || opts.ID == "" {
+		return nil, fmt.Errorf("%w: join needs an id and a listener", ErrBadConfig)
+	}
+	if opts.MaxParticipants == 0 {
+		opts.MaxParticipants = s.cfg.MaxParticipants
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r := s.rooms[room]
+	created := r == nil
+	if created {
+		r = newRoom(s, room, opts.E2EE, opts.MaxParticipants)
+		s.rooms[room] = r
+	}
+	p, err := r.join(opts)
+	if err != nil && created {
+		delete(s.rooms, room)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.log.Debug("room opened", "room", r.log)
+	}
+	return p, nil
+}
+
+// roomEmpty drops r if nobody is left in it.
+func (s *SFU) roomEmpty(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.id] == r && r.empty() {
+		delete(s.rooms, r.id)
+		s.log.Debug("room closed", "room", r.log)
+	}
+}
+
+// RoomCount returns the number of rooms with participants.
+func (s *SFU) RoomCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rooms)
+}
+
+// ParticipantCount returns the number of participants in all rooms.
+func (s *SFU) ParticipantCount() int {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, r := range rooms {
+		n += r.count()
+	}
+	return n
+}
+
+// Close removes every participant and closes the media port.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var ps []*Participant
+	for _, r := range s.rooms {
+		ps = append(ps, r.snapshot()...)
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		p.closeWithReason("server closing")
+	}
+	return s.mux.Close()
+}

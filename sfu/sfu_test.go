@@ -1,0 +1,305 @@
+package sfu
+
+import (
+	"bytes"
+	"errors"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// testClient is a Pion peer that joins the SFU directly, playing the part
+// signaling plays in production.
+type testClient struct {
+	t    *testing.T
+	name byte
+	p    *Participant
+	pub  *webrtc.PeerConnection
+	sub  *webrtc.PeerConnection
+
+	mu       sync.Mutex
+	events   []any
+	received map[string]*atomic.Int64 // publisher id + kind -> intact frames
+	bad      atomic.Int64
+}
+
+func newTestSFU(t *testing.T) *SFU {
+	t.Helper()
+	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func clientAPI(t *testing.T) *webrtc.API {
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+}
+
+// Signal and Event make testClient a Listener.
+func (c *testClient) Signal(s any) {
+	switch s := s.(type) {
+	case *Offer:
+		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
+			c.t.Errorf("client %c: sub offer: %v", c.name, err)
+			return
+		}
+		ans, err := c.sub.CreateAnswer(nil)
+		if err == nil {
+			err = c.sub.SetLocalDescription(ans)
+		}
+		if err == nil {
+			err = c.p.Answer(ans.SDP)
+		}
+		if err != nil {
+			c.t.Errorf("client %c: sub answer: %v", c.name, err)
+		}
+	case *Candidate:
+		if s.Init == nil {
+			return
+		}
+		pc := c.pub
+		if s.PC == PCSubscriber {
+			pc = c.sub
+		}
+		if err := pc.AddICECandidate(*s.Init); err != nil {
+			c.t.Errorf("client %c: add candidate: %v", c.name, err)
+		}
+	}
+}
+
+func (c *testClient) Event(e any) {
+	c.mu.Lock()
+	c.events = append(c.events, e)
+	c.mu.Unlock()
+}
+
+func (c *testClient) count(from, kind string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.received[from+kind]
+	if n == nil {
+		return 0
+	}
+	return n.Load()
+}
+
+func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
+	t.Helper()
+	api := clientAPI(t)
+	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}}
+	var err error
+	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.pub.Close(); c.sub.Close() })
+	c.p, err = s.Join(room, JoinOptions{ID: "id-" + string(name), Listener: c, Meta: string(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, pc := range map[PCKind]*webrtc.PeerConnection{PCPublisher: c.pub, PCSubscriber: c.sub} {
+		kind := kind
+		pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
+			if ic != nil {
+				c.p.AddICECandidate(kind, ic.ToJSON())
+			}
+		})
+	}
+	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.consume(tr) })
+	c.p.Start()
+	return c
+}
+
+// consume checks every packet's payload carries the marker of its
+// publisher, proving payloads pass unchanged.
+func (c *testClient) consume(tr *webrtc.TrackRemote) {
+	from := tr.StreamID()
+	kind := tr.Kind().String()
+	c.mu.Lock()
+	n := c.received[from+kind]
+	if n == nil {
+		n = &atomic.Int64{}
+		c.received[from+kind] = n
+	}
+	c.mu.Unlock()
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		if !bytes.Contains(pkt.Payload, []byte("MARK"+from)) {
+			c.bad.Add(1)
+			continue
+		}
+		n.Add(1)
+	}
+}
+
+// publish sends Opus and VP8 samples carrying a marker until stop closes.
+func (c *testClient) publish(stop <-chan struct{}) {
+	c.t.Helper()
+	audio, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "a", "s")
+	video, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	for _, tr := range []*webrtc.TrackLocalStaticSample{audio, video} {
+		if _, err := c.pub.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	offer, err := c.pub.CreateOffer(nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.pub.SetLocalDescription(offer); err != nil {
+		c.t.Fatal(err)
+	}
+	answer, err := c.p.Publish(offer.SDP, map[string]string{"0": SourceMicrophone, "1": SourceCamera})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		c.t.Fatal(err)
+	}
+	marker := []byte("MARKid-" + string(c.name))
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			frame := make([]byte, 0, 64)
+			// VP8 frame header: P bit 0 marks a key frame (every 10th).
+			if i%10 == 0 {
+				frame = append(frame, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a)
+			} else {
+				frame = append(frame, 0x11, 0x02, 0x00)
+			}
+			frame = append(frame, marker...)
+			frame = binary.BigEndian.AppendUint32(frame, uint32(i))
+			video.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+			audio.WriteSample(media.Sample{Data: append([]byte{0xfc}, marker...), Duration: 20 * time.Millisecond})
+		}
+	}()
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestThreeParticipantsForward(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	clients := []*testClient{joinClient(t, s, "room1", 'a'), joinClient(t, s, "room1", 'b')}
+	for _, c := range clients {
+		c.publish(stop)
+	}
+	// A third joins late.
+	c3 := joinClient(t, s, "room1", 'c')
+	c3.publish(stop)
+	clients = append(clients, c3)
+
+	for _, c := range clients {
+		for _, o := range clients {
+			if o == c {
+				continue
+			}
+			for _, kind := range []string{"audio", "video"} {
+				c, o, kind := c, o, kind
+				waitFor(t, 15*time.Second, fmt.Sprintf("%c to receive %s of %c", c.name, kind, o.name), func() bool {
+					return c.count(o.p.ID(), kind) > 20
+				})
+			}
+		}
+	}
+	if got := s.ParticipantCount(); got != 3 {
+		t.Fatalf("ParticipantCount = %d, want 3", got)
+	}
+
+	// b leaves: a and c keep receiving each other, and hear that b left.
+	clients[1].p.Close()
+	a, c := clients[0], clients[2]
+	base := a.count(c.p.ID(), "video")
+	waitFor(t, 10*time.Second, "a to keep receiving c", func() bool { return a.count(c.p.ID(), "video") > base+20 })
+	waitFor(t, 5*time.Second, "a to hear b left", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, e := range a.events {
+			if l, ok := e.(*ParticipantLeft); ok && l.ID == "id-b" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, c := range clients {
+		if n := c.bad.Load(); n != 0 {
+			t.Errorf("client %c received %d packets with a foreign payload", c.name, n)
+		}
+	}
+	close(stop)
+	for _, c := range clients {
+		c.p.Close()
+		c.pub.Close()
+		c.sub.Close()
+	}
+	if n := s.RoomCount(); n != 0 {
+		t.Errorf("RoomCount after everyone left = %d, want 0", n)
+	}
+	s.Close()
+	waitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 })
+}
+
+func TestJoinRules(t *testing.T) {
+	s := newTestSFU(t)
+	l := &testClient{t: t}
+	if _, err := s.Join("r", JoinOptions{ID: "x", E2EE: true, Listener: l, MaxParticipants: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts JoinOptions
+		want error
+	}{
+		{"mixed encryption", JoinOptions{ID: "y", E2EE: false, Listener: l}, ErrE2EEMismatch},
+		{"full", JoinOptions{ID: "y", E2EE: true, Listener: l}, ErrRoomFull},
+		{"no listener", JoinOptions{ID: "y", E2EE: true}, ErrBadConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.Join("r", tt.opts); err == nil || !errors.Is(err, tt.want) {
+				t.Fatalf("Join = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,276 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/monkeythorn/meet/sfu/packetcache"
+	"github.com/monkeythorn/meet/sfu/rtpcodec"
+	"github.com/monkeythorn/meet/sfu/rtpmunger"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Cache sizes in packets: about two seconds of 2.5 Mbit/s video, and of
+// audio at 50 packets per second.
+const (
+	videoCacheSize = 512
+	audioCacheSize = 128
+)
+
+// pliInterval is the shortest time between two key frame requests sent to
+// one publisher layer, however many subscribers ask.
+const pliInterval = 500 * time.Millisecond
+
+// maxLayers is the number of simulcast layers a track may have.
+const maxLayers = 3
+
+// UpTrack is one published track: the streams a publisher sends for one
+// transceiver (one, or one per simulcast layer).
+type UpTrack struct {
+	owner *Participant
+	mid   string
+	info  TrackInfo
+	codec rtpcodec.Codec
+	kind  webrtc.RTPCodecType
+	mime  string
+
+	mu     sync.Mutex
+	layers [maxLayers]*upLayer
+	downs  atomic.Pointer[[]*DownTrack] // copy on write: the reader never locks
+	closed bool
+}
+
+// upLayer is one received RTP stream.
+type upLayer struct {
+	index   int
+	rid     string
+	ssrc    uint32
+	cache   *packetcache.Cache
+	lastPLI atomic.Int64 // unix nanoseconds
+	done    chan struct{}
+}
+
+func newUpTrack(owner *Participant, mid, source string, t *webrtc.TrackRemote) *UpTrack {
+	u := &UpTrack{
+		owner: owner,
+		mid:   mid,
+		kind:  t.Kind(),
+		mime:  t.Codec().MimeType,
+		codec: rtpcodec.FromMimeType(t.Codec().MimeType),
+		info: TrackInfo{
+			ID:          owner.id + "-" + mid,
+			Participant: owner.id,
+			Kind:        t.Kind().String(),
+			Source:      source,
+			Simulcast:   t.RID() != "",
+		},
+	}
+	u.downs.Store(&[]*DownTrack{})
+	return u
+}
+
+// layerIndex orders simulcast layers from the lowest to the highest
+// resolution; browsers name them by rid.
+func layerIndex(rid string) int {
+	switch rid {
+	case "q", "l", "low", "0":
+		return 0
+	case "h", "m", "mid", "1":
+		return 1
+	}
+	if rid == "" {
+		return 0
+	}
+	return 2
+}
+
+func (u *UpTrack) addLayer(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	size := videoCacheSize
+	if u.kind == webrtc.RTPCodecTypeAudio {
+		size = audioCacheSize
+	}
+	l := &upLayer{
+		index: layerIndex(t.RID()),
+		rid:   t.RID(),
+		ssrc:  uint32(t.SSRC()),
+		cache: packetcache.New(size),
+		done:  make(chan struct{}),
+	}
+	u.mu.Lock()
+	if u.closed || u.layers[l.index] != nil {
+		u.mu.Unlock()
+		return
+	}
+	u.layers[l.index] = l
+	u.mu.Unlock()
+	go u.read(t, l)
+	go drainRTCP(recv)
+}
+
+// drainRTCP reads the receiver's RTCP so Pion's interceptors see it.
+func drainRTCP(recv *webrtc.RTPReceiver) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := recv.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// read receives one layer and hands each packet to every DownTrack. It
+// never blocks on a subscriber.
+func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
+	defer u.layerEnded(l)
+	buf := make([]byte, packetcache.MaxPacketSize)
+	var (
+		h   rtp.Header
+		seq = rtpmunger.NewSeqUnwrapper()
+		ts  = rtpmunger.NewTSUnwrapper()
+		pkt packet
+	)
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				u.owner.log.Debug("track read ended", "err", err)
+			}
+			return
+		}
+		hl, err := h.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		end := n
+		if h.Padding && n > hl {
+			end = n - int(buf[n-1])
+			if end < hl {
+				continue
+			}
+		}
+		pkt = packet{
+			header:   &h,
+			payload:  buf[hl:end],
+			esn:      seq.Unwrap(uint32(h.SequenceNumber)),
+			ets:      ts.Unwrap(h.Timestamp),
+			layer:    l.index,
+			keyframe: rtpcodec.IsKeyframe(u.codec, buf[hl:end]),
+		}
+		l.cache.Store(pkt.esn, buf[:n])
+		for _, d := range *u.downs.Load() {
+			d.writeRTP(&pkt)
+		}
+	}
+}
+
+func (u *UpTrack) layerEnded(l *upLayer) {
+	close(l.done)
+	u.mu.Lock()
+	if u.layers[l.index] == l {
+		u.layers[l.index] = nil
+	}
+	empty := true
+	for _, o := range u.layers {
+		if o != nil {
+			empty = false
+		}
+	}
+	closed := u.closed
+	u.mu.Unlock()
+	if empty && !closed {
+		u.owner.trackEnded(u)
+	}
+}
+
+// packet is what a DownTrack is handed for each received packet. It points
+// into the reader's buffer and is valid only during the call.
+type packet struct {
+	header   *rtp.Header
+	payload  []byte
+	esn, ets uint64
+	layer    int
+	keyframe bool
+}
+
+func (u *UpTrack) addDown(d *DownTrack) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	old := *u.downs.Load()
+	next := make([]*DownTrack, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, d)
+	u.downs.Store(&next)
+}
+
+func (u *UpTrack) removeDown(d *DownTrack) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	old := *u.downs.Load()
+	next := make([]*DownTrack, 0, len(old))
+	for _, o := range old {
+		if o != d {
+			next = append(next, o)
+		}
+	}
+	u.downs.Store(&next)
+}
+
+// layer returns layer i, or nil.
+func (u *UpTrack) layer(i int) *upLayer {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if i < 0 || i >= maxLayers {
+		return nil
+	}
+	return u.layers[i]
+}
+
+// bestLayer returns the highest layer at or below max that is being received.
+func (u *UpTrack) bestLayer(max int) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for i := min(max, maxLayers-1); i >= 0; i-- {
+		if u.layers[i] != nil {
+			return i
+		}
+	}
+	for i := range u.layers {
+		if u.layers[i] != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// requestKeyframe asks the publisher for a key frame on layer i, at most
+// once per pliInterval.
+func (u *UpTrack) requestKeyframe(i int) {
+	if u.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	l := u.layer(i)
+	if l == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.lastPLI.Load()
+	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	if err := u.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
+		u.owner.log.Debug("send PLI", "err", err)
+	}
+}
+
+// close stops forwarding; the readers end when the publisher connection
+// closes or the transceiver stops.
+func (u *UpTrack) close() {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	u.downs.Store(&[]*DownTrack{})
+}
