@@ -72,4 +72,5 @@ type counters struct {
 	droppedToPeer      atomic.Uint64
 	droppedFromPeer    atomic.Uint64
 	authFailures       atomic.Uint64
+	quotaRefusals      atomic.Uint64
 }

@@ -54,6 +54,11 @@ type Config struct {
 
 	Logger *slog.Logger // default: discard
 
+	// MaxAllocationsPerUser caps live allocations per TURN username;
+	// default DefaultMaxAllocationsPerUser. Further Allocate requests get
+	// 486 Allocation Quota Reached.
+	MaxAllocationsPerUser int
+
 	// OnAllocation is called with +1 when an allocation is created and -1
 	// when it ends, for a gauge. It must not block.
 	OnAllocation func(delta int)
@@ -68,6 +73,7 @@ type Stats struct {
 	DroppedToPeer      uint64 // relayed datagrams to an address not allowed
 	DroppedFromPeer    uint64 // datagrams arriving at a relay from an address not allowed
 	AuthFailures       uint64 // requests with unknown, wrong or expired credentials
+	QuotaRefusals      uint64 // Allocate requests over MaxAllocationsPerUser
 }
 
 // Server is a running TURN server. Close stops it.
@@ -118,6 +124,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: RelayIP must be the address clients reach relays on", ErrConfig)
 	case c.AllowedPeers == nil:
 		return fmt.Errorf("%w: AllowedPeers is required (an unrestricted TURN server is an open relay)", ErrConfig)
+	case c.MaxAllocationsPerUser < 0:
+		return fmt.Errorf("%w: MaxAllocationsPerUser %d is negative", ErrConfig, c.MaxAllocationsPerUser)
 	case (c.RelayPortMin == 0) != (c.RelayPortMax == 0) || c.RelayPortMin > c.RelayPortMax:
 		return fmt.Errorf("%w: relay port range %d-%d", ErrConfig, c.RelayPortMin, c.RelayPortMax)
 	}
@@ -140,18 +148,35 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxAllocationsPerUser == 0 {
+		c.MaxAllocationsPerUser = DefaultMaxAllocationsPerUser
+	}
 	c.Secret = append([]byte(nil), c.Secret...)
 }
 
 // listen opens the configured sockets and builds pion's configuration.
 func (s *Server) listen(cfg *Config) (*turn.ServerConfig, error) {
+	quota := newUserQuota(cfg.MaxAllocationsPerUser)
 	sc := &turn.ServerConfig{
 		Realm:         cfg.Realm,
 		LoggerFactory: slogFactory{s.log},
 		AuthHandler:   s.authHandler(cfg),
+		QuotaHandler: func(user, _ string, _ net.Addr) bool {
+			if quota.allow(user) {
+				return true
+			}
+			s.stats.quotaRefusals.Add(1)
+			return false
+		},
 		EventHandler: turn.EventHandler{
-			OnAllocationCreated: func(_, _ net.Addr, _, _, _ string, _ net.Addr, _ int) { cfg.OnAllocation(1) },
-			OnAllocationDeleted: func(_, _ net.Addr, _, _, _ string) { cfg.OnAllocation(-1) },
+			OnAllocationCreated: func(_, _ net.Addr, _, user, _ string, _ net.Addr, _ int) {
+				quota.add(user, 1)
+				cfg.OnAllocation(1)
+			},
+			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) {
+				quota.add(user, -1)
+				cfg.OnAllocation(-1)
+			},
 		},
 	}
 	gen := &relayGenerator{allowed: cfg.AllowedPeers, stats: &s.stats, min: cfg.RelayPortMin, max: cfg.RelayPortMax}
@@ -248,6 +273,7 @@ func (s *Server) Stats() Stats {
 		DroppedToPeer:      s.stats.droppedToPeer.Load(),
 		DroppedFromPeer:    s.stats.droppedFromPeer.Load(),
 		AuthFailures:       s.stats.authFailures.Load(),
+		QuotaRefusals:      s.stats.quotaRefusals.Load(),
 	}
 }
 

@@ -1,6 +1,7 @@
 package turnserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -167,6 +168,7 @@ func TestCredentialsRefused(t *testing.T) {
 }
 
 func TestCredentialsExpireWithClock(t *testing.T) {
+	checkGoroutines(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	at := time.Now().Add(2 * time.Hour) // server clock two hours ahead
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) {
@@ -238,6 +240,7 @@ func isConnReset(err error) bool {
 }
 
 func TestRelayPortRange(t *testing.T) {
+	checkGoroutines(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	const lo, hi = 47000, 47999
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) {
@@ -266,6 +269,7 @@ func TestConfigValidation(t *testing.T) {
 		{"no relay IP", func(c *Config) { c.RelayIP = nil }},
 		{"unspecified relay IP", func(c *Config) { c.RelayIP = net.IPv4zero }},
 		{"no AllowedPeers (open relay)", func(c *Config) { c.AllowedPeers = nil }},
+		{"negative quota", func(c *Config) { c.MaxAllocationsPerUser = -1 }},
 		{"half a port range", func(c *Config) { c.RelayPortMin = 40000 }},
 		{"inverted port range", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 50000, 40000 }},
 		{"bad listen address", func(c *Config) { c.UDPAddr = "256.0.0.1:0" }},
@@ -333,5 +337,54 @@ func TestAllowList(t *testing.T) {
 	}
 	if allow(nil, 5000) {
 		t.Error("nil IP allowed")
+	}
+}
+
+func TestAllocationQuotaPerUser(t *testing.T) {
+	checkGoroutines(t)
+	sfu := udpPeer(t, "127.0.0.1")
+	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) {
+		c.MaxAllocationsPerUser = 2
+	})
+	user, pass := creds("greedy")
+	first := allocate(t, ts.dialClient(t, "udp", user, pass))
+	allocate(t, ts.dialClient(t, "tcp", user, pass))
+	if relay, err := ts.dialClient(t, "udp", user, pass).Allocate(); err == nil {
+		_ = relay.Close()
+		t.Fatal("third allocation for one username succeeded with a quota of 2")
+	}
+	if got := ts.Stats().QuotaRefusals; got != 1 {
+		t.Errorf("QuotaRefusals = %d, want 1", got)
+	}
+	// Another participant is not affected.
+	otherUser, otherPass := creds("modest")
+	allocate(t, ts.dialClient(t, "udp", otherUser, otherPass))
+	// Freeing one allocation makes room again.
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "deallocation", func() bool { return ts.AllocationCount() == 2 })
+	allocate(t, ts.dialClient(t, "udp", user, pass))
+}
+
+func TestTLSRefusesOldVersions(t *testing.T) {
+	checkGoroutines(t)
+	sfu := udpPeer(t, "127.0.0.1")
+	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, nil)
+	_, _, tlsA := ts.Addrs()
+	cfg := ts.clientTLS.Clone()
+	cfg.MaxVersion = tls.VersionTLS12
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: cfg}
+	if c, err := d.Dial("tcp", tlsA.String()); err == nil {
+		_ = c.Close()
+		t.Fatal("TLS 1.2 handshake succeeded; only TLS 1.3 is offered")
+	}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", tlsA.String(), ts.clientTLS)
+	if err != nil {
+		t.Fatalf("TLS 1.3 handshake: %v", err)
+	}
+	defer c.Close()
+	if v := c.ConnectionState().Version; v != tls.VersionTLS13 {
+		t.Fatalf("negotiated %x, want TLS 1.3", v)
 	}
 }
