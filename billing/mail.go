@@ -72,6 +72,9 @@ type mailer struct {
 	tls     *tls.Config
 	timeout time.Duration
 	now     func() time.Time
+	// dialContext is net.Dialer's; tests swap it to reach a local server
+	// under a non-loopback host name.
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func newMailer(cfg Config) (*mailer, error) {
@@ -94,7 +97,8 @@ func newMailer(cfg Config) (*mailer, error) {
 	if tc.MinVersion == 0 {
 		tc.MinVersion = tls.VersionTLS12
 	}
-	return &mailer{target: t, from: from, tls: tc, timeout: defaultMailTimeout, now: cfg.Now}, nil
+	var d net.Dialer
+	return &mailer{target: t, from: from, tls: tc, timeout: defaultMailTimeout, now: cfg.Now, dialContext: d.DialContext}, nil
 }
 
 // send delivers one plain-text message to one recipient.
@@ -120,8 +124,7 @@ func (m *mailer) send(ctx context.Context, to, subject, body string) error {
 
 func (m *mailer) dial(ctx context.Context) (*smtp.Client, error) {
 	addr := net.JoinHostPort(m.target.host, m.target.port)
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := m.dialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("billing: smtp dial: %w", err)
 	}
