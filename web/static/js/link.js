@@ -1,0 +1,91 @@
+// Parsing and building of meeting links. A link is
+//   /r/<code>#<key>              an end-to-end encrypted room (the default)
+//   /r/<code>?e2ee=off           a room without end-to-end encryption
+// plus options for tests and kiosks: name=<display name>, autojoin=1,
+// e2eepath=auto|script|streams. The key lives only in the fragment, which
+// browsers never send to a server; nothing here puts it anywhere else.
+// No DOM access: this module also runs under node for tests.
+
+/** @typedef {'auto'|'script'|'streams'} E2EEPath */
+
+/**
+ * @typedef {object} RoomLink
+ * @property {string} code room code from the path
+ * @property {boolean} e2ee false only for an explicit ?e2ee=off
+ * @property {string} key the link key from the fragment ('' if none)
+ * @property {string} name display name from ?name= ('' if none)
+ * @property {boolean} autojoin join without the pre-join screen
+ * @property {E2EEPath} e2eePath which Encoded Transform API to use
+ */
+
+const CODE = /^[A-Za-z0-9_-]{1,64}$/;
+const KEY = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * Reads a room link. Returns null when the path is not a room page.
+ * @param {{pathname: string, search: string, hash: string}} loc
+ * @returns {RoomLink|null}
+ */
+export function parseRoomLink(loc) {
+  const m = /^\/r\/([^/]+)\/?$/.exec(loc.pathname);
+  if (!m || !CODE.test(m[1])) return null;
+  const q = new URLSearchParams(loc.search);
+  const path = q.get('e2eepath');
+  return {
+    code: m[1],
+    e2ee: q.get('e2ee') !== 'off',
+    key: keyFromHash(loc.hash),
+    name: (q.get('name') || '').trim().slice(0, 64),
+    autojoin: q.get('autojoin') === '1' || q.get('autojoin') === 'true',
+    e2eePath: path === 'script' || path === 'streams' ? path : 'auto',
+  };
+}
+
+/**
+ * The key from a fragment: "#<key>" or "#key=<key>". Returns '' when absent
+ * or malformed, so a half-copied link is caught before joining.
+ * @param {string} hash
+ * @returns {string}
+ */
+export function keyFromHash(hash) {
+  let h = hash.startsWith('#') ? hash.slice(1) : hash;
+  if (h.startsWith('key=')) h = h.slice(4);
+  return KEY.test(h) ? h : '';
+}
+
+/**
+ * The invite link to share: code and key (or e2ee=off), never the
+ * name/autojoin options that only make sense for the person who set them.
+ * @param {string} origin e.g. "https://meet.example.com"
+ * @param {string} code
+ * @param {{e2ee: boolean, key: string}} opts
+ * @returns {string}
+ */
+export function inviteLink(origin, code, opts) {
+  const base = origin + '/r/' + encodeURIComponent(code);
+  return opts.e2ee ? base + '#' + opts.key : base + '?e2ee=off';
+}
+
+/**
+ * Turns what someone pasted into the "join" field into a same-origin path:
+ * a full link, a path, or a bare code. Returns null when it is none of these.
+ * Links to another host are refused rather than followed.
+ * @param {string} input
+ * @param {string} origin
+ * @returns {string|null}
+ */
+export function joinTarget(input, origin) {
+  const s = input.trim();
+  if (s === '') return null;
+  // A bare code, optionally with its key: "abcdefghj" or "abcdefghj#key".
+  if (/^[A-Za-z0-9_-]{1,64}(#[A-Za-z0-9_=-]*)?$/.test(s)) return '/r/' + s;
+  let u;
+  try {
+    u = new URL(s, origin);
+  } catch {
+    return null;
+  }
+  if (u.origin !== origin) return null;
+  if (!parseRoomLink(u)) return null;
+  return u.pathname + u.search + u.hash;
+}

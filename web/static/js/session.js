@@ -1,0 +1,538 @@
+// The signaling protocol and the two peer connections of one participant
+// (docs/protocol.md, signaling/messages.go). No DOM access: the UI listens to
+// events and calls methods, so this module can be read and tested alone.
+//
+// Each participant has two RTCPeerConnections with one offerer each, so the
+// sides never race to renegotiate: "pub" (this client offers what it sends)
+// and "sub" (the server offers what this client receives, again whenever the
+// room's set of tracks changes). Incoming tracks carry the publisher's
+// participant id as their stream id.
+//
+// End-to-end encryption plugs in at one place: the MediaTransforms passed in
+// the config, applied to every sender and receiver of both connections.
+
+import { Emitter } from './emitter.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * @typedef {object} TrackInfo
+ * @property {string} id
+ * @property {string} participant publisher's participant id
+ * @property {string} kind "audio" or "video"
+ * @property {string} source "microphone", "camera" or "screen"
+ * @property {boolean} [simulcast]
+ */
+
+/**
+ * @typedef {object} ParticipantInfo
+ * @property {string} id
+ * @property {string} [profile] sealed display name, opaque to the server
+ * @property {boolean} audioMuted
+ * @property {boolean} videoMuted
+ * @property {TrackInfo[]} [tracks]
+ */
+
+/**
+ * @typedef {object} ICEServer
+ * @property {string[]} urls
+ * @property {string} [username]
+ * @property {string} [credential]
+ */
+
+/**
+ * @typedef {object} Welcome
+ * @property {string} id this participant's id
+ * @property {boolean} e2ee whether the room is end-to-end encrypted
+ * @property {ParticipantInfo[]} participants the others already in the room
+ * @property {ICEServer[]} [iceServers]
+ */
+
+/**
+ * Where end-to-end encryption plugs in. Every sender and receiver of both
+ * connections is passed through; senderId is the participant id whose key
+ * encrypts the frames (our own for senders, the publisher's for receivers).
+ * @typedef {object} MediaTransforms
+ * @property {() => RTCConfiguration} peerConnectionConfig extra settings both connections are created with
+ * @property {(sender: RTCRtpSender, o: {senderId: string, kind: string}) => void} attachSender
+ * @property {(receiver: RTCRtpReceiver, o: {senderId: string, kind: string}) => void} attachReceiver
+ */
+
+/**
+ * @typedef {object} SessionConfig
+ * @property {string} wsUrl absolute ws:// or wss:// URL of the signaling endpoint
+ * @property {string} token the join token from /api/token
+ * @property {ICEServer[]} [iceServers] from /api/token; the welcome's list wins if present
+ * @property {string} [profile] sealed display name
+ * @property {MediaTransforms|null} [transforms]
+ * @property {number} [joinTimeoutMs] how long to wait for welcome (default 15 s)
+ */
+
+/**
+ * @typedef {object} LocalMedia
+ * @property {MediaStream} stream the stream the tracks are sent in
+ * @property {MediaStreamTrack|null} audio
+ * @property {MediaStreamTrack|null} video
+ */
+
+/**
+ * What the session knows of another participant.
+ * @typedef {object} Remote
+ * @property {string} id
+ * @property {string} profile sealed display name ('' if none)
+ * @property {boolean} audioMuted
+ * @property {boolean} videoMuted
+ * @property {Map<string, TrackInfo>} tracks published tracks by id
+ */
+
+/**
+ * Receive statistics of one remote participant, summed over its tracks.
+ * @typedef {object} RemoteStats
+ * @property {number} framesDecoded
+ * @property {number} framesReceived
+ * @property {number} videoPacketsReceived
+ * @property {number} audioPacketsReceived
+ * @property {number} audioBytesReceived
+ * @property {number} frameWidth
+ * @property {number} frameHeight
+ */
+
+/**
+ * @typedef {object} SessionEvents
+ * @property {Welcome} welcome
+ * @property {Remote} participant-joined
+ * @property {Remote} participant-updated
+ * @property {{id: string}} participant-left
+ * @property {{participant: string, kind: string, track: MediaStreamTrack, receiver: RTCRtpReceiver}} track
+ * @property {{participant: string, kind: string, track: MediaStreamTrack}} track-ended
+ * @property {{from: string, data: string}} chat
+ * @property {{ids: string[]}} speakers
+ * @property {{pc: string, state: RTCPeerConnectionState}} connection
+ * @property {{code: string, message: string, fatal: boolean}} error
+ * @property {{message: string, deadline: number}} drain
+ * @property {{url: string}} redirect
+ * @property {{reason: string}} closed
+ */
+
+/** Error raised when joining fails; code is a signaling error code or a local one. */
+export class JoinError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor(code, message) {
+    super(message);
+    this.name = 'JoinError';
+    this.code = code;
+  }
+}
+
+/** @extends {Emitter<SessionEvents>} */
+export class Session extends Emitter {
+  /** @param {SessionConfig} cfg */
+  constructor(cfg) {
+    super();
+    if (!cfg.wsUrl || !/^wss?:\/\//.test(cfg.wsUrl)) throw new TypeError('session: wsUrl must be a ws:// or wss:// URL');
+    if (!cfg.token) throw new TypeError('session: token is required');
+    this._cfg = cfg;
+    /** @type {WebSocket|null} */
+    this._ws = null;
+    this.id = '';
+    this.e2ee = false;
+    /** @type {Map<string, Remote>} */
+    this.remotes = new Map();
+    /** @type {RTCPeerConnection|null} */
+    this._pub = null;
+    /** @type {RTCPeerConnection|null} */
+    this._sub = null;
+    /** Negotiation steps per connection run one at a time, in arrival order. */
+    this._queue = { pub: Promise.resolve(), sub: Promise.resolve() };
+    /** @type {Map<RTCRtpReceiver, {participant: string, kind: string}>} */
+    this._receivers = new Map();
+    /** @type {{audio: RTCRtpSender|null, video: RTCRtpSender|null}} */
+    this._senders = { audio: null, video: null };
+    this._closed = false;
+    /** @type {ReturnType<typeof setInterval>|undefined} */
+    this._pinger = undefined;
+  }
+
+  /**
+   * Connects, joins the room and starts publishing media. Resolves with the
+   * welcome once the server accepted the join; media connects afterwards.
+   * @param {LocalMedia} media
+   * @returns {Promise<Welcome>}
+   */
+  async join(media) {
+    const welcome = await this._connect();
+    this.id = welcome.id;
+    this.e2ee = welcome.e2ee;
+    const iceServers = welcome.iceServers && welcome.iceServers.length ? welcome.iceServers : this._cfg.iceServers || [];
+    this._sub = this._newPC('sub', iceServers);
+    this._pub = this._newPC('pub', iceServers);
+    for (const p of welcome.participants || []) this._upsert(p);
+    this.emit('welcome', welcome);
+    for (const r of this.remotes.values()) this.emit('participant-joined', r);
+    this._publish(media);
+    this._pinger = setInterval(() => this._send({ type: 'ping', t: Date.now() }), 20000);
+    return welcome;
+  }
+
+  /** @returns {Promise<Welcome>} */
+  _connect() {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this._cfg.wsUrl);
+      this._ws = ws;
+      let joined = false;
+      const timer = setTimeout(() => {
+        fail(new JoinError('timeout', 'The server did not answer in time. Check your connection and try again.'));
+      }, this._cfg.joinTimeoutMs || 15000);
+      /** @param {JoinError} err */
+      const fail = (err) => {
+        clearTimeout(timer);
+        if (joined) return;
+        joined = true;
+        ws.close();
+        reject(err);
+      };
+      ws.onopen = () => {
+        this._send({ type: 'join', v: PROTOCOL_VERSION, token: this._cfg.token, profile: this._cfg.profile || undefined });
+      };
+      ws.onerror = () => fail(new JoinError('network', 'Could not reach the meeting server.'));
+      ws.onclose = (ev) => {
+        if (!joined) fail(new JoinError('closed', 'The server closed the connection' + (ev.reason ? ': ' + ev.reason : '.')));
+        else this._shutdown(ev.reason || 'The connection to the server was lost.');
+      };
+      ws.onmessage = (ev) => {
+        /** @type {any} */
+        let msg;
+        try {
+          msg = JSON.parse(typeof ev.data === 'string' ? ev.data : '');
+        } catch {
+          return;
+        }
+        if (!joined) {
+          if (msg.type === 'welcome') {
+            joined = true;
+            clearTimeout(timer);
+            resolve(/** @type {Welcome} */ (msg));
+          } else if (msg.type === 'error') {
+            fail(new JoinError(String(msg.code), String(msg.message)));
+          }
+          return;
+        }
+        this._dispatch(msg);
+      };
+    });
+  }
+
+  /**
+   * @param {string} name
+   * @param {ICEServer[]} iceServers
+   * @returns {RTCPeerConnection}
+   */
+  _newPC(name, iceServers) {
+    const extra = this._cfg.transforms ? this._cfg.transforms.peerConnectionConfig() : {};
+    const pc = new RTCPeerConnection({ ...extra, iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    pc.onicecandidate = (ev) => {
+      this._send({ type: 'candidate', pc: name, candidate: ev.candidate ? ev.candidate.toJSON() : null });
+    };
+    pc.onconnectionstatechange = () => this.emit('connection', { pc: name, state: pc.connectionState });
+    if (name === 'sub') pc.ontrack = (ev) => this._onTrack(ev);
+    return pc;
+  }
+
+  /** @param {LocalMedia} media */
+  _publish(media) {
+    const pc = /** @type {RTCPeerConnection} */ (this._pub);
+    const t = this._cfg.transforms;
+    // Both transceivers exist even without a track, so a camera started
+    // later is a replaceTrack and not a renegotiation.
+    const audio = pc.addTransceiver(media.audio || 'audio', { direction: 'sendonly', streams: [media.stream] });
+    const video = pc.addTransceiver(media.video || 'video', { direction: 'sendonly', streams: [media.stream] });
+    this._senders = { audio: audio.sender, video: video.sender };
+    if (t) {
+      t.attachSender(audio.sender, { senderId: this.id, kind: 'audio' });
+      t.attachSender(video.sender, { senderId: this.id, kind: 'video' });
+    }
+    this._enqueue('pub', async () => {
+      await pc.setLocalDescription(await pc.createOffer());
+      const tracks = [
+        { mid: audio.mid || '0', source: 'microphone' },
+        { mid: video.mid || '1', source: 'camera' },
+      ];
+      this._send({ type: 'offer', pc: 'pub', sdp: pc.localDescription ? pc.localDescription.sdp : '', tracks });
+    });
+  }
+
+  /** @param {RTCTrackEvent} ev */
+  _onTrack(ev) {
+    const track = ev.track;
+    const participant = ev.streams.length > 0 ? ev.streams[0].id : this._publisherOf(track.id);
+    if (!participant) return;
+    // Attach first: with Encoded Transforms the frames must not reach the
+    // decoder before the receiver is hooked up.
+    if (this._cfg.transforms) this._cfg.transforms.attachReceiver(ev.receiver, { senderId: participant, kind: track.kind });
+    this._receivers.set(ev.receiver, { participant, kind: track.kind });
+    const ended = () => {
+      const cur = this._receivers.get(ev.receiver);
+      if (cur && cur.participant === participant) this._receivers.delete(ev.receiver);
+      this.emit('track-ended', { participant, kind: track.kind, track });
+    };
+    track.addEventListener('ended', ended, { once: true });
+    if (ev.streams[0]) {
+      const stream = ev.streams[0];
+      /** @param {MediaStreamTrackEvent} e */
+      const removed = (e) => {
+        if (e.track !== track) return;
+        stream.removeEventListener('removetrack', removed);
+        ended();
+      };
+      stream.addEventListener('removetrack', removed);
+    }
+    this.emit('track', { participant, kind: track.kind, track, receiver: ev.receiver });
+  }
+
+  /**
+   * Finds a publisher by track id, for browsers that leave out the stream.
+   * @param {string} trackId
+   * @returns {string}
+   */
+  _publisherOf(trackId) {
+    for (const r of this.remotes.values()) if (r.tracks.has(trackId)) return r.id;
+    return '';
+  }
+
+  /**
+   * @param {'pub'|'sub'} name
+   * @param {() => Promise<void>} step
+   */
+  _enqueue(name, step) {
+    this._queue[name] = this._queue[name].then(step).catch((err) => {
+      if (this._closed) return;
+      console.error('meet: negotiation on', name, 'failed:', err);
+      this.emit('error', { code: 'negotiation', message: 'Setting up media failed: ' + String(err && err.message), fatal: false });
+    });
+  }
+
+  /**
+   * Runs the handler of a server message; unknown types are ignored so an
+   * older client keeps working with a newer server.
+   * @param {any} msg
+   */
+  _dispatch(msg) {
+    const handler = HANDLERS[String(msg && msg.type)];
+    if (handler) handler.call(this, msg);
+  }
+
+  /**
+   * Adds or updates a remote from the server's description.
+   * @param {ParticipantInfo} p
+   * @returns {Remote}
+   */
+  _upsert(p) {
+    let r = this.remotes.get(p.id);
+    if (!r) {
+      r = { id: p.id, profile: '', audioMuted: false, videoMuted: false, tracks: new Map() };
+      this.remotes.set(p.id, r);
+    }
+    r.profile = p.profile || r.profile;
+    r.audioMuted = !!p.audioMuted;
+    r.videoMuted = !!p.videoMuted;
+    for (const t of p.tracks || []) r.tracks.set(t.id, t);
+    return r;
+  }
+
+  /**
+   * @param {'pub'|'sub'} name
+   * @param {RTCIceCandidateInit|null} cand
+   */
+  _addCandidate(name, cand) {
+    const pc = name === 'pub' ? this._pub : this._sub;
+    if (!pc) return;
+    // Queued behind the descriptions, so a candidate never arrives before
+    // the remote description it belongs to.
+    this._enqueue(name, async () => {
+      try {
+        await pc.addIceCandidate(cand || undefined);
+      } catch (err) {
+        // A stale candidate of an old generation is harmless.
+        console.warn('meet: candidate on', name, 'ignored:', err);
+      }
+    });
+  }
+
+  /** @param {Record<string, unknown>} msg */
+  _send(msg) {
+    if (this._ws && this._ws.readyState === WebSocket.OPEN) this._ws.send(JSON.stringify(msg));
+  }
+
+  /**
+   * Starts, stops or swaps the camera track without renegotiating.
+   * @param {MediaStreamTrack|null} track
+   */
+  async replaceVideoTrack(track) {
+    if (this._senders.video) await this._senders.video.replaceTrack(track);
+  }
+
+  /**
+   * Swaps the microphone track without renegotiating.
+   * @param {MediaStreamTrack|null} track
+   */
+  async replaceAudioTrack(track) {
+    if (this._senders.audio) await this._senders.audio.replaceTrack(track);
+  }
+
+  /**
+   * Tells the others this participant's mute state.
+   * @param {{audioMuted: boolean, videoMuted: boolean}} m
+   */
+  setMute(m) {
+    this._send({ type: 'mute', audioMuted: m.audioMuted, videoMuted: m.videoMuted });
+  }
+
+  /** @param {string} sealedProfile */
+  setProfile(sealedProfile) {
+    this._send({ type: 'profile', profile: sealedProfile });
+  }
+
+  /** @param {string} sealed a sealed chat message; the server relays it */
+  sendChat(sealed) {
+    this._send({ type: 'chat', data: sealed });
+  }
+
+  /**
+   * Tells the server how large a video track is shown (0×0: not visible).
+   * @param {string} trackId
+   * @param {number} width
+   * @param {number} height
+   */
+  sendLayer(trackId, width, height) {
+    this._send({ type: 'layer', track: trackId, width: Math.round(width), height: Math.round(height) });
+  }
+
+  /**
+   * Receive statistics per remote participant.
+   * @returns {Promise<Map<string, RemoteStats>>}
+   */
+  async stats() {
+    /** @type {Map<string, RemoteStats>} */
+    const out = new Map();
+    for (const id of this.remotes.keys()) out.set(id, emptyStats());
+    const entries = [...this._receivers];
+    const reports = await Promise.all(entries.map(([rcv]) => rcv.getStats().catch(() => null)));
+    entries.forEach(([, meta], i) => {
+      const rep = reports[i];
+      if (!rep) return;
+      let s = out.get(meta.participant);
+      if (!s) {
+        s = emptyStats();
+        out.set(meta.participant, s);
+      }
+      const acc = s;
+      rep.forEach((/** @type {any} */ st) => {
+        if (st.type !== 'inbound-rtp') return;
+        if (st.kind === 'video') {
+          acc.framesDecoded += st.framesDecoded || 0;
+          acc.framesReceived += st.framesReceived || 0;
+          acc.videoPacketsReceived += st.packetsReceived || 0;
+          acc.frameWidth = Math.max(acc.frameWidth, st.frameWidth || 0);
+          acc.frameHeight = Math.max(acc.frameHeight, st.frameHeight || 0);
+        } else if (st.kind === 'audio') {
+          acc.audioPacketsReceived += st.packetsReceived || 0;
+          acc.audioBytesReceived += st.bytesReceived || 0;
+        }
+      });
+    });
+    return out;
+  }
+
+  /** Leaves the room and releases both connections. */
+  leave() {
+    this._send({ type: 'leave' });
+    this._shutdown('');
+  }
+
+  /** @param {string} reason */
+  _shutdown(reason) {
+    if (this._closed) return;
+    this._closed = true;
+    clearInterval(this._pinger);
+    if (this._pub) this._pub.close();
+    if (this._sub) this._sub.close();
+    if (this._ws) {
+      this._ws.onclose = null;
+      this._ws.close();
+    }
+    this.emit('closed', { reason });
+  }
+}
+
+/** @returns {RemoteStats} */
+function emptyStats() {
+  return { framesDecoded: 0, framesReceived: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, audioBytesReceived: 0, frameWidth: 0, frameHeight: 0 };
+}
+
+/**
+ * One handler per server message type (signaling/messages.go).
+ * @type {Record<string, (this: Session, msg: any) => void>}
+ */
+const HANDLERS = {
+  offer(msg) {
+    if (msg.pc !== 'sub' || !this._sub) return;
+    const pc = this._sub;
+    this._enqueue('sub', async () => {
+      await pc.setRemoteDescription({ type: 'offer', sdp: String(msg.sdp) });
+      await pc.setLocalDescription(await pc.createAnswer());
+      this._send({ type: 'answer', pc: 'sub', sdp: pc.localDescription ? pc.localDescription.sdp : '' });
+    });
+  },
+  answer(msg) {
+    if (msg.pc !== 'pub' || !this._pub) return;
+    const pc = this._pub;
+    this._enqueue('pub', () => pc.setRemoteDescription({ type: 'answer', sdp: String(msg.sdp) }));
+  },
+  candidate(msg) {
+    if (msg.pc === 'pub' || msg.pc === 'sub') this._addCandidate(msg.pc, msg.candidate || null);
+  },
+  'participant-joined'(msg) {
+    this.emit('participant-joined', this._upsert(msg.participant));
+  },
+  'participant-updated'(msg) {
+    this.emit('participant-updated', this._upsert(msg.participant));
+  },
+  'participant-left'(msg) {
+    const id = String(msg.id);
+    this.remotes.delete(id);
+    for (const [rcv, meta] of this._receivers) if (meta.participant === id) this._receivers.delete(rcv);
+    this.emit('participant-left', { id });
+  },
+  'track-published'(msg) {
+    const t = /** @type {TrackInfo} */ (msg.track);
+    const r = this.remotes.get(t.participant);
+    if (r) r.tracks.set(t.id, t);
+  },
+  'track-unpublished'(msg) {
+    const r = this.remotes.get(String(msg.participant));
+    if (r) r.tracks.delete(String(msg.id));
+  },
+  chat(msg) {
+    this.emit('chat', { from: String(msg.from || ''), data: String(msg.data || '') });
+  },
+  speakers(msg) {
+    this.emit('speakers', { ids: Array.isArray(msg.ids) ? msg.ids.map(String) : [] });
+  },
+  ping(msg) {
+    this._send({ type: 'pong', t: msg.t });
+  },
+  error(msg) {
+    this.emit('error', { code: String(msg.code), message: String(msg.message), fatal: !!msg.fatal });
+    if (msg.fatal) this._shutdown(String(msg.message));
+  },
+  drain(msg) {
+    this.emit('drain', { message: String(msg.message || ''), deadline: Number(msg.deadline) || 0 });
+  },
+  redirect(msg) {
+    this.emit('redirect', { url: String(msg.url) });
+    this._shutdown('');
+  },
+};

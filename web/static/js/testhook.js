@@ -1,0 +1,45 @@
+// window.meetTest: a small read-only view of the page's state for browser
+// tests and kiosks, so they need not scrape the DOM. It exposes nothing
+// the page's own user cannot see (no key material).
+
+/** @typedef {import('./call.js').Call} Call */
+
+/**
+ * @typedef {object} PageState
+ * @property {string} screen "landing", "prejoin", "joining", "call", "ended" or "error"
+ * @property {string} message the error or end message shown, if any
+ * @property {Call|null} call
+ */
+
+/**
+ * Installs window.meetTest reading from state.
+ * @param {PageState} state
+ */
+export function installTestHook(state) {
+  const hook = {
+    /** @returns {string} */
+    screen: () => state.screen,
+    /** @returns {string} */
+    message: () => state.message,
+    /** Our own participant: id, name, whether the room is encrypted, the safety code and the transform path. */
+    self: () => {
+      const c = state.call;
+      if (!c) return null;
+      return { id: c.selfId, name: c.self.name, e2ee: c.security.e2ee, safetyCode: c.security.safetyCode, path: c.security.path, audioMuted: c.self.audioMuted, videoMuted: c.self.videoMuted };
+    },
+    /** The other participants as the UI shows them. */
+    participants: () => {
+      const c = state.call;
+      if (!c) return [];
+      return [...c.participants.values()].filter((p) => !p.self).map((p) => ({
+        id: p.id, name: p.name, nameUnreadable: p.nameUnreadable, decryptState: p.decrypt,
+        audioMuted: p.audioMuted, videoMuted: p.videoMuted, hasVideo: !!p.video, hasAudio: !!p.audio,
+      }));
+    },
+    /** Receive statistics per remote participant id. */
+    stats: async () => (state.call ? state.call.stats() : {}),
+    /** Chat as shown: sender name, text, whether it could be decrypted. */
+    messages: () => (state.call ? state.call.messages.map((m) => ({ from: m.from, name: m.name, text: m.text, self: m.self, readable: m.readable })) : []),
+  };
+  /** @type {any} */ (window).meetTest = hook;
+}

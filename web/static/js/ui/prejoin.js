@@ -1,0 +1,154 @@
+// The screen before joining: name, camera and microphone preview, Join.
+
+import { h, mount } from './dom.js';
+import { icon } from './icons.js';
+import { capture } from '../media.js';
+
+export const NAME_KEY = 'meet.name';
+
+/**
+ * @typedef {object} PrejoinResult
+ * @property {string} name
+ * @property {MediaStreamTrack|null} audio
+ * @property {MediaStreamTrack|null} video
+ */
+
+/**
+ * The remembered display name ('' if none or storage is blocked).
+ * @returns {string}
+ */
+export function rememberedName() {
+  try {
+    return localStorage.getItem(NAME_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+/** @param {string} name */
+export function rememberName(name) {
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // Private mode or storage disabled: the name is simply not remembered.
+  }
+}
+
+/**
+ * Shows the pre-join screen and resolves when the user presses Join.
+ * @param {HTMLElement} root
+ * @param {{code: string, e2ee: boolean, name: string}} room
+ * @returns {Promise<PrejoinResult>}
+ */
+export function renderPrejoin(root, room) {
+  return new Promise((resolve) => {
+    /** @type {MediaStreamTrack|null} */
+    let audio = null;
+    /** @type {MediaStreamTrack|null} */
+    let video = null;
+    let micOn = true;
+    let camOn = true;
+
+    const preview = h('video', { class: 'preview-video mirror', autoplay: true, playsinline: true, muted: true });
+    preview.muted = true;
+    const placeholder = h('div', { class: 'preview-off', text: 'Camera is off' });
+    const problem = h('p', { class: 'form-error', role: 'alert' });
+    const micBtn = h('button', { class: 'round-btn', type: 'button', 'aria-label': 'Turn microphone off', 'aria-pressed': 'true' }, icon('mic'));
+    const camBtn = h('button', { class: 'round-btn', type: 'button', 'aria-label': 'Turn camera off', 'aria-pressed': 'true' }, icon('cam'));
+
+    const refresh = () => {
+      const tracks = /** @type {MediaStreamTrack[]} */ ([video].filter(Boolean));
+      preview.srcObject = tracks.length ? new MediaStream(tracks) : null;
+      placeholder.hidden = !!video;
+      micBtn.replaceChildren(icon(micOn ? 'mic' : 'micOff'));
+      micBtn.classList.toggle('off', !micOn);
+      micBtn.setAttribute('aria-label', micOn ? 'Turn microphone off' : 'Turn microphone on');
+      camBtn.replaceChildren(icon(camOn ? 'cam' : 'camOff'));
+      camBtn.classList.toggle('off', !camOn);
+      camBtn.setAttribute('aria-label', camOn ? 'Turn camera off' : 'Turn camera on');
+    };
+
+    const open = async () => {
+      const c = await capture({ audio: micOn, video: camOn });
+      audio = c.audio;
+      video = c.video;
+      problem.textContent = c.problem;
+      if (!audio) micOn = false;
+      if (!video) camOn = false;
+      refresh();
+    };
+
+    micBtn.addEventListener('click', async () => {
+      micOn = !micOn;
+      if (micOn && !audio) {
+        const c = await capture({ audio: true, video: false });
+        audio = c.audio;
+        problem.textContent = c.problem;
+        micOn = !!audio;
+      }
+      if (audio) audio.enabled = micOn;
+      refresh();
+    });
+    camBtn.addEventListener('click', async () => {
+      camOn = !camOn;
+      if (camOn && !video) {
+        const c = await capture({ audio: false, video: true });
+        video = c.video;
+        problem.textContent = c.problem;
+        camOn = !!video;
+      } else if (!camOn && video) {
+        video.stop();
+        video = null;
+      }
+      refresh();
+    });
+
+    const nameInput = h('input', {
+      id: 'name-input', type: 'text', maxlength: 64, placeholder: 'Your name', autocomplete: 'name', required: true, 'aria-label': 'Your name',
+    });
+    nameInput.value = room.name || rememberedName();
+    const joinBtn = h('button', { class: 'btn btn-primary btn-large', type: 'submit', id: 'join-button' }, 'Join meeting');
+    const form = h('form', { class: 'prejoin-form' },
+      h('h1', { text: 'Ready to join?' }),
+      h('p', { class: 'room-code' }, 'Meeting ', h('code', { text: room.code })),
+      room.e2ee
+        ? h('p', { class: 'badge badge-secure' }, icon('lock'), 'End-to-end encrypted')
+        : h('p', { class: 'badge badge-warn' }, icon('unlock'), 'Not end-to-end encrypted'),
+      h('label', { for: 'name-input', class: 'label', text: 'Your name' }),
+      nameInput,
+      joinBtn,
+      problem,
+    );
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const name = nameInput.value.trim();
+      if (!name) {
+        nameInput.focus();
+        return;
+      }
+      rememberName(name);
+      joinBtn.disabled = true;
+      if (audio) audio.enabled = micOn;
+      resolve({ name, audio: micOn ? audio : (audio && stopped(audio)), video });
+    });
+
+    mount(root, h('main', { class: 'prejoin' },
+      h('section', { class: 'preview' }, preview, placeholder, h('div', { class: 'preview-controls' }, micBtn, camBtn)),
+      form,
+    ));
+    refresh();
+    void open();
+    nameInput.focus();
+  });
+}
+
+/**
+ * Stops a track and returns null, for a microphone the user turned off
+ * before joining (its device is released; unmuting later reopens it).
+ * @param {MediaStreamTrack} t
+ * @returns {null}
+ */
+function stopped(t) {
+  t.stop();
+  return null;
+}
