@@ -54,6 +54,9 @@ func clientAPI(t *testing.T) *webrtc.API {
 
 // Signal and Event make testClient a Listener.
 func (c *testClient) Signal(s any) {
+	if c.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return // the test is tearing down
+	}
 	switch s := s.(type) {
 	case *Offer:
 		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {

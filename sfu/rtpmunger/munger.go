@@ -66,3 +66,6 @@ func (m *Munger) Drop(inSeq uint64) {
 
 // LastOut returns the last outgoing extended sequence number and timestamp.
 func (m *Munger) LastOut() (seq, ts uint64) { return m.lastOut, m.lastOutTS }
+
+// LastIn returns the newest source sequence number and timestamp forwarded.
+func (m *Munger) LastIn() (seq uint64, ok bool) { return m.lastIn, m.started }
