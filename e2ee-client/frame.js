@@ -92,7 +92,7 @@ export function h264Clear(f) {
       while (s > 0 && f[s - 1] === 0 && (starts.length === 0 || s - 1 >= nals[nals.length - 1] + 1)) s--;
       starts.push(s);
       nals.push(i + 3);
-      i += 2;
+      i += 3; // resume after the NAL header: a header byte never starts a start code
     }
   }
   if (nals.length === 0 || starts[0] !== 0 || nals[0] >= f.length) {

@@ -31,7 +31,7 @@ func appendH264Clear(dst, frame []byte) ([]byte, int) {
 			first = hdr
 		}
 		prevHdr = hdr
-		i += 2
+		i += 3 // resume after the NAL header: it never starts a start code
 		if hdr >= len(frame) {
 			break
 		}
@@ -63,7 +63,7 @@ func appendH264Clear(dst, frame []byte) ([]byte, int) {
 		}
 		dst = append(dst, 0, 0, 0, 1)
 		hdr = i + 3
-		i += 2
+		i += 3 // resume after the NAL header: it never starts a start code
 	}
 	dst = append(dst, frame[lastHdr])
 	return dst, lastHdr + 1

@@ -55,7 +55,7 @@ def h264_clear(f):
                 s -= 1
             starts.append(s)
             nals.append(i + 3)
-            i += 3
+            i += 4  # resume after the NAL header
         else:
             i += 1
     if not nals or starts[0] != 0 or nals[0] >= len(f):
@@ -171,6 +171,8 @@ def main():
     add("h264 delta, zero payload, iv with zeros", "h264", False, h264_delta, idx=0, the_iv=bytes(12))
     add("vp8 empty frame", "vp8", False, b"")
     add("h264 no start code", "h264", False, bytes.fromhex("deadbeef"))
+    add("h264 zero NAL header before a start code", "h264", False, bytes.fromhex("00000001000000014130"))
+    add("h264 frame ending in a start code", "h264", False, bytes.fromhex("0000000167000001"))
 
     def flip(b, i, m=1):
         b = bytearray(b)
