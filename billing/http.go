@@ -89,7 +89,7 @@ func (s *Service) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	}
 	url, err := s.createCheckout(r, p)
 	if err != nil {
-		s.log.Error("checkout session not created", "plan", p.ID, "err", err)
+		s.log.Error("checkout session not created", "plan", p.ID, "err", logErr{err})
 		writeError(w, http.StatusBadGateway, ErrStripeUnavailable.Error())
 		return
 	}
@@ -155,7 +155,7 @@ func (s *Service) handleCheckoutResult(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "no such checkout session")
 			return
 		}
-		s.log.Error("checkout session lookup failed", "err", err)
+		s.log.Error("checkout session lookup failed", "err", logErr{err})
 		writeError(w, http.StatusBadGateway, ErrStripeUnavailable.Error())
 		return
 	}

@@ -193,3 +193,17 @@ func TestSubCacheInvalidateBeatsSlowLookup(t *testing.T) {
 		t.Fatal("entry outlived its TTL")
 	}
 }
+
+func TestScrub(t *testing.T) {
+	tests := map[string]string{
+		`Get "http://x/v1/subscriptions?customer=cus_Abc123&status=all": EOF`: `Get "http://x/v1/subscriptions?[redacted]": EOF`,
+		`No such customer: 'cus_Nj5B57LZqvnaIg'`:                              `No such customer: 'cus_[redacted]'`,
+		`550 5.1.1 <ada.buyer@example.test>: recipient rejected`:              `550 5.1.1 <[email]>: recipient rejected`,
+		`plain message`: `plain message`,
+	}
+	for in, want := range tests {
+		if got := scrub(in); got != want {
+			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -142,7 +142,7 @@ func (s *Service) subState(ctx context.Context, customer string) (subState, erro
 	}
 	st, err = s.fetchSubState(ctx, customer)
 	if err != nil {
-		s.log.Warn("subscription lookup failed", "customer", customerRef(customer), "err", err)
+		s.log.Warn("subscription lookup failed", "customer", customerRef(customer), "err", logErr{err})
 		return subState{}, err
 	}
 	s.subs.put(customer, st, gen, s.cfg.Now())

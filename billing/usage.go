@@ -136,7 +136,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			if err := s.flush(ctx, false); err != nil {
-				s.log.Warn("usage report failed, will retry", "err", err)
+				s.log.Warn("usage report failed, will retry", "err", logErr{err})
 			}
 		}
 	}
@@ -190,7 +190,7 @@ func (s *Service) send(ctx context.Context, r *usageReport) error {
 		s.log.Debug("usage reported", "customer", customerRef(r.customer), "minutes", r.minutes)
 		return nil
 	case permanentStripeErr(err) && r.attempts > 0:
-		s.dropReport(r, err.Error())
+		s.dropReport(r, scrub(err.Error()))
 		return nil
 	case permanentStripeErr(err):
 		// Perhaps the plan changed and the cached item is gone: look it up

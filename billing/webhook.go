@@ -91,7 +91,7 @@ func (s *Service) dispatch(w http.ResponseWriter, ctx context.Context, ev stripe
 	defer cancel()
 	if err := h(ctx, ev); err != nil {
 		s.events.remove(ev.ID)
-		s.log.Error("webhook event failed", "type", ev.Type, "event", ev.ID, "err", err)
+		s.log.Error("webhook event failed", "type", ev.Type, "event", ev.ID, "err", logErr{err})
 		if errors.Is(err, errMalformedObject) {
 			writeError(w, http.StatusBadRequest, "malformed event object")
 			return
