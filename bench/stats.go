@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Percentile returns the p-th percentile (0 < p <= 100) of samples by the
+// nearest-rank method: the smallest sample with at least p% of the samples
+// at or below it. It sorts samples in place. NaN for no samples.
+//
+// Nearest rank rather than interpolation: a p99 we report is a latency some
+// frame really had.
+func Percentile(samples []float64, p float64) float64 {
+	if len(samples) == 0 || p <= 0 || p > 100 {
+		return math.NaN()
+	}
+	if !slices.IsSorted(samples) {
+		slices.Sort(samples)
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(samples))))
+	return samples[max(rank, 1)-1]
+}
+
+// Samples collects values up to a fixed capacity; past it, reservoir
+// sampling keeps a uniform sample of everything seen, so a long run costs
+// bounded memory. Not safe for concurrent use: one per reader goroutine,
+// merged at the end.
+type Samples struct {
+	vals []float64
+	seen int64
+	cap  int
+	rng  *rand.Rand
+}
+
+// NewSamples returns an empty collector keeping at most capacity values.
+func NewSamples(capacity int) *Samples {
+	return &Samples{cap: max(capacity, 1), rng: rand.New(rand.NewPCG(1, uint64(capacity)))}
+}
+
+// Add records one value.
+func (s *Samples) Add(v float64) {
+	s.seen++
+	if len(s.vals) < s.cap {
+		s.vals = append(s.vals, v)
+		return
+	}
+	if j := s.rng.Int64N(s.seen); j < int64(s.cap) {
+		s.vals[j] = v
+	}
+}
+
+// Seen is the number of values added, kept or not.
+func (s *Samples) Seen() int64 { return s.seen }
+
+// Values returns the kept values (not a copy).
+func (s *Samples) Values() []float64 { return s.vals }
+
+// Merge concatenates the kept values of several collectors. When some
+// collectors dropped values, each value is repeated in proportion to how
+// many it stands for would be more exact; the collectors are sized so that
+// a bench run of the documented shapes never drops any.
+func Merge(ss ...*Samples) []float64 {
+	n := 0
+	for _, s := range ss {
+		n += len(s.vals)
+	}
+	out := make([]float64, 0, n)
+	for _, s := range ss {
+		out = append(out, s.vals...)
+	}
+	return out
+}
