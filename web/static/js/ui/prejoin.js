@@ -51,7 +51,7 @@ export function renderPrejoin(root, room) {
 
     const preview = h('video', { class: 'preview-video mirror', autoplay: true, playsinline: true, muted: true });
     preview.muted = true;
-    const placeholder = h('div', { class: 'preview-off', text: 'Camera is off' });
+    const placeholder = h('div', { class: 'preview-off', text: 'Starting camera…' });
     const problem = h('p', { class: 'form-error', role: 'alert' });
     const micBtn = h('button', { class: 'round-btn', type: 'button', 'aria-label': 'Turn microphone off', 'aria-pressed': 'true' }, icon('mic'));
     const camBtn = h('button', { class: 'round-btn', type: 'button', 'aria-label': 'Turn camera off', 'aria-pressed': 'true' }, icon('cam'));
@@ -73,6 +73,7 @@ export function renderPrejoin(root, room) {
       audio = c.audio;
       video = c.video;
       problem.textContent = c.problem;
+      placeholder.textContent = 'Camera is off';
       if (!audio) micOn = false;
       if (!video) camOn = false;
       refresh();
@@ -119,8 +120,10 @@ export function renderPrejoin(root, room) {
       joinBtn,
       problem,
     );
-    form.addEventListener('submit', (ev) => {
+    form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      // Joining before the devices opened would join without them.
+      await opening;
       const name = nameInput.value.trim();
       if (!name) {
         nameInput.focus();
@@ -137,7 +140,7 @@ export function renderPrejoin(root, room) {
       form,
     ));
     refresh();
-    void open();
+    const opening = open();
     nameInput.focus();
   });
 }

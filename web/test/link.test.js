@@ -1,0 +1,50 @@
+// Tests of meeting-link parsing: the key must come only from the fragment,
+// and pasted links to other hosts must not be followed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRoomLink, keyFromHash, inviteLink, joinTarget } from '../static/js/link.js';
+
+const KEY = 'AAECAwQFBgcICQoLDA0ODw';
+
+/** @param {string} href */
+const loc = (href) => new URL(href, 'https://meet.example');
+
+test('parseRoomLink', () => {
+  const cases = [
+    { href: '/r/abcdefghj#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto' } },
+    { href: '/r/abcdefghj?e2ee=off', want: { code: 'abcdefghj', e2ee: false, key: '', name: '', autojoin: false, e2eePath: 'auto' } },
+    { href: '/r/abcdefghj?name=Ann&autojoin=1&e2eepath=script#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Ann', autojoin: true, e2eePath: 'script' } },
+    { href: '/r/abcdefghj?e2eepath=bogus#key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto' } },
+    { href: '/r/abcdefghj', want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto' } },
+    // The key is never read from the query string.
+    { href: '/r/abcdefghj?key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto' } },
+    { href: '/', want: null },
+    { href: '/r/', want: null },
+    { href: '/r/a/b', want: null },
+    { href: '/x/abcdefghj', want: null },
+  ];
+  for (const c of cases) assert.deepEqual(parseRoomLink(loc(c.href)), c.want, c.href);
+});
+
+test('keyFromHash rejects malformed keys', () => {
+  assert.equal(keyFromHash('#' + KEY), KEY);
+  assert.equal(keyFromHash('#short'), '');
+  assert.equal(keyFromHash('#' + KEY + '!'), '');
+  assert.equal(keyFromHash(''), '');
+});
+
+test('inviteLink', () => {
+  assert.equal(inviteLink('https://m.example', 'abcdefghj', { e2ee: true, key: KEY }), 'https://m.example/r/abcdefghj#' + KEY);
+  assert.equal(inviteLink('https://m.example', 'abcdefghj', { e2ee: false, key: '' }), 'https://m.example/r/abcdefghj?e2ee=off');
+});
+
+test('joinTarget', () => {
+  const o = 'https://meet.example';
+  assert.equal(joinTarget(' abcdefghj ', o), '/r/abcdefghj');
+  assert.equal(joinTarget('abcdefghj#' + KEY, o), '/r/abcdefghj#' + KEY);
+  assert.equal(joinTarget('https://meet.example/r/abcdefghj#' + KEY, o), '/r/abcdefghj#' + KEY);
+  assert.equal(joinTarget('https://meet.example/r/abcdefghj?e2ee=off', o), '/r/abcdefghj?e2ee=off');
+  assert.equal(joinTarget('https://evil.example/r/abcdefghj#' + KEY, o), null);
+  assert.equal(joinTarget('https://meet.example/elsewhere', o), null);
+  assert.equal(joinTarget('', o), null);
+});
