@@ -342,6 +342,10 @@ func (p *Participant) negotiate() {
 // Answer applies the client's answer to the last subscriber offer.
 func (p *Participant) Answer(sdp string) error {
 	p.subMu.Lock()
+	if p.closed() {
+		p.subMu.Unlock()
+		return ErrParticipantGone
+	}
 	if !p.awaiting {
 		p.subMu.Unlock()
 		return ErrNotNegotiating
@@ -349,6 +353,9 @@ func (p *Participant) Answer(sdp string) error {
 	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	if err != nil {
 		p.subMu.Unlock()
+		if p.closed() {
+			return ErrParticipantGone
+		}
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	p.awaiting = false

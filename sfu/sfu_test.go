@@ -24,7 +24,10 @@ type testClient struct {
 	pub  *webrtc.PeerConnection
 	sub  *webrtc.PeerConnection
 
+	closing atomic.Bool // teardown: late negotiation errors are expected
+
 	mu       sync.Mutex
+	pending  map[PCKind][]webrtc.ICECandidateInit // before the remote description
 	events   []any
 	received map[string]*atomic.Int64 // publisher id + kind -> intact frames
 	bad      atomic.Int64
@@ -54,8 +57,8 @@ func clientAPI(t *testing.T) *webrtc.API {
 
 // Signal and Event make testClient a Listener.
 func (c *testClient) Signal(s any) {
-	if c.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
-		return // the test is tearing down
+	if c.closing.Load() {
+		return
 	}
 	switch s := s.(type) {
 	case *Offer:
@@ -70,21 +73,48 @@ func (c *testClient) Signal(s any) {
 		if err == nil {
 			err = c.p.Answer(ans.SDP)
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrParticipantGone) && !c.closing.Load() {
 			c.t.Errorf("client %c: sub answer: %v", c.name, err)
 		}
+		c.flush(PCSubscriber)
 	case *Candidate:
 		if s.Init == nil {
 			return
 		}
-		pc := c.pub
-		if s.PC == PCSubscriber {
-			pc = c.sub
-		}
-		if err := pc.AddICECandidate(*s.Init); err != nil {
+		c.mu.Lock()
+		c.pending[s.PC] = append(c.pending[s.PC], *s.Init)
+		c.mu.Unlock()
+		c.flush(s.PC)
+	}
+}
+
+// flush adds the server's candidates once the connection has the remote
+// description: candidates and answers travel separately, so a candidate may
+// arrive first (as for every client of the protocol).
+func (c *testClient) flush(kind PCKind) {
+	pc := c.pub
+	if kind == PCSubscriber {
+		pc = c.sub
+	}
+	if pc.RemoteDescription() == nil {
+		return
+	}
+	c.mu.Lock()
+	cands := c.pending[kind]
+	c.pending[kind] = nil
+	c.mu.Unlock()
+	for _, ci := range cands {
+		if err := pc.AddICECandidate(ci); err != nil && !c.closing.Load() {
 			c.t.Errorf("client %c: add candidate: %v", c.name, err)
 		}
 	}
+}
+
+func (c *testClient) close() {
+	c.closing.Store(true)
+	c.p.Close()
+	c.pub.Close()
+	c.sub.Close()
 }
 
 func (c *testClient) Event(e any) {
@@ -106,7 +136,7 @@ func (c *testClient) count(from, kind string) int64 {
 func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
 	t.Helper()
 	api := clientAPI(t)
-	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}}
+	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}, pending: map[PCKind][]webrtc.ICECandidateInit{}}
 	var err error
 	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
@@ -114,7 +144,7 @@ func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
 	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.pub.Close(); c.sub.Close() })
+	t.Cleanup(c.close)
 	c.p, err = s.Join(room, JoinOptions{ID: "id-" + string(name), Listener: c, Meta: string(name)})
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +211,7 @@ func (c *testClient) publish(stop <-chan struct{}) {
 	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		c.t.Fatal(err)
 	}
+	c.flush(PCPublisher)
 	marker := []byte("MARKid-" + string(c.name))
 	go func() {
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -251,7 +282,7 @@ func TestThreeParticipantsForward(t *testing.T) {
 	}
 
 	// b leaves: a and c keep receiving each other, and hear that b left.
-	clients[1].p.Close()
+	clients[1].close()
 	a, c := clients[0], clients[2]
 	base := a.count(c.p.ID(), "video")
 	waitFor(t, 10*time.Second, "a to keep receiving c", func() bool { return a.count(c.p.ID(), "video") > base+20 })
@@ -272,9 +303,7 @@ func TestThreeParticipantsForward(t *testing.T) {
 	}
 	close(stop)
 	for _, c := range clients {
-		c.p.Close()
-		c.pub.Close()
-		c.sub.Close()
+		c.close()
 	}
 	if n := s.RoomCount(); n != 0 {
 		t.Errorf("RoomCount after everyone left = %d, want 0", n)
