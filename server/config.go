@@ -1,0 +1,87 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/monkeythorn/meet/auth"
+	"github.com/monkeythorn/meet/sfu"
+	"github.com/monkeythorn/meet/signaling"
+)
+
+// Defaults of Config, in one place.
+const (
+	DefaultTURNTTL = 12 * time.Hour // a call may last long; TURN credentials outlive the token
+	// maxBody caps API request bodies: the largest valid one is ~60 bytes.
+	maxBody = 4 << 10
+)
+
+// Config configures a Server.
+type Config struct {
+	Logger *slog.Logger // required
+	// Secret signs join tokens (and TURN credentials unless TURN.Secret is
+	// set); at least auth.MinSecretLen bytes. Required.
+	Secret   []byte
+	TokenTTL time.Duration // default auth.DefaultTokenTTL
+	// PublicURL ("https://meet.example.com") is where browsers reach the
+	// server; the signaling URL in token responses is derived from it. Empty:
+	// derived from each request's Host and X-Forwarded-Proto.
+	PublicURL string
+	// SFU configures the built-in SFU. Ignored when Media is set.
+	SFU sfu.Config
+	// Media replaces the built-in SFU (tests of the HTTP side).
+	Media signaling.Conference
+	// ICEServers are handed to every client as they are (STUN).
+	ICEServers []signaling.ICEServer
+	TURN       TURNConfig
+	// AllowedOrigins are extra page origins ("https://app.example.com")
+	// allowed to open the WebSocket; the server's own origin always is.
+	AllowedOrigins []string
+	// Web serves "/" and "/r/<code>"; default: the embedded client.
+	Web http.Handler
+	// Signaling tweaks the signaling handler's time-outs and limits; its
+	// Logger, Conference, Verifier, ICEServers and CheckOrigin are set here.
+	Signaling signaling.Config
+}
+
+// TURNConfig describes TURN servers that accept TURN REST credentials.
+type TURNConfig struct {
+	URLs   []string      // "turn:turn.example.com:3478?transport=udp", ...
+	Secret []byte        // shared with the TURN server; default Config.Secret
+	TTL    time.Duration // default DefaultTURNTTL
+}
+
+func (c *Config) validate() error {
+	if c.Logger == nil {
+		return fmt.Errorf("%w: no Logger", ErrConfig)
+	}
+	if len(c.Secret) < auth.MinSecretLen {
+		return fmt.Errorf("%w: secret is %d bytes, need at least %d", ErrConfig, len(c.Secret), auth.MinSecretLen)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: public URL must look like https://meet.example.com", ErrConfig)
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+			return fmt.Errorf("%w: allowed origin %q is not scheme://host", ErrConfig, o)
+		}
+	}
+	if len(c.TURN.URLs) > 0 {
+		if c.TURN.Secret == nil {
+			c.TURN.Secret = c.Secret
+		}
+		if c.TURN.TTL == 0 {
+			c.TURN.TTL = DefaultTURNTTL
+		}
+		if c.TURN.TTL < 0 {
+			return fmt.Errorf("%w: negative TURN TTL", ErrConfig)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+package server
+
+import "errors"
+
+// ErrConfig means a Config is unusable; the wrapped text says which field.
+var ErrConfig = errors.New("server: bad configuration")
+
+// API error codes, the "code" of every JSON error body.
+const (
+	codeBadRequest  = "bad-request"
+	codeTooLarge    = "too-large"
+	codeBadRoomCode = "bad-room-code"
+	codeMethod      = "method-not-allowed"
+	codeNotFound    = "not-found"
+	codeUnauth      = "unauthorized"
+	codeDraining    = "draining"
+	codeInternal    = "internal"
+)

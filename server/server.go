@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/monkeythorn/meet/auth"
+	"github.com/monkeythorn/meet/sfu"
+	"github.com/monkeythorn/meet/signaling"
+	"github.com/monkeythorn/meet/web"
+)
+
+// Server is one MonkeyThorn Meet node: HTTP API, signaling and SFU.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	issuer  *auth.Issuer
+	sig     *signaling.Handler
+	web     http.Handler
+	sfu     *sfu.SFU // nil when Config.Media replaced it
+	public  *url.URL
+	origins []string
+
+	draining atomic.Bool
+	mu       sync.Mutex
+	servers  []*http.Server
+	serving  sync.WaitGroup
+}
+
+// New validates cfg, opens the SFU's media port (unless Config.Media is
+// set) and wires the routes.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	issuer, err := auth.NewIssuer(auth.IssuerConfig{Secret: cfg.Secret, TTL: cfg.TokenTTL})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), issuer: issuer, web: cfg.Web}
+	if s.web == nil {
+		s.web = web.Handler()
+	}
+	if cfg.PublicURL != "" {
+		s.public, _ = url.Parse(cfg.PublicURL) // checked by validate
+		s.origins = append(s.origins, s.public.Scheme+"://"+s.public.Host)
+	}
+	s.origins = append(s.origins, cfg.AllowedOrigins...)
+
+	conf := cfg.Media
+	if conf == nil {
+		sc := cfg.SFU
+		if sc.Logger == nil {
+			sc.Logger = cfg.Logger.With("component", "sfu")
+		}
+		if s.sfu, err = sfu.New(sc); err != nil {
+			return nil, err
+		}
+		conf = signaling.SFUConference(s.sfu)
+	}
+	sigCfg := cfg.Signaling
+	sigCfg.Logger = cfg.Logger.With("component", "signaling")
+	sigCfg.Conference = conf
+	sigCfg.Verifier = issuer
+	sigCfg.ICEServers = s.iceServers
+	sigCfg.CheckOrigin = s.checkOrigin
+	if s.sig, err = signaling.NewHandler(sigCfg); err != nil {
+		if s.sfu != nil {
+			_ = s.sfu.Close()
+		}
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	s.routes()
+	s.handler = s.logRequests(s.mux)
+	return s, nil
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("/api/rooms", s.handleRooms)
+	s.mux.HandleFunc("/api/token", s.handleToken)
+	s.mux.HandleFunc("/api/ice", s.handleICE)
+	s.mux.HandleFunc("/api/", s.handleAPINotFound)
+	s.mux.Handle("GET /ws", s.sig)
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.HandleFunc("GET /r/{code}", s.handleRoomPage)
+	s.mux.Handle("/", s.web)
+}
+
+// logRequests logs each request at debug level by route pattern, never by
+// path: paths carry room codes.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		s.log.Debug("http request", "method", r.Method, "route", r.Pattern, "took", time.Since(start))
+	})
+}
+
+// Handler returns the server's routes, for embedding or httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// MediaAddr is the SFU's UDP address, or nil when Config.Media is set.
+func (s *Server) MediaAddr() *net.UDPAddr {
+	if s.sfu == nil {
+		return nil
+	}
+	return s.sfu.UDPAddr()
+}
+
+// Serve serves HTTP on ln until Shutdown; it then returns
+// http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	s.servers = append(s.servers, srv)
+	s.serving.Add(1)
+	s.mu.Unlock()
+	defer s.serving.Done()
+	return srv.Serve(ln)
+}
+
+// Start listens on addr ("127.0.0.1:0" in tests) and serves in the
+// background until Shutdown. It returns the address actually bound.
+func (s *Server) Start(addr string) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	go func() {
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serving HTTP", "err", err)
+		}
+	}()
+	return ln.Addr(), nil
+}
+
+// Shutdown drains the node: readiness fails and new tokens are refused,
+// every client is told (drain) and then disconnected, the listeners close
+// and the SFU closes its rooms. It returns when everything has stopped or
+// ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	servers := s.servers
+	s.mu.Unlock()
+
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(5 * time.Second)
+	}
+	s.sig.Drain("the server is restarting; rejoin in a moment", deadline)
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	errs = append(errs, s.sig.Close(ctx))
+	if s.sfu != nil {
+		errs = append(errs, s.sfu.Close())
+	}
+	done := make(chan struct{})
+	go func() { s.serving.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}
