@@ -54,7 +54,7 @@ func TestForwardNoAllocs(t *testing.T) {
 	// buffer, so only some arrive.
 	waitFor(t, 5*time.Second, "b to receive the test packets", func() bool { return b.bad.Load() > 50 })
 	t.Logf("b received %d of the test packets", b.bad.Load())
-	if allocs != 0 {
+	if allocs != 0 && !raceEnabled {
 		t.Fatalf("forwarding allocates %.2f times per packet, want 0", allocs)
 	}
 }
