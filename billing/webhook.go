@@ -68,10 +68,10 @@ func (s *Service) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if ev.APIVersion != "" && ev.APIVersion != stripe.APIVersion {
 		s.log.Debug("webhook API version differs from the library's", "event_version", ev.APIVersion, "library_version", stripe.APIVersion)
 	}
-	s.dispatch(w, r.Context(), ev)
+	s.dispatch(r.Context(), w, ev)
 }
 
-func (s *Service) dispatch(w http.ResponseWriter, ctx context.Context, ev stripe.Event) {
+func (s *Service) dispatch(ctx context.Context, w http.ResponseWriter, ev stripe.Event) {
 	h, ok := s.eventHandlers()[ev.Type]
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
@@ -129,7 +129,9 @@ func (s *Service) onCheckoutCompleted(ctx context.Context, ev stripe.Event) erro
 	planID := cs.Metadata[metadataPlanKey]
 	code, err := s.IssueAccessCode(cs.Customer.ID, planID)
 	if err != nil {
-		s.log.Warn("checkout for a plan this server does not offer; no code issued", "plan", planID, "customer", customerRef(cs.Customer.ID))
+		// A plan this server does not offer (sold elsewhere, or removed
+		// from the config): a retry cannot change that.
+		s.log.Warn("checkout completed but no code issued: plan not offered here", "plan", planID, "customer", customerRef(cs.Customer.ID), "err", logErr{err})
 		return nil
 	}
 	s.subs.invalidate(cs.Customer.ID)

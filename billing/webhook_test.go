@@ -158,7 +158,7 @@ func TestWebhookCheckoutWithoutMail(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, tc := range []struct{ id, plan, wantLog string }{
 		{"evt_c1", "pro", "access code issued, not mailed"},
-		{"evt_c2", "gold", "does not offer"},
+		{"evt_c2", "gold", "plan not offered here"},
 	} {
 		p := eventJSON(t, tc.id, "checkout.session.completed", checkoutCompleted(h.fx.customer, tc.plan))
 		if code, body := h.postWebhook(t, p, signed(p, testWebhookSecret, time.Now())); code != 200 {
