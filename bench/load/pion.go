@@ -1,0 +1,47 @@
+package load
+
+import (
+	"net"
+
+	"github.com/monkeythorn/meet/signaling"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// newAPI builds one client's Pion API. Each client gets its own
+// SettingEngine, hence its own UDP socket (no UDP mux), gathering only
+// 127.0.0.1 host candidates and no mDNS socket. No interceptors: no NACKs,
+// reports or retransmission buffers, so loss shows as loss and the
+// generator spends its CPU on SRTP and counting only.
+func newAPI(publisher bool) (*webrtc.API, error) {
+	se := webrtc.SettingEngine{}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb},
+		PayloadType:        96,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		PayloadType:        111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	if publisher {
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+			return nil, err
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)), nil
+}
+
+// candidateInit converts a wire candidate to Pion's.
+func candidateInit(c *signaling.ICECandidate) webrtc.ICECandidateInit {
+	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+}
