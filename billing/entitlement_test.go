@@ -2,6 +2,7 @@ package billing
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -160,4 +161,35 @@ func TestEntitlementFollowsPlanChange(t *testing.T) {
 
 const h0Price = "price_team_flat"
 
-var _ http.Handler = (*http.ServeMux)(nil)
+func TestEntitlementDeletedCustomerIsInactive(t *testing.T) {
+	checkGoroutines(t)
+	h := newHarness(t, nil)
+	h.rec.setRewrite(func(path string, status int, body []byte) (int, []byte) {
+		if path == "/v1/subscriptions" {
+			return http.StatusNotFound, []byte(`{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_gone'"}}`)
+		}
+		return status, body
+	})
+	code, _ := h.svc.IssueAccessCode("cus_gone", "pro")
+	if _, err := h.svc.Entitlement(t.Context(), code); !errors.Is(err, ErrSubscriptionInactive) {
+		t.Fatalf("deleted customer: %v", err)
+	}
+}
+
+func BenchmarkEntitlementCached(b *testing.B) {
+	s, err := New(Config{StripeKey: "sk_test_x", WebhookSecret: "whsec_x", PublicURL: "https://m.test", CodeSecret: testCodeSecret,
+		Plans: []Plan{{ID: "free", Name: "Free"}, {ID: "pro", Name: "Pro", Paid: true, PriceID: "price_x"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	code, _ := s.IssueAccessCode("cus_Nj5B57LZqvnaIg", "pro")
+	_, _, gen := s.subs.get("cus_Nj5B57LZqvnaIg", time.Now())
+	s.subs.put("cus_Nj5B57LZqvnaIg", subState{active: true, planID: "pro"}, gen, time.Now())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Entitlement(ctx, code); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -26,9 +26,18 @@ func newStripeAPI(cfg Config) *client.API {
 	}
 	if cfg.StripeBackendURL != "" {
 		bc.URL = stripe.String(cfg.StripeBackendURL)
+		b := stripe.GetBackendWithConfig(stripe.APIBackend, bc)
+		return client.New(cfg.StripeKey, &stripe.Backends{API: b, Connect: b, Uploads: b})
 	}
-	backend := stripe.GetBackendWithConfig(stripe.APIBackend, bc)
-	return client.New(cfg.StripeKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})
+	// GetBackendWithConfig fills in defaults on the config it gets, so each
+	// backend type gets its own copy and thus its own default URL.
+	backend := func(t stripe.SupportedBackend) stripe.Backend {
+		c := *bc
+		return stripe.GetBackendWithConfig(t, &c)
+	}
+	return client.New(cfg.StripeKey, &stripe.Backends{
+		API: backend(stripe.APIBackend), Connect: backend(stripe.ConnectBackend), Uploads: backend(stripe.UploadsBackend),
+	})
 }
 
 // entitledStatus lists the subscription states that keep a code working.
@@ -81,6 +90,10 @@ func (s *Service) fetchSubState(ctx context.Context, customer string) (subState,
 		}
 	}
 	if err := it.Err(); err != nil {
+		var se *stripe.Error
+		if errors.As(err, &se) && se.HTTPStatusCode == http.StatusNotFound {
+			return subState{}, nil // customer deleted in Stripe: nothing is active
+		}
 		return subState{}, stripeErr(err)
 	}
 	return best, nil
