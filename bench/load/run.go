@@ -417,9 +417,9 @@ func progress(ctx context.Context, cfg Config, rooms []*room, p *probe, start sa
 			float64(cur.received-last.received)/dt, float64(cur.bytes-last.bytes)*8/dt/1e6,
 			lossRatio(cur.expected-start.expected, cur.received-start.received))
 		if cur.serverOK && last.serverOK {
-			line += fmt.Sprintf("  server %.2f cores", (cur.serverCPU - last.serverCPU).Seconds()/dt)
+			line += fmt.Sprintf("  server %.2f cores", (cur.serverCPU-last.serverCPU).Seconds()/dt)
 		}
-		line += fmt.Sprintf("  bench %.2f cores   ", (cur.benchCPU - last.benchCPU).Seconds()/dt)
+		line += fmt.Sprintf("  bench %.2f cores   ", (cur.benchCPU-last.benchCPU).Seconds()/dt)
 		fmt.Fprint(cfg.Progress, line)
 		last = cur
 	}
