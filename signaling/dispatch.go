@@ -49,7 +49,7 @@ func (s *session) onOffer(m *Offer) error {
 	if err != nil {
 		return negotiationError("publish", err)
 	}
-	s.send(&Answer{Type: TypeAnswer, PC: PCPub, SDP: answer})
+	s.sendReleasing(0, &Answer{Type: TypeAnswer, PC: PCPub, SDP: answer})
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 func (s *session) Signal(sig any) {
 	switch v := sig.(type) {
 	case *sfu.Offer:
-		s.send(&Offer{Type: TypeOffer, PC: PCSub, SDP: v.SDP})
+		s.sendReleasing(1, &Offer{Type: TypeOffer, PC: PCSub, SDP: v.SDP})
 	case *sfu.Candidate:
 		m := &Candidate{Type: TypeCandidate, PC: PCPub}
 		if v.PC == sfu.PCSubscriber {
@@ -24,10 +24,47 @@ func (s *session) Signal(sig any) {
 				SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
 			}
 		}
-		s.send(m)
+		s.sendCandidate(m)
 	default:
 		s.log.Debug("unhandled SFU signal", "type", typeName(sig))
 	}
+}
+
+// maxHeldCandidates bounds the hold-back; a connection gathers a handful.
+const maxHeldCandidates = 64
+
+func candIndex(pc PC) int {
+	if pc == PCSub {
+		return 1
+	}
+	return 0
+}
+
+// sendCandidate sends m now if its description has gone out, else holds it.
+func (s *session) sendCandidate(m *Candidate) {
+	i := candIndex(m.PC)
+	s.candMu.Lock()
+	defer s.candMu.Unlock()
+	if s.candReady[i] {
+		s.send(m)
+		return
+	}
+	if len(s.candHeld[i]) < maxHeldCandidates {
+		s.candHeld[i] = append(s.candHeld[i], m)
+	}
+}
+
+// sendReleasing queues a description and then the candidates held for it,
+// so the client always gets them in an order it can apply.
+func (s *session) sendReleasing(i int, desc any) {
+	s.candMu.Lock()
+	defer s.candMu.Unlock()
+	s.send(desc)
+	s.candReady[i] = true
+	for _, c := range s.candHeld[i] {
+		s.send(c)
+	}
+	s.candHeld[i] = nil
 }
 
 // Event implements sfu.Listener: news of the room.

@@ -30,6 +30,15 @@ type session struct {
 	closeCode int
 	closeText string
 
+	// candMu guards the candidate hold-back: the SFU may gather (and so
+	// report) local candidates before the description they belong to is
+	// on its way to the client, and a client cannot add a candidate before
+	// it has that description. Index 0 is "pub" (released once the answer
+	// is queued), 1 is "sub" (released once the first offer is queued).
+	candMu    sync.Mutex
+	candReady [2]bool
+	candHeld  [2][]*Candidate
+
 	// reader state
 	p      Participant
 	id     string

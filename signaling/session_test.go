@@ -307,25 +307,16 @@ func TestSFUEvents(t *testing.T) {
 	room := newRoom(t)
 	a, wa := hs.join(room, "")
 	p := hs.conf.part(wa.ID)
-	mid, idx := "1", uint16(1)
 	track := sfu.TrackInfo{ID: "tr", Participant: "pid", Kind: "video", Source: sfu.SourceCamera, Simulcast: true}
-	events := []struct {
-		event any
-		typ   string
-		check func(t *testing.T, data []byte)
-	}{
-		{&sfu.Candidate{PC: sfu.PCSubscriber, Init: &webrtc.ICECandidateInit{Candidate: "candidate:x", SDPMid: &mid, SDPMLineIndex: &idx}}, TypeCandidate, nil},
-		{&sfu.Candidate{PC: sfu.PCPublisher}, TypeCandidate, nil},
-		{&sfu.TrackPublished{Track: track}, TypePublished, nil},
-		{&sfu.TrackUnpublished{Track: track}, TypeUnpublished, nil},
-		{&sfu.Speakers{IDs: []string{"x", "y"}}, TypeSpeakers, nil},
-		{&sfu.Speakers{}, TypeSpeakers, nil},
-		{&sfu.ParticipantJoined{Peer: sfu.PeerInfo{ID: "q", Meta: Meta{Profile: "pq", VideoMuted: true}, Tracks: []sfu.TrackInfo{track}}}, TypeJoined, nil},
-		{&sfu.Relayed{From: "q", Payload: "not a chat"}, "", nil}, // dropped
+	events := []struct{ event any }{
+		{&sfu.TrackPublished{Track: track}},
+		{&sfu.TrackUnpublished{Track: track}},
+		{&sfu.Speakers{IDs: []string{"x", "y"}}},
+		{&sfu.Speakers{}},
+		{&sfu.ParticipantJoined{Peer: sfu.PeerInfo{ID: "q", Meta: Meta{Profile: "pq", VideoMuted: true}, Tracks: []sfu.TrackInfo{track}}}},
+		{&sfu.Relayed{From: "q", Payload: "not a chat"}}, // dropped
 	}
 	wants := []string{
-		`{"type":"candidate","pc":"sub","candidate":{"candidate":"candidate:x","sdpMid":"1","sdpMLineIndex":1}}`,
-		`{"type":"candidate","pc":"pub","candidate":null}`,
 		`{"type":"track-published","track":{"id":"tr","participant":"pid","kind":"video","source":"camera","simulcast":true}}`,
 		`{"type":"track-unpublished","id":"tr","participant":"pid"}`,
 		`{"type":"speakers","ids":["x","y"]}`,
@@ -333,10 +324,6 @@ func TestSFUEvents(t *testing.T) {
 		`{"type":"participant-joined","participant":{"id":"q","profile":"pq","audioMuted":false,"videoMuted":true,"tracks":[{"id":"tr","participant":"pid","kind":"video","source":"camera","simulcast":true}]}}`,
 	}
 	for _, e := range events {
-		if c, ok := e.event.(*sfu.Candidate); ok {
-			p.deliver(func(l sfu.Listener) { l.Signal(c) })
-			continue
-		}
 		p.deliver(func(l sfu.Listener) { l.Event(e.event) })
 	}
 	for _, want := range wants {
@@ -573,5 +560,40 @@ func TestConfigValidation(t *testing.T) {
 				t.Errorf("NewHandler: %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestCandidateHoldBack: the SFU may report a local candidate before the
+// description it belongs to has been sent; the client must still get the
+// description first.
+func TestCandidateHoldBack(t *testing.T) {
+	hs := newHarness(t, nil)
+	a, wa := hs.join(newRoom(t), "")
+	p := hs.conf.part(wa.ID)
+	mid, idx := "1", uint16(1)
+	p.deliver(func(l sfu.Listener) {
+		l.Signal(&sfu.Candidate{PC: sfu.PCSubscriber, Init: &webrtc.ICECandidateInit{Candidate: "candidate:sub", SDPMid: &mid, SDPMLineIndex: &idx}})
+		l.Signal(&sfu.Candidate{PC: sfu.PCPublisher, Init: &webrtc.ICECandidateInit{Candidate: "candidate:pub"}})
+		l.Signal(&sfu.Candidate{PC: sfu.PCPublisher})
+	})
+	p.offer("v=0 sub")
+	a.expect(TypeOffer, nil)
+	if f := a.next(); string(f.data) != `{"type":"candidate","pc":"sub","candidate":{"candidate":"candidate:sub","sdpMid":"1","sdpMLineIndex":1}}` {
+		t.Errorf("after the offer: %s", f.data)
+	}
+	a.send(Offer{Type: TypeOffer, PC: PCPub, SDP: "v=0 pub"})
+	a.expect(TypeAnswer, nil)
+	for _, want := range []string{
+		`{"type":"candidate","pc":"pub","candidate":{"candidate":"candidate:pub"}}`,
+		`{"type":"candidate","pc":"pub","candidate":null}`,
+	} {
+		if f := a.next(); string(f.data) != want {
+			t.Errorf("got %s, want %s", f.data, want)
+		}
+	}
+	// Once released, candidates pass straight through.
+	p.deliver(func(l sfu.Listener) { l.Signal(&sfu.Candidate{PC: sfu.PCSubscriber}) })
+	if f := a.next(); string(f.data) != `{"type":"candidate","pc":"sub","candidate":null}` {
+		t.Errorf("got %s", f.data)
 	}
 }
