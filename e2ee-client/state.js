@@ -1,4 +1,4 @@
-// Per-sender decrypt state with a debounce (docs/e2ee.md §7). A state is
+// Per-sender decrypt state with a debounce (docs/e2ee.md §8). A state is
 // reported only after every frame for HOLD_MS agreed with it, so one odd
 // frame during a key change does not make the UI flicker, and a sender whose
 // frames all fail is reported within about HOLD_MS of the first failure.

@@ -288,6 +288,8 @@ func BenchmarkFrame(b *testing.B) {
 			rand.NewChaCha8([32]byte{5, 6}).Read(frame)
 			if codec == CodecH264 {
 				copy(frame, []byte{0, 0, 0, 1, 0x65})
+			} else {
+				frame[0] |= 1 // a delta frame, matching keyFrame=false below
 			}
 			enc, _ := sk.EncryptFrame(nil, codec, false, NewIVSequence().Next(), 0, frame)
 			buf := make([]byte, 0, 2*size+64)
