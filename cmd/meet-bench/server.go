@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"crypto/rand"
+
+	"github.com/monkeythorn/meet/server"
+	"github.com/monkeythorn/meet/sfu"
+)
+
+// childServer is a meet server meet-bench started.
+type childServer struct {
+	cmd  *exec.Cmd
+	url  string
+	pid  int
+	done chan struct{}
+}
+
+// freePort asks the kernel for a free port on 127.0.0.1. Another process
+// could take it before the server binds it; the server then fails to start
+// and the error says so.
+func freePort(network string) (int, error) {
+	switch network {
+	case "udp":
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, nil
+	default:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, nil
+	}
+}
+
+// repoRoot finds the module root by walking up from the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module github.com/monkeythorn/meet\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the meet repository; pass --meet-bin or --url")
+		}
+		dir = parent
+	}
+}
+
+// meetBinary returns the server binary: the flag, else bin/meet, else one
+// built now from ./cmd/meet into a temporary directory.
+func meetBinary(flagValue string, stderr io.Writer) (path string, cleanup func(), err error) {
+	if flagValue != "" {
+		return flagValue, func() {}, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", nil, err
+	}
+	if p := filepath.Join(root, "bin", "meet"); fileExists(p) {
+		return p, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "meet-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	out := filepath.Join(tmp, "meet")
+	fmt.Fprintln(stderr, "meet-bench: building ./cmd/meet (no bin/meet; run `make build` to skip this)")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/meet")
+	cmd.Dir, cmd.Stderr = root, stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, fmt.Errorf("build meet: %w", err)
+	}
+	return out, func() { os.RemoveAll(tmp) }, nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// startServer starts meet (or, with profile set, meet-bench's profiling
+// server) on free loopback ports and waits until /healthz answers.
+func startServer(ctx context.Context, meetBin, profile string, stderr io.Writer) (*childServer, error) {
+	httpPort, err := freePort("tcp")
+	if err != nil {
+		return nil, err
+	}
+	udpPort, err := freePort("udp")
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--dev", "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp-port", fmt.Sprint(udpPort),
+		"--media-ip", "127.0.0.1", "--log-level", "warn"}
+	var cmd *exec.Cmd
+	cleanup := func() {}
+	if profile != "" {
+		if cmd, err = selfCommand(serverCommand, append(args, "--cpuprofile", profile)...); err != nil {
+			return nil, err
+		}
+	} else {
+		var bin string
+		if bin, cleanup, err = meetBinary(meetBin, stderr); err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(bin, args...)
+	}
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Start(); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	s := &childServer{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", httpPort), pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() { cmd.Wait(); cleanup(); close(s.done) }()
+	if err := s.waitReady(ctx, 20*time.Second); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *childServer) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	c := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return errors.New("the server exited at start-up (see its output above)")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		resp, err := c.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("the server did not answer on %s within %v", s.url, limit)
+}
+
+// stop asks the server to shut down gracefully, then kills it.
+func (s *childServer) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// runProfiledServer is the hidden "_server" subcommand: the server wired as
+// cmd/meet wires it with --dev and a loopback media IP, plus a CPU profile
+// of the whole run. It exists because meet has no profiling flag; the
+// wiring is the few lines of cmd/meet's run, so the profile shows the same
+// code the real binary runs.
+func runProfiledServer(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("meet-bench _server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Bool("dev", true, "always on")
+	listen := fs.String("listen", "127.0.0.1:0", "")
+	udpPort := fs.Int("udp-port", 0, "")
+	mediaIP := fs.String("media-ip", "127.0.0.1", "")
+	fs.String("log-level", "warn", "")
+	profile := fs.String("cpuprofile", "", "CPU profile output")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	secret := make([]byte, 48)
+	rand.Read(secret)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.New(server.Config{Logger: log, Secret: secret,
+		SFU: sfu.Config{ListenIP: *mediaIP, UDPPort: *udpPort, IncludeLoopback: true}})
+	if err != nil {
+		fmt.Fprintf(stderr, "meet-bench _server: %v\n", err)
+		return 1
+	}
+	if _, err := srv.Start(*listen); err != nil {
+		fmt.Fprintf(stderr, "meet-bench _server: %v\n", err)
+		return 1
+	}
+	if *profile != "" {
+		fh, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "meet-bench _server: %v\n", err)
+			return 1
+		}
+		defer fh.Close()
+		if err := pprof.StartCPUProfile(fh); err != nil {
+			fmt.Fprintf(stderr, "meet-bench _server: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !strings.Contains(err.Error(), "closed") {
+		fmt.Fprintf(stderr, "meet-bench _server: shutdown: %v\n", err)
+	}
+	return 0
+}
