@@ -13,7 +13,6 @@ import (
 func TestForwardNoAllocs(t *testing.T) {
 	s := newTestSFU(t)
 	stop := make(chan struct{})
-	defer close(stop)
 	a := joinClient(t, s, "allocs", 'a')
 	b := joinClient(t, s, "allocs", 'b')
 	a.publish(stop)
@@ -30,8 +29,9 @@ func TestForwardNoAllocs(t *testing.T) {
 	if d == nil {
 		t.Fatal("no video DownTrack")
 	}
-	// Stop the real publisher's flow into d so the test owns its numbering.
-	d.up.removeDown(d)
+	// Stop the real publisher so the test owns d's numbering.
+	close(stop)
+	time.Sleep(100 * time.Millisecond)
 
 	payload := make([]byte, 1100)
 	payload[0] = 0x10
@@ -46,7 +46,7 @@ func TestForwardNoAllocs(t *testing.T) {
 		h.SequenceNumber = uint16(esn)
 		h.Timestamp += 3000
 		pkt.esn, pkt.ets = esn, esn*3000
-		d.writeRTP(&pkt)
+		d.up.forward(&pkt) // the reader's path: batch, rewrite, SRTP, sendmmsg
 	})
 	t.Logf("allocations per forwarded packet: %.2f", allocs)
 	// The packets must really have gone out: b counts payloads without

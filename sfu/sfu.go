@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
@@ -61,10 +62,11 @@ func (c *Config) validate() error {
 
 // SFU owns the media port and the rooms.
 type SFU struct {
-	cfg  Config
-	log  *slog.Logger
-	conn *net.UDPConn
-	mux  interface{ Close() error }
+	cfg   Config
+	log   *slog.Logger
+	conn  *net.UDPConn
+	batch *udpbatch.Conn // conn, with writes batched per forwarded packet
+	mux   interface{ Close() error }
 
 	pubAPI *webrtc.API // connections that receive from publishers
 	subAPI *webrtc.API // connections that send to subscribers
@@ -79,23 +81,36 @@ func New(cfg Config) (*SFU, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ip := net.IPv4zero
+	// One address family per socket keeps sendmmsg simple: IPv4 unless an
+	// IPv6 listen address is given.
+	network, ip := "udp4", net.IPv4zero
 	if cfg.ListenIP != "" {
 		ip = net.ParseIP(cfg.ListenIP)
+		if ip.To4() == nil {
+			network = "udp6"
+		}
 	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	conn, err := net.ListenUDP(network, &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
 	if err != nil {
 		return nil, fmt.Errorf("sfu: open media UDP port %d: %w", cfg.UDPPort, err)
 	}
-	s := &SFU{cfg: cfg, log: cfg.Logger, conn: conn, rooms: make(map[string]*Room)}
+	// Large socket buffers absorb the bursts of a key frame sent to many
+	// subscribers; the kernel caps them at net.core.[rw]mem_max.
+	_ = conn.SetWriteBuffer(4 << 20)
+	_ = conn.SetReadBuffer(4 << 20)
+	s := &SFU{cfg: cfg, log: cfg.Logger, conn: conn, batch: udpbatch.New(conn, udpbatch.DefaultSize), rooms: make(map[string]*Room)}
 	lf := pionLoggerFactory{log: cfg.Logger}
-	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), conn)
+	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), s.batch)
 	s.mux = mux
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetICEUDPMux(mux)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	if network == "udp4" {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	} else {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP6})
+	}
 	if cfg.PublicIP != "" {
 		se.SetNAT1To1IPs([]string{cfg.PublicIP}, webrtc.ICECandidateTypeHost)
 	}

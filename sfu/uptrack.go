@@ -161,10 +161,23 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 			keyframe: rtpcodec.IsKeyframe(u.codec, buf[hl:end]),
 		}
 		l.cache.Store(pkt.esn, buf[:n])
-		for _, d := range *u.downs.Load() {
-			d.writeRTP(&pkt)
-		}
+		u.forward(&pkt)
 	}
+}
+
+// forward hands p to every DownTrack inside one send batch, so the copies
+// for all subscribers leave in as few system calls as possible.
+func (u *UpTrack) forward(p *packet) {
+	downs := *u.downs.Load()
+	if len(downs) == 0 {
+		return
+	}
+	batch := u.owner.room.sfu.batch
+	batch.Begin()
+	for _, d := range downs {
+		d.writeRTP(p)
+	}
+	batch.End()
 }
 
 func (u *UpTrack) layerEnded(l *upLayer) {
