@@ -119,7 +119,12 @@ func Send(ctx context.Context, cfg Config) (*bench.CeilingResult, error) {
 		if cfg.Rate > 0 {
 			due := int64(now.Sub(start).Seconds()*float64(cfg.Rate)) - sent
 			if due <= 0 {
-				time.Sleep(200 * time.Microsecond)
+				// Sleep until the next packet is due (at least 100 µs, so
+				// high rates go out in small bursts as an SFU's do): at low
+				// rates a fixed short sleep would bill the sender for
+				// thousands of idle wake-ups a second.
+				next := start.Add(time.Duration(float64(sent+1) / float64(cfg.Rate) * float64(time.Second)))
+				time.Sleep(max(next.Sub(now), 100*time.Microsecond))
 				continue
 			}
 			burst = min(due, maxBurst)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/monkeythorn/meet/bench"
@@ -74,7 +75,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := load.Config{
 		URL: f.url, Rooms: f.rooms, Publishers: f.pubs, Subscribers: f.subs, VideoBps: bps,
 		Simulcast: f.simulcast, E2EE: f.e2ee, Duration: f.duration, Warmup: f.warmup,
-		ServerPID: f.serverPID, MetricsURL: f.metricsURL, Progress: stderr,
+		ServerPID: f.serverPID, MetricsURL: f.metricsURL, Progress: progressWriter(stderr),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if !f.noCeiling {
@@ -185,4 +186,30 @@ func runSweep(ctx context.Context, cfg load.Config, sw bench.Sweep, f *loadFlags
 	}
 	fmt.Fprintf(stdout, "wrote %s/sweep.csv, sweep.svg and sweep.json (%d points)\n", f.outDir, len(pts))
 	return 0
+}
+
+// progressWriter rewrites the progress line in place on a terminal and
+// prints one line a second otherwise (logs, CI), where \r would pile every
+// update into one line.
+func progressWriter(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return w
+		}
+	}
+	return lineWriter{w}
+}
+
+type lineWriter struct{ w io.Writer }
+
+func (l lineWriter) Write(p []byte) (int, error) {
+	s := strings.TrimRight(strings.TrimPrefix(string(p), "\r"), " ")
+	if s == "\n" || s == "" {
+		return len(p), nil
+	}
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	_, err := io.WriteString(l.w, s)
+	return len(p), err
 }
