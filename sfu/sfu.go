@@ -9,7 +9,6 @@ import (
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 )
@@ -128,10 +127,11 @@ func New(cfg Config) (*SFU, error) {
 	return s, nil
 }
 
-// newAPI builds the Pion API of one side. The publisher side generates NACKs
-// and receiver reports; the subscriber side sends sender reports and answers
-// NACKs itself from the packet cache, so Pion's NACK responder, which copies
-// every packet, is left out.
+// newAPI builds the Pion API of one side. Neither side uses Pion's NACK or
+// receiver-report interceptors: they parse or copy every packet, and the
+// SFU does that work itself on the reader goroutine without allocating
+// (UpTrack.feedback, DownTrack.retransmit). The subscriber side keeps the
+// sender-report interceptor, which costs no allocation per packet.
 func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
@@ -139,16 +139,6 @@ func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
 	}
 	ir := &interceptor.Registry{}
 	if publisher {
-		gen, err := nack.NewGeneratorInterceptor()
-		if err != nil {
-			return nil, err
-		}
-		ir.Add(gen)
-		rr, err := report.NewReceiverInterceptor()
-		if err != nil {
-			return nil, err
-		}
-		ir.Add(rr)
 		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 			return nil, err
 		}

@@ -7,9 +7,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/monkeythorn/meet/sfu/nack"
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
+	"github.com/monkeythorn/meet/sfu/rtpstats"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -51,9 +53,23 @@ type upLayer struct {
 	rid     string
 	ssrc    uint32
 	cache   *packetcache.Cache
+	stats   *rtpstats.Receiver
 	lastPLI atomic.Int64 // unix nanoseconds
 	done    chan struct{}
+
+	// Owned by the reader goroutine.
+	nack     nack.Tracker
+	nackBuf  []uint16
+	nextNACK int64 // unix nanoseconds
+	nextRR   int64
 }
+
+// How often the reader looks for lost packets to ask for again, and sends
+// a receiver report.
+const (
+	nackInterval = 40 * time.Millisecond
+	rrInterval   = time.Second
+)
 
 func newUpTrack(owner *Participant, mid, source string, t *webrtc.TrackRemote) *UpTrack {
 	u := &UpTrack{
@@ -95,11 +111,13 @@ func (u *UpTrack) addLayer(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		size = audioCacheSize
 	}
 	l := &upLayer{
-		index: layerIndex(t.RID()),
-		rid:   t.RID(),
-		ssrc:  uint32(t.SSRC()),
-		cache: packetcache.New(size),
-		done:  make(chan struct{}),
+		index:   layerIndex(t.RID()),
+		rid:     t.RID(),
+		ssrc:    uint32(t.SSRC()),
+		cache:   packetcache.New(size),
+		stats:   rtpstats.NewReceiver(t.Codec().ClockRate),
+		nackBuf: make([]uint16, 0, nack.Window),
+		done:    make(chan struct{}),
 	}
 	u.mu.Lock()
 	if u.closed || u.layers[l.index] != nil {
@@ -109,16 +127,57 @@ func (u *UpTrack) addLayer(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	u.layers[l.index] = l
 	u.mu.Unlock()
 	go u.read(t, l)
-	go drainRTCP(recv)
+	go l.readRTCP(recv)
 }
 
-// drainRTCP reads the receiver's RTCP so Pion's interceptors see it.
-func drainRTCP(recv *webrtc.RTPReceiver) {
+// readRTCP takes the publisher's sender reports for the receiver reports.
+func (l *upLayer) readRTCP(recv *webrtc.RTPReceiver) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := recv.Read(buf); err != nil {
+		var (
+			n   int
+			err error
+		)
+		if l.rid == "" {
+			n, _, err = recv.Read(buf)
+		} else {
+			n, _, err = recv.ReadSimulcast(buf, l.rid)
+		}
+		if err != nil {
 			return
 		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == l.ssrc {
+				l.stats.SenderReport(sr.NTPTime, time.Now().UnixNano())
+			}
+		}
+	}
+}
+
+// feedback asks for lost packets and sends receiver reports when due. It
+// runs on the reader goroutine; with no loss it allocates nothing.
+func (u *UpTrack) feedback(l *upLayer, now int64) {
+	if now >= l.nextNACK {
+		l.nextNACK = now + int64(nackInterval)
+		if l.nackBuf = l.nack.Missing(l.nackBuf[:0]); len(l.nackBuf) > 0 {
+			u.writeRTCP(&rtcp.TransportLayerNack{MediaSSRC: l.ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(l.nackBuf)})
+		}
+	}
+	if now >= l.nextRR {
+		l.nextRR = now + int64(rrInterval)
+		if rep, ok := l.stats.Report(l.ssrc, now); ok {
+			u.writeRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{rep}})
+		}
+	}
+}
+
+func (u *UpTrack) writeRTCP(p rtcp.Packet) {
+	if err := u.owner.pub.WriteRTCP([]rtcp.Packet{p}); err != nil {
+		u.owner.log.Debug("send RTCP to publisher", "err", err)
 	}
 }
 
@@ -161,7 +220,11 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 			keyframe: rtpcodec.IsKeyframe(u.codec, buf[hl:end]),
 		}
 		l.cache.Store(pkt.esn, buf[:n])
+		now := time.Now().UnixNano()
+		l.nack.Push(pkt.esn)
+		l.stats.Update(pkt.esn, h.Timestamp, now)
 		u.forward(&pkt)
+		u.feedback(l, now)
 	}
 }
 
