@@ -37,6 +37,7 @@ type DownTrack struct {
 	target   int // layer wanted
 	maxLayer int // highest layer the subscriber's tile needs
 	history  [seqHistory]sent
+	stats    downStats
 	hdr      rtp.Header
 	rtxBuf   []byte
 }
@@ -123,6 +124,9 @@ func (d *DownTrack) writeRTP(p *packet) {
 	defer d.mu.Unlock()
 	if p.layer != d.current {
 		if !d.switchTo(p) {
+			if d.current < 0 && p.layer == d.up.bestLayer(d.target) {
+				d.stats.drops[DropKeyframeWait]++
+			}
 			return
 		}
 	}
@@ -144,9 +148,15 @@ func (d *DownTrack) writeRTP(p *packet) {
 	d.hdr.PayloadType = w.pt
 	d.hdr.SequenceNumber = seq
 	d.hdr.Timestamp = ts
-	if _, err := w.w.WriteRTP(&d.hdr, p.payload); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-		d.sub.log.Debug("write RTP", "err", err)
+	if _, err := w.w.WriteRTP(&d.hdr, p.payload); err != nil {
+		d.stats.drops[DropWriteError]++
+		if !errors.Is(err, io.ErrClosedPipe) {
+			d.sub.log.Debug("write RTP", "err", err)
+		}
+		return
 	}
+	d.stats.packets++
+	d.stats.bytes += uint64(len(p.payload))
 }
 
 // switchTo decides whether p, from a layer other than the current one,
@@ -183,6 +193,11 @@ func (d *DownTrack) readRTCP() {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.up.requestKeyframe(d.currentLayer())
 			case *rtcp.TransportLayerNack:
+				d.mu.Lock()
+				for _, pair := range p.Nacks {
+					d.stats.nacks += uint64(len(pair.PacketList()))
+				}
+				d.mu.Unlock()
 				for _, pair := range p.Nacks {
 					for _, seq := range pair.PacketList() {
 						d.retransmit(seq)
@@ -234,5 +249,7 @@ func (d *DownTrack) retransmit(seq uint16) {
 	out := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: w.pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
 	if _, err := w.w.WriteRTP(&out, d.rtxBuf[hl:end]); err != nil {
 		d.sub.log.Debug("retransmit", "err", err)
+		return
 	}
+	d.stats.rtx++
 }

@@ -305,6 +305,7 @@ func (p *Participant) unsubscribe(t *UpTrack) {
 		return
 	}
 	t.removeDown(d)
+	p.room.sfu.retireDown(d)
 	if !p.closed() {
 		if err := p.sub.RemoveTrack(d.sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
 			p.log.Debug("remove track", "err", err)
@@ -426,6 +427,7 @@ func (p *Participant) closeWithReason(reason string) {
 		p.subMu.Unlock()
 		for t, d := range downs {
 			t.removeDown(d)
+			p.room.sfu.retireDown(d)
 		}
 		if err := p.pub.Close(); err != nil {
 			p.log.Debug("close publisher connection", "err", err)

@@ -70,9 +70,10 @@ type SFU struct {
 	pubAPI *webrtc.API // connections that receive from publishers
 	subAPI *webrtc.API // connections that send to subscribers
 
-	mu     sync.Mutex
-	rooms  map[string]*Room
-	closed bool
+	mu      sync.Mutex
+	rooms   map[string]*Room
+	closed  bool
+	retired retired
 }
 
 // New opens the media UDP port and returns an SFU ready to Join.

@@ -41,6 +41,8 @@ type UpTrack struct {
 	kind  webrtc.RTPCodecType
 	mime  string
 
+	nacksSent, plisSent atomic.Uint64
+
 	mu     sync.Mutex
 	layers [maxLayers]*upLayer
 	downs  atomic.Pointer[[]*DownTrack] // copy on write: the reader never locks
@@ -164,6 +166,7 @@ func (u *UpTrack) feedback(l *upLayer, now int64) {
 	if now >= l.nextNACK {
 		l.nextNACK = now + int64(nackInterval)
 		if l.nackBuf = l.nack.Missing(l.nackBuf[:0]); len(l.nackBuf) > 0 {
+			u.nacksSent.Add(uint64(len(l.nackBuf)))
 			u.writeRTCP(&rtcp.TransportLayerNack{MediaSSRC: l.ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(l.nackBuf)})
 		}
 	}
@@ -337,6 +340,7 @@ func (u *UpTrack) requestKeyframe(i int) {
 	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
 		return
 	}
+	u.plisSent.Add(1)
 	if err := u.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
 		u.owner.log.Debug("send PLI", "err", err)
 	}
@@ -346,7 +350,11 @@ func (u *UpTrack) requestKeyframe(i int) {
 // closes or the transceiver stops.
 func (u *UpTrack) close() {
 	u.mu.Lock()
+	wasClosed := u.closed
 	u.closed = true
 	u.mu.Unlock()
 	u.downs.Store(&[]*DownTrack{})
+	if !wasClosed {
+		u.owner.room.sfu.retireUp(u)
+	}
 }

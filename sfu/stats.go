@@ -1,0 +1,133 @@
+package sfu
+
+import (
+	"sync"
+
+	"github.com/monkeythorn/meet/sfu/udpbatch"
+)
+
+// DropReason says why a packet was not forwarded to a subscriber.
+type DropReason int
+
+const (
+	DropUnknown      DropReason = iota
+	DropKeyframeWait            // video before the first key frame or a layer switch
+	DropCongestion              // the subscriber's bandwidth estimate was exceeded
+	DropPaused                  // the subscriber shows no tile for the track
+	DropWriteError              // the send failed (connection closing, socket error)
+	numDropReasons
+)
+
+func (r DropReason) String() string {
+	switch r {
+	case DropKeyframeWait:
+		return "keyframe_wait"
+	case DropCongestion:
+		return "congestion"
+	case DropPaused:
+		return "paused"
+	case DropWriteError:
+		return "write_error"
+	}
+	return "unknown"
+}
+
+// Stats are the SFU's counters since it started. They carry no identity:
+// no room code, participant id or address.
+type Stats struct {
+	Rooms, Participants, Tracks int
+
+	PacketsForwarded, BytesForwarded uint64
+	Drops                            [numDropReasons]uint64 // indexed by DropReason
+	NACKsReceived                    uint64                 // sequence numbers subscribers asked for
+	Retransmits                      uint64                 // answered from the cache
+	NACKsSent                        uint64                 // sequence numbers asked of publishers
+	PLIsSent                         uint64                 // key frame requests sent to publishers
+	Socket                           udpbatch.Stats
+}
+
+// downStats are one DownTrack's counters, guarded by its mutex.
+type downStats struct {
+	packets, bytes uint64
+	drops          [numDropReasons]uint64
+	nacks, rtx     uint64
+}
+
+func (s *downStats) add(o *downStats) {
+	s.packets += o.packets
+	s.bytes += o.bytes
+	s.nacks += o.nacks
+	s.rtx += o.rtx
+	for i := range s.drops {
+		s.drops[i] += o.drops[i]
+	}
+}
+
+// retired keeps the counters of DownTracks and UpTracks that have ended, so
+// the totals never go backwards.
+type retired struct {
+	mu        sync.Mutex
+	down      downStats
+	nacksSent uint64
+	plisSent  uint64
+}
+
+// Stats returns the counters. It walks every room, so call it at scrape
+// rate, not per packet.
+func (s *SFU) Stats() Stats {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+
+	s.retired.mu.Lock()
+	total := s.retired.down
+	out := Stats{Rooms: len(rooms), NACKsSent: s.retired.nacksSent, PLIsSent: s.retired.plisSent}
+	s.retired.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		out.Participants += len(r.participants)
+		out.Tracks += len(r.tracks)
+		for _, t := range r.tracks {
+			out.NACKsSent += t.nacksSent.Load()
+			out.PLIsSent += t.plisSent.Load()
+		}
+		ps := append([]*Participant(nil), r.participants...)
+		r.mu.Unlock()
+		for _, p := range ps {
+			p.subMu.Lock()
+			for _, d := range p.downs {
+				d.mu.Lock()
+				total.add(&d.stats)
+				d.mu.Unlock()
+			}
+			p.subMu.Unlock()
+		}
+	}
+	out.PacketsForwarded, out.BytesForwarded = total.packets, total.bytes
+	out.Drops = total.drops
+	out.NACKsReceived, out.Retransmits = total.nacks, total.rtx
+	out.Socket = s.batch.Stats()
+	return out
+}
+
+// retireDown folds an ending DownTrack's counters into the totals.
+func (s *SFU) retireDown(d *DownTrack) {
+	d.mu.Lock()
+	st := d.stats
+	d.stats = downStats{}
+	d.mu.Unlock()
+	s.retired.mu.Lock()
+	s.retired.down.add(&st)
+	s.retired.mu.Unlock()
+}
+
+// retireUp folds an ending UpTrack's counters into the totals.
+func (s *SFU) retireUp(u *UpTrack) {
+	s.retired.mu.Lock()
+	s.retired.nacksSent += u.nacksSent.Swap(0)
+	s.retired.plisSent += u.plisSent.Swap(0)
+	s.retired.mu.Unlock()
+}
