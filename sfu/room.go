@@ -2,7 +2,11 @@ package sfu
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // Room is a set of participants who receive each other's tracks. It lives
@@ -14,9 +18,13 @@ type Room struct {
 	e2ee bool
 	max  int
 
+	done     chan struct{} // closed when the room is dropped
+	stopOnce sync.Once
+
 	mu           sync.Mutex
 	participants []*Participant // in join order
 	tracks       []*UpTrack
+	speakers     []string // as last announced
 }
 
 // roomRef logs a room without its code: the code admits anyone to the room.
@@ -25,7 +33,65 @@ type roomRef struct{ n int }
 func (r roomRef) LogValue() slog.Value { return slog.StringValue("[room]") }
 
 func newRoom(s *SFU, id string, e2ee bool, max int) *Room {
-	return &Room{sfu: s, id: id, e2ee: e2ee, max: max}
+	r := &Room{sfu: s, id: id, e2ee: e2ee, max: max, done: make(chan struct{})}
+	go r.detectSpeakers()
+	return r
+}
+
+func (r *Room) stop() { r.stopOnce.Do(func() { close(r.done) }) }
+
+// speakerInterval is how often the room looks for its active speakers.
+const speakerInterval = 300 * time.Millisecond
+
+// maxSpeakers is how many active speakers are announced.
+const maxSpeakers = 3
+
+// detectSpeakers announces the loudest audio tracks, from the levels the
+// publishers put in their packets, whenever the list changes.
+func (r *Room) detectSpeakers() {
+	tick := time.NewTicker(speakerInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-tick.C:
+		}
+		if ids, changed := r.updateSpeakers(time.Now().UnixNano()); changed {
+			r.broadcast(nil, &Speakers{IDs: ids})
+		}
+	}
+}
+
+func (r *Room) updateSpeakers(now int64) ([]string, bool) {
+	type scored struct {
+		id    string
+		score int
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var loud []scored
+	for _, t := range r.tracks {
+		if t.kind != webrtc.RTPCodecTypeAudio || !t.meter.Speaking(now) {
+			continue
+		}
+		loud = append(loud, scored{t.owner.id, t.meter.Score(now)})
+	}
+	slices.SortStableFunc(loud, func(a, b scored) int { return b.score - a.score })
+	ids := make([]string, 0, maxSpeakers)
+	for _, s := range loud {
+		if len(ids) == maxSpeakers {
+			break
+		}
+		if !slices.Contains(ids, s.id) {
+			ids = append(ids, s.id)
+		}
+	}
+	if slices.Equal(ids, r.speakers) {
+		return nil, false
+	}
+	r.speakers = ids
+	return ids, true
 }
 
 // join registers a new participant and subscribes it to every track already

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -161,6 +162,8 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 		kind webrtc.RTPCodecType
 	}{
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		// Opus RED (RFC 2198) passes through when both ends negotiate it.
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: 63}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFB}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFB}, PayloadType: 104}, webrtc.RTPCodecTypeVideo},
@@ -169,6 +172,10 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 		if err := m.RegisterCodec(c.c, c.kind); err != nil {
 			return fmt.Errorf("sfu: register %s: %w", c.c.MimeType, err)
 		}
+	}
+	// The audio level of each packet, for active speaker detection.
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return fmt.Errorf("sfu: register audio level extension: %w", err)
 	}
 	return nil
 }
@@ -198,6 +205,7 @@ func (s *SFU) Join(room string, opts JoinOptions) (*Participant, error) {
 	p, err := r.join(opts)
 	if err != nil && created {
 		delete(s.rooms, room)
+		r.stop()
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -215,6 +223,7 @@ func (s *SFU) roomEmpty(r *Room) {
 	defer s.mu.Unlock()
 	if s.rooms[r.id] == r && r.empty() {
 		delete(s.rooms, r.id)
+		r.stop()
 		s.log.Debug("room closed", "room", r.log)
 	}
 }

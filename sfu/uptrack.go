@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/monkeythorn/meet/sfu/audiolevel"
 	"github.com/monkeythorn/meet/sfu/nack"
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
@@ -14,6 +15,7 @@ import (
 	"github.com/monkeythorn/meet/sfu/rtpstats"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -42,6 +44,9 @@ type UpTrack struct {
 	mime  string
 
 	nacksSent, plisSent atomic.Uint64
+
+	levelID uint8            // RFC 6464 extension id; 0 when not negotiated
+	meter   audiolevel.Meter // loudness, for speaker detection
 
 	mu     sync.Mutex
 	layers [maxLayers]*upLayer
@@ -120,6 +125,13 @@ func (u *UpTrack) addLayer(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		stats:   rtpstats.NewReceiver(t.Codec().ClockRate),
 		nackBuf: make([]uint16, 0, nack.Window),
 		done:    make(chan struct{}),
+	}
+	if u.kind == webrtc.RTPCodecTypeAudio {
+		for _, e := range recv.GetParameters().HeaderExtensions {
+			if e.URI == sdp.AudioLevelURI {
+				u.levelID = uint8(e.ID)
+			}
+		}
 	}
 	u.mu.Lock()
 	if u.closed || u.layers[l.index] != nil {
@@ -226,6 +238,11 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		now := time.Now().UnixNano()
 		l.nack.Push(pkt.esn)
 		l.stats.Update(pkt.esn, h.Timestamp, now)
+		if u.levelID != 0 && h.Extension {
+			if level, ok := audiolevel.ParseLevel(h.GetExtension(u.levelID)); ok {
+				u.meter.Update(level, now)
+			}
+		}
 		u.forward(&pkt)
 		u.feedback(l, now)
 	}
