@@ -173,11 +173,11 @@ func TestDrainingNodeTakesNoNewRooms(t *testing.T) {
 	}
 	a.RoomOpened("before")
 
-	a.SetDraining(true) // not yet published: a must not wait for its heartbeat
+	a.SetDraining(true)
+	a.beatNow()
 	if p := place(t, a, "fresh-on-a"); p.NodeID != "b" {
 		t.Errorf("draining a placed a new room on %+v; want b", p)
 	}
-	a.beatNow()
 	for i, n := range []*testNode{b, c, b, c} {
 		if p := place(t, n, fmt.Sprintf("new-%d", i)); p.NodeID == "a" {
 			t.Errorf("new room placed on draining node a from %s", n.NodeID())
@@ -204,6 +204,24 @@ func TestDrainingNodeTakesNoNewRooms(t *testing.T) {
 	a.beatNow()
 	if p := place(t, b, "nowhere"); p.NodeID != "a" {
 		t.Errorf("after a stopped draining: Place = %+v; want a", p)
+	}
+}
+
+// A node's own draining flag counts at once, before a heartbeat publishes it.
+func TestDrainingAppliesBeforeHeartbeat(t *testing.T) {
+	checkLeaks(t)
+	srv := startRedis(t)
+	slow := func(c *Config) { c.TTL, c.Refresh = 20*time.Second, 5*time.Second }
+	a := newTestNode(t, srv, "a", slow)
+	b := newTestNode(t, srv, "b", slow)
+	b.setLoad(5, 0)
+	// Set the flag without SetDraining's early heartbeat, so a's record in
+	// Redis still says it takes rooms.
+	a.Cluster.mu.Lock()
+	a.draining = true
+	a.Cluster.mu.Unlock()
+	if p := place(t, a, "fresh"); p.NodeID != "b" {
+		t.Errorf("draining a placed a new room on %+v; want b", p)
 	}
 }
 

@@ -16,13 +16,15 @@ import (
 // off, so nothing is written to disk and a restart starts empty, as a real
 // Redis without persistence would after a crash.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	dir  string
 	cmd  *exec.Cmd
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t *testing.T) *redisServer { return startRedisB(t) }
+
+func startRedisB(t testing.TB) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is not installed: `make test` installs it (Debian package redis-server): %v", err)
