@@ -118,7 +118,8 @@ func (l *logBuffer) listen(ev any) {
 // eval runs a JavaScript expression (awaiting a promise) and decodes its
 // JSON value into out.
 func (tb *tab) eval(ctx context.Context, expr string, out any) error {
-	c, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	// Generous: the machine running the tests may be busy with others.
+	c, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
@@ -136,10 +137,9 @@ func (tb *tab) eval(ctx context.Context, expr string, out any) error {
 func (tb *tab) waitFor(t *testing.T, what, expr string, d time.Duration) {
 	t.Helper()
 	if err := tb.poll(expr, d); err != nil {
-		var screen, msg string
-		_ = tb.eval(context.Background(), "window.meetTest ? meetTest.screen() : 'no hook'", &screen)
-		_ = tb.eval(context.Background(), "window.meetTest ? meetTest.message() : ''", &msg)
-		t.Fatalf("%s: %s: %v (screen %q, message %q)", tb.name, what, err, screen, msg)
+		var state any
+		_ = tb.eval(context.Background(), `window.meetTest ? (async () => ({screen: meetTest.screen(), message: meetTest.message(), self: meetTest.self(), participants: meetTest.participants(), stats: await meetTest.stats()}))() : 'no hook'`, &state)
+		t.Fatalf("%s: %s: %v\nstate: %+v", tb.name, what, err, state)
 	}
 }
 

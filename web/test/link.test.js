@@ -11,13 +11,13 @@ const loc = (href) => new URL(href, 'https://meet.example');
 
 test('parseRoomLink', () => {
   const cases = [
-    { href: '/r/abcdefghj#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto' } },
-    { href: '/r/abcdefghj?e2ee=off', want: { code: 'abcdefghj', e2ee: false, key: '', name: '', autojoin: false, e2eePath: 'auto' } },
-    { href: '/r/abcdefghj?name=Ann&autojoin=1&e2eepath=script#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Ann', autojoin: true, e2eePath: 'script' } },
-    { href: '/r/abcdefghj?e2eepath=bogus#key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto' } },
-    { href: '/r/abcdefghj', want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto' } },
+    { href: '/r/abcdefghj#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
+    { href: '/r/abcdefghj?e2ee=off', want: { code: 'abcdefghj', e2ee: false, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
+    { href: '/r/abcdefghj?name=Ann&autojoin=1&e2eepath=script#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Ann', autojoin: true, e2eePath: 'script', lowVideo: false } },
+    { href: '/r/abcdefghj?e2eepath=bogus#key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
+    { href: '/r/abcdefghj', want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
     // The key is never read from the query string.
-    { href: '/r/abcdefghj?key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto' } },
+    { href: '/r/abcdefghj?key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
     { href: '/', want: null },
     { href: '/r/', want: null },
     { href: '/r/a/b', want: null },

@@ -51,6 +51,7 @@ import { capture } from './media.js';
  * @property {import('./secure.js').RoomSecurity} security
  * @property {MediaStreamTrack|null} audio microphone track (owned by the call from now on)
  * @property {MediaStreamTrack|null} video camera track (owned by the call from now on)
+ * @property {boolean} [lowVideo] reopen the camera with small, slow video
  */
 
 /** @extends {Emitter<CallEvents>} */
@@ -68,6 +69,7 @@ export class Call extends Emitter {
     this.session = null;
     this.selfId = '';
     this._name = cfg.name;
+    this._lowVideo = !!cfg.lowVideo;
     /** @type {Participant} */
     this.self = {
       id: '', self: true, name: cfg.name, nameUnreadable: false, decrypt: cfg.security.e2ee ? 'ok' : 'off',
@@ -290,7 +292,7 @@ export class Call extends Emitter {
   async setCamera(on) {
     const p = this.self;
     if (on && !p.video) {
-      const c = await capture({ audio: false, video: true });
+      const c = await capture({ audio: false, video: true, low: this._lowVideo });
       if (!c.video) {
         this.emit('notice', { text: c.problem || 'The camera could not be opened.' });
         return;

@@ -2,7 +2,7 @@
 //   /r/<code>#<key>              an end-to-end encrypted room (the default)
 //   /r/<code>?e2ee=off           a room without end-to-end encryption
 // plus options for tests and kiosks: name=<display name>, autojoin=1,
-// e2eepath=auto|script|streams. The key lives only in the fragment, which
+// e2eepath=auto|script|streams, video=low. The key lives only in the fragment, which
 // browsers never send to a server; nothing here puts it anywhere else.
 // No DOM access: this module also runs under node for tests.
 
@@ -16,6 +16,7 @@
  * @property {string} name display name from ?name= ('' if none)
  * @property {boolean} autojoin join without the pre-join screen
  * @property {E2EEPath} e2eePath which Encoded Transform API to use
+ * @property {boolean} lowVideo send small, slow video (?video=low): tests on small machines, poor links
  */
 
 const CODE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -38,6 +39,7 @@ export function parseRoomLink(loc) {
     name: (q.get('name') || '').trim().slice(0, 64),
     autojoin: q.get('autojoin') === '1' || q.get('autojoin') === 'true',
     e2eePath: path === 'script' || path === 'streams' ? path : 'auto',
+    lowVideo: q.get('video') === 'low',
   };
 }
 

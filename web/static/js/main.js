@@ -50,15 +50,15 @@ async function runRoom(root, link) {
   if (link.autojoin) {
     name = link.name || rememberedName() || 'Guest';
     if (link.name) rememberName(link.name);
-    ({ audio, video } = await capture({ audio: true, video: true }));
+    ({ audio, video } = await capture({ audio: true, video: true, low: link.lowVideo }));
   } else {
     state.screen = 'prejoin';
-    ({ name, audio, video } = await renderPrejoin(root, { code: link.code, e2ee: link.e2ee, name: link.name }));
+    ({ name, audio, video } = await renderPrejoin(root, { code: link.code, e2ee: link.e2ee, name: link.name, lowVideo: link.lowVideo }));
   }
 
   state.screen = 'joining';
   mount(root, h('main', { class: 'joining' }, h('div', { class: 'spinner' }), h('p', { text: 'Joining…' })));
-  const call = new Call({ code: link.code, name, security, audio, video });
+  const call = new Call({ code: link.code, name, security, audio, video, lowVideo: link.lowVideo });
   state.call = call;
   call.on('ended', ({ reason, error }) => {
     state.screen = error ? 'error' : 'ended';

@@ -8,6 +8,13 @@ export const VIDEO_CONSTRAINTS = {
   frameRate: { ideal: 24, max: 30 },
 };
 
+/** Small, slow video for weak machines and links. */
+export const LOW_VIDEO_CONSTRAINTS = {
+  width: { ideal: 320 },
+  height: { ideal: 180 },
+  frameRate: { ideal: 15, max: 15 },
+};
+
 export const AUDIO_CONSTRAINTS = {
   echoCancellation: true,
   noiseSuppression: true,
@@ -24,7 +31,7 @@ export const AUDIO_CONSTRAINTS = {
 /**
  * Opens the microphone and/or camera. A missing or refused device is not an
  * error: the call works with what there is, and problem says what is missing.
- * @param {{audio: boolean, video: boolean}} want
+ * @param {{audio: boolean, video: boolean, low?: boolean}} want
  * @returns {Promise<Captured>}
  */
 export async function capture(want) {
@@ -38,7 +45,7 @@ export async function capture(want) {
   try {
     const s = await navigator.mediaDevices.getUserMedia({
       audio: want.audio ? AUDIO_CONSTRAINTS : false,
-      video: want.video ? VIDEO_CONSTRAINTS : false,
+      video: want.video ? (want.low ? LOW_VIDEO_CONSTRAINTS : VIDEO_CONSTRAINTS) : false,
     });
     out.audio = s.getAudioTracks()[0] || null;
     out.video = s.getVideoTracks()[0] || null;
@@ -48,7 +55,7 @@ export async function capture(want) {
     // cost the microphone.
     if (want.audio && want.video) {
       const a = await capture({ audio: true, video: false });
-      const v = await capture({ audio: false, video: true });
+      const v = await capture({ audio: false, video: true, low: want.low });
       out.audio = a.audio;
       out.video = v.video;
       if (!out.audio && !out.video) out.problem = describe(err);

@@ -10,22 +10,25 @@ import { inviteLink } from '../link.js';
 
 /** @typedef {import('../call.js').Call} Call */
 
+/** Space between tiles, as in app.css. */
+const GAP = 10;
+
 /**
- * Grid shape for n tiles in a w×h area: the column count that makes 16:9
- * tiles as large as possible.
+ * Grid shape for n 16:9 tiles in a w×h area: the column count that makes
+ * the tiles largest, and their size.
  * @param {number} n
  * @param {number} w
  * @param {number} hgt
- * @returns {{cols: number, rows: number}}
+ * @returns {{cols: number, rows: number, tileW: number, tileH: number}}
  */
 export function gridShape(n, w, hgt) {
-  let best = { cols: 1, rows: Math.max(1, n), size: 0 };
+  let best = { cols: 1, rows: 1, tileW: 0, tileH: 0 };
   for (let cols = 1; cols <= Math.max(1, n); cols++) {
     const rows = Math.ceil(n / cols);
-    const tileW = Math.min(w / cols, ((hgt / rows) * 16) / 9);
-    if (tileW > best.size) best = { cols, rows, size: tileW };
+    const tileW = Math.floor(Math.min((w - (cols - 1) * GAP) / cols, ((hgt - (rows - 1) * GAP) / rows) * 16 / 9));
+    if (tileW > best.tileW) best = { cols, rows, tileW, tileH: Math.floor((tileW * 9) / 16) };
   }
-  return { cols: best.cols, rows: best.rows };
+  return best;
 }
 
 /**
@@ -72,12 +75,14 @@ export function renderCall(root, call, link) {
   const toggleChat = (open) => {
     chat.el.hidden = !open;
     chatBtn.classList.toggle('active', open);
+    // Resize the tiles before focusing: focusing while they still overflow
+    // would scroll the whole page sideways.
+    layout();
     if (open) {
       unread = 0;
       unreadDot.hidden = true;
-      chat.input.focus();
+      chat.input.focus({ preventScroll: true });
     }
-    layout();
   };
 
   micBtn.addEventListener('click', () => void call.setMicrophone(call.self.audioMuted));
@@ -97,9 +102,10 @@ export function renderCall(root, call, link) {
   const layout = () => {
     const n = Math.max(1, tiles.size);
     const r = grid.getBoundingClientRect();
-    const { cols, rows } = gridShape(n, r.width || 1280, r.height || 720);
+    const { cols, tileW, tileH } = gridShape(n, r.width || 1280, r.height || 720);
     grid.style.setProperty('--cols', String(cols));
-    grid.style.setProperty('--rows', String(rows));
+    grid.style.setProperty('--tile-w', tileW + 'px');
+    grid.style.setProperty('--tile-h', tileH + 'px');
     count.textContent = String(tiles.size);
   };
   new ResizeObserver(layout).observe(grid);

@@ -42,6 +42,7 @@ export class ChatPanel {
       h('p', { class: 'chat-text', text: m.readable ? m.text : encryptedNote }));
     this.list.append(li);
     while (this.list.childElementCount > 500) this.list.firstElementChild?.remove();
-    li.scrollIntoView({ block: 'end' });
+    // Scroll only the list: scrollIntoView would also scroll the page.
+    this.list.scrollTop = this.list.scrollHeight;
   }
 }

@@ -37,7 +37,7 @@ export function rememberName(name) {
 /**
  * Shows the pre-join screen and resolves when the user presses Join.
  * @param {HTMLElement} root
- * @param {{code: string, e2ee: boolean, name: string}} room
+ * @param {{code: string, e2ee: boolean, name: string, lowVideo: boolean}} room
  * @returns {Promise<PrejoinResult>}
  */
 export function renderPrejoin(root, room) {
@@ -69,7 +69,7 @@ export function renderPrejoin(root, room) {
     };
 
     const open = async () => {
-      const c = await capture({ audio: micOn, video: camOn });
+      const c = await capture({ audio: micOn, video: camOn, low: room.lowVideo });
       audio = c.audio;
       video = c.video;
       problem.textContent = c.problem;
@@ -93,7 +93,7 @@ export function renderPrejoin(root, room) {
     camBtn.addEventListener('click', async () => {
       camOn = !camOn;
       if (camOn && !video) {
-        const c = await capture({ audio: false, video: true });
+        const c = await capture({ audio: false, video: true, low: room.lowVideo });
         video = c.video;
         problem.textContent = c.problem;
         camOn = !!video;

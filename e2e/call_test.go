@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// member is one tab in a call.
+type member struct {
+	*tab
+	id string
+}
+
+func newKey(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func newRoom(t *testing.T, srv *testServer) string {
+	t.Helper()
+	res, err := http.Post(srv.URL+"/api/rooms", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct{ Code string }
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || out.Code == "" {
+		t.Fatalf("POST /api/rooms: status %d, %v", res.StatusCode, err)
+	}
+	return out.Code
+}
+
+// joinURL is the autojoin link of a participant; path forces an Encoded
+// Transform API ("" = auto).
+func joinURL(srv *testServer, code, name, key, path string) string {
+	// Small video: four tabs encode and decode on a shared 2-core machine.
+	q := url.Values{"name": {name}, "autojoin": {"1"}, "video": {"low"}}
+	if path != "" {
+		q.Set("e2eepath", path)
+	}
+	return srv.URL + "/r/" + code + "?" + q.Encode() + "#" + key
+}
+
+// join opens a tab that joins the call and waits until it is in it.
+func join(t *testing.T, b context.Context, name, u string) *member {
+	t.Helper()
+	tb := newTab(t, b, name, u)
+	tb.waitFor(t, "in the call", `meetTest.screen() === 'call'`, 20*time.Second)
+	var id string
+	if err := tb.eval(context.Background(), `meetTest.self().id`, &id); err != nil || id == "" {
+		t.Fatalf("%s: no participant id (%v)", name, err)
+	}
+	return &member{tab: tb, id: id}
+}
+
+type remoteStats struct {
+	Name                 string `json:"name"`
+	FramesDecoded        int    `json:"framesDecoded"`
+	AudioPacketsReceived int    `json:"audioPacketsReceived"`
+	DecryptState         string `json:"decryptState"`
+	NameUnreadable       bool   `json:"nameUnreadable"`
+}
+
+func (m *member) stats(t *testing.T) map[string]remoteStats {
+	t.Helper()
+	var s map[string]remoteStats
+	if err := m.eval(context.Background(), `meetTest.stats()`, &s); err != nil {
+		t.Fatalf("%s: stats: %v", m.name, err)
+	}
+	return s
+}
+
+// decodes waits until m has decoded more than frames video frames of other
+// and received audio packets from it, and returns the counts.
+func (m *member) decodes(t *testing.T, other *member, frames int, d time.Duration) remoteStats {
+	t.Helper()
+	m.waitFor(t, fmt.Sprintf("decoding %s (>%d frames, audio)", other.name, frames), fmt.Sprintf(
+		`(await meetTest.stats())[%q]?.framesDecoded > %d && (await meetTest.stats())[%q]?.audioPacketsReceived > 0`,
+		other.id, frames, other.id), d)
+	return m.stats(t)[other.id]
+}
+
+// keepsReceiving checks that video frames and audio packets from other keep
+// arriving at m: both counters grow.
+func (m *member) keepsReceiving(t *testing.T, other *member) {
+	t.Helper()
+	before := m.stats(t)[other.id]
+	m.waitFor(t, "video and audio from "+other.name+" keep arriving", fmt.Sprintf(
+		`((s) => s && s.framesDecoded > %d && s.audioPacketsReceived > %d)((await meetTest.stats())[%q])`,
+		before.FramesDecoded+10, before.AudioPacketsReceived+10, other.id), 10*time.Second)
+}
+
+func (m *member) click(t *testing.T, sel string) {
+	t.Helper()
+	if err := m.eval(context.Background(), fmt.Sprintf(`document.querySelector(%q).click()`, sel), nil); err != nil {
+		t.Fatalf("%s: click %s: %v", m.name, sel, err)
+	}
+}
+
+// chat sends a message through the chat panel's form, as a user would
+// (one script rather than synthetic key presses: faster on a loaded machine,
+// and the same submit handler runs).
+func (m *member) chat(t *testing.T, text string) {
+	t.Helper()
+	m.click(t, "#chat-button")
+	err := m.eval(context.Background(), fmt.Sprintf(
+		`(() => { const i = document.querySelector('#chat-input'); i.value = %q; i.form.requestSubmit(); })()`, text), nil)
+	if err != nil {
+		t.Fatalf("%s: sending chat: %v", m.name, err)
+	}
+}
+
+// TestCall is the main browser test, on the RTCRtpScriptTransform path:
+// two tabs see and hear each other through the SFU, names and chat arrive
+// decrypted, a third tab joins late and sees both, it leaves and the rest
+// carry on; a tab with another key decodes nothing and says so while the
+// others are unaffected.
+func TestCall(t *testing.T) {
+	requireBrowser(t)
+	leaks := goroutineBaseline()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startServer(t)
+	bctx, closeBrowser := context.WithCancel(ctx)
+	b := newBrowser(t, bctx)
+	code := newRoom(t, srv)
+	key := newKey(t)
+	shots := screenshotDir()
+	start := time.Now()
+	phase := func(name string) { t.Logf("%5.1fs %s", time.Since(start).Seconds(), name) }
+
+	ann := join(t, b, "Ann", joinURL(srv, code, "Ann", key, "script"))
+	bob := join(t, b, "Bob", joinURL(srv, code, "Bob", key, "script"))
+	checkPath(t, ann, "script")
+	phase("two joined")
+	ann.decodes(t, bob, 30, 25*time.Second)
+	bob.decodes(t, ann, 30, 25*time.Second)
+	ann.keepsReceiving(t, bob)
+	bob.keepsReceiving(t, ann)
+
+	phase("two decode each other")
+	// Names are sealed with the room key and shown opened.
+	if s := ann.stats(t)[bob.id]; s.Name != "Bob" || s.DecryptState != "ok" {
+		t.Errorf("Ann sees Bob as %+v, want name Bob, decrypt ok", s)
+	}
+	bob.waitFor(t, "Ann's name", fmt.Sprintf(`[...document.querySelectorAll('.tile[data-id=%q] .tile-name')].some(e => e.textContent === 'Ann')`, ann.id), 5*time.Second)
+
+	// Chat: sealed by Ann, relayed by the server, opened by Bob.
+	ann.chat(t, "hello from Ann")
+	bob.waitFor(t, "Ann's chat message", `meetTest.messages().some(m => m.name === 'Ann' && m.text === 'hello from Ann' && m.readable && !m.self)`, 5*time.Second)
+
+	ann.screenshot(t, shots, "screenshot-call.png")
+
+	phase("chat arrived")
+	// A late joiner sees both; both see it.
+	cy := join(t, b, "Cy", joinURL(srv, code, "Cy", key, "script"))
+	cy.decodes(t, ann, 30, 25*time.Second)
+	cy.decodes(t, bob, 30, 25*time.Second)
+	ann.decodes(t, cy, 10, 15*time.Second)
+
+	phase("late joiner decodes both")
+	// Cy leaves: the others drop the tile within 5 s and keep receiving.
+	cy.click(t, "#leave-button")
+	for _, m := range []*member{ann, bob} {
+		m.waitFor(t, "Cy's tile gone", fmt.Sprintf(`!document.querySelector('.tile[data-id=%q]') && !meetTest.participants().some(p => p.id === %q)`, cy.id, cy.id), 5*time.Second)
+	}
+	ann.keepsReceiving(t, bob)
+	bob.keepsReceiving(t, ann)
+
+	phase("leaver dropped")
+
+	// A tab with another key: decodes nothing, says so, others unaffected.
+	eve := join(t, b, "Eve", joinURL(srv, code, "Eve", newKey(t), "script"))
+	checkWrongKey(t, eve, ann, bob)
+	phase("wrong key detected")
+	ann.screenshot(t, shots, "screenshot-e2ee.png")
+
+	if line := srv.rec.contains(key); line != "" {
+		t.Errorf("the room key reached the server: %s", line)
+	}
+
+	closeBrowser()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := srv.shutdown(sctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	leaks.check(t)
+}
+
+// TestE2EEStreams repeats the encryption checks of TestCall on Chrome's
+// other Encoded Transform API (createEncodedStreams): two tabs with the same
+// key exchange media and chat; a third with another key decodes no frame,
+// reads no name or chat and shows "cannot decrypt" for both.
+func TestE2EEStreams(t *testing.T) {
+	requireBrowser(t)
+	const path = "streams"
+	leaks := goroutineBaseline()
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+	srv := startServer(t)
+	bctx, closeBrowser := context.WithCancel(ctx)
+	b := newBrowser(t, bctx)
+	code := newRoom(t, srv)
+	key := newKey(t)
+
+	ann := join(t, b, "Ann", joinURL(srv, code, "Ann", key, path))
+	bob := join(t, b, "Bob", joinURL(srv, code, "Bob", key, path))
+	checkPath(t, ann, path)
+	ann.decodes(t, bob, 30, 25*time.Second)
+	bob.decodes(t, ann, 30, 25*time.Second)
+	bob.chat(t, "hi Ann, it's Bob")
+	ann.waitFor(t, "Bob's chat message", `meetTest.messages().some(m => m.name === 'Bob' && m.text === "hi Ann, it's Bob" && m.readable)`, 5*time.Second)
+
+	eve := join(t, b, "Eve", joinURL(srv, code, "Eve", newKey(t), path))
+	checkWrongKey(t, eve, ann, bob)
+	eve.chat(t, "can you read me?")
+	ann.waitFor(t, "Eve's unreadable message", `meetTest.messages().some(m => !m.readable && m.text === '')`, 5*time.Second)
+	if line := srv.rec.contains(key); line != "" {
+		t.Errorf("the room key reached the server: %s", line)
+	}
+	closeBrowser()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := srv.shutdown(sctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	leaks.check(t)
+}
+
+func checkPath(t *testing.T, m *member, want string) {
+	t.Helper()
+	var got string
+	if err := m.eval(context.Background(), `meetTest.self().path`, &got); err != nil || got != want {
+		t.Fatalf("%s uses Encoded Transform path %q (%v), want %q", m.name, got, err, want)
+	}
+}
+
+// checkWrongKey: eve holds another key than ann and bob.
+func checkWrongKey(t *testing.T, eve, ann, bob *member) {
+	t.Helper()
+	for _, m := range []*member{ann, bob} {
+		eve.waitFor(t, "cannot decrypt "+m.name, fmt.Sprintf(
+			`meetTest.participants().some(p => p.id === %q && p.decryptState === 'failing') && document.querySelector('.tile[data-id=%q].decrypt-failing .tile-alert:not([hidden])')`, m.id, m.id), 25*time.Second)
+		m.waitFor(t, "cannot decrypt Eve", fmt.Sprintf(
+			`meetTest.participants().some(p => p.id === %q && p.decryptState === 'failing')`, eve.id), 25*time.Second)
+	}
+	var text string
+	_ = eve.eval(context.Background(), `document.querySelector('.tile.decrypt-failing').innerText`, &text)
+	if !strings.Contains(text, "Cannot decrypt — different key?") {
+		t.Errorf("Eve's tile of another participant says %q", text)
+	}
+	// Media arrived but nothing was decoded: the frames were dropped, not
+	// fed to the decoder.
+	eve.waitFor(t, "packets from Ann arriving", fmt.Sprintf(`(await meetTest.stats())[%q]?.audioPacketsReceived > 20`, ann.id), 10*time.Second)
+	for id, s := range eve.stats(t) {
+		if s.FramesDecoded != 0 {
+			t.Errorf("Eve decoded %d frames of %s with the wrong key", s.FramesDecoded, id)
+		}
+		if !s.NameUnreadable {
+			t.Errorf("Eve could read the name of %s with the wrong key", id)
+		}
+	}
+	ann.keepsReceiving(t, bob)
+	bob.keepsReceiving(t, ann)
+	if s := ann.stats(t)[bob.id]; s.DecryptState != "ok" {
+		t.Errorf("Ann's view of Bob became %q after Eve joined", s.DecryptState)
+	}
+}
