@@ -9,10 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/monkeythorn/meet/sfu/bwe"
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -38,15 +40,24 @@ type DownTrack struct {
 	maxLayer int // highest layer the subscriber's tile needs
 	history  [seqHistory]sent
 	stats    downStats
-	hdr      rtp.Header
-	rtxBuf   []byte
+
+	// Bandwidth: the subscriber's estimate limits video (sfu/bwe).
+	budget    bwe.Budget
+	congested bool   // dropping video until a key frame fits
+	frameTS   uint64 // extended timestamp of the frame being sent
+	absID     uint8  // abs-send-time extension id; 0 when not negotiated
+	ext       [1]rtp.Extension
+	absTime   [3]byte
+	hdr       rtp.Header
+	rtxBuf    []byte
 }
 
 // trackWriter is what Bind gives: where to write and how to label it.
 type trackWriter struct {
-	w    webrtc.TrackLocalWriter
-	ssrc uint32
-	pt   uint8
+	w     webrtc.TrackLocalWriter
+	ssrc  uint32
+	pt    uint8
+	absID uint8
 }
 
 // sent maps an outgoing sequence number back to the cached source packet.
@@ -82,7 +93,13 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, d.up.mime) {
 			d.codec = c
-			d.writer.Store(&trackWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)})
+			tw := &trackWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)}
+			for _, e := range ctx.HeaderExtensions() {
+				if e.URI == sdp.ABSSendTimeURI {
+					tw.absID = uint8(e.ID)
+				}
+			}
+			d.writer.Store(tw)
 			d.up.requestKeyframe(d.up.bestLayer(d.target))
 			return c, nil
 		}
@@ -109,9 +126,62 @@ func (d *DownTrack) setMaxSize(w, h int) {
 	}
 	d.mu.Lock()
 	d.maxLayer = layer
-	d.target = layer
+	d.retarget()
 	d.mu.Unlock()
 }
+
+// setEstimate applies the subscriber's bandwidth estimate.
+func (d *DownTrack) setEstimate(bps uint64) {
+	d.mu.Lock()
+	d.budget.SetRate(bps)
+	d.retarget()
+	d.mu.Unlock()
+}
+
+// retarget picks the layer to forward from the tile size and the bandwidth
+// estimate; the switch itself waits for a key frame. Called with d.mu held.
+func (d *DownTrack) retarget() {
+	rates := d.up.layerRates()
+	target := bwe.PickLayer(rates[:], d.budget.Rate(), d.maxLayer)
+	if target < 0 {
+		target = d.maxLayer
+	}
+	if target != d.target {
+		d.target = target
+		d.up.requestKeyframe(d.up.bestLayer(target))
+	}
+}
+
+// congestion decides, at each new video frame, whether the frame fits the
+// subscriber's bandwidth. Once a frame is dropped, the stream resumes only
+// at a key frame, so the decoder never sees a broken reference chain.
+// Called with d.mu held; reports whether p must be dropped.
+func (d *DownTrack) congestion(p *packet) bool {
+	if d.up.kind != webrtc.RTPCodecTypeVideo {
+		return false
+	}
+	if p.ets != d.frameTS {
+		d.frameTS = p.ets
+		fits := d.budget.Allow(p.now)
+		switch {
+		case d.congested && fits && p.keyframe:
+			d.congested = false
+		case d.congested && fits:
+			d.up.requestKeyframe(d.current)
+		case !d.congested && !fits:
+			d.congested = true
+		}
+	}
+	if d.congested {
+		return true
+	}
+	d.budget.Spend(len(p.payload)+rtpHeaderOverhead, p.now)
+	return false
+}
+
+// rtpHeaderOverhead approximates the RTP, SRTP, UDP and IP header bytes of
+// a packet for the bandwidth budget.
+const rtpHeaderOverhead = 12 + 16 + 8 + 20
 
 // writeRTP forwards one packet of the UpTrack. It runs on the layer's
 // reader goroutine and must not block or allocate.
@@ -135,6 +205,11 @@ func (d *DownTrack) writeRTP(p *packet) {
 		d.munger.Drop(p.esn)
 		return
 	}
+	if d.congestion(p) {
+		d.munger.Drop(p.esn)
+		d.stats.drops[DropCongestion]++
+		return
+	}
 	seq, ts, ok := d.munger.Rewrite(p.esn, p.ets)
 	if !ok {
 		return
@@ -143,6 +218,9 @@ func (d *DownTrack) writeRTP(p *packet) {
 	d.hdr = *p.header
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
+	if w.absID != 0 {
+		d.setAbsSendTime(w.absID, p.now)
+	}
 	d.hdr.Padding = false
 	d.hdr.SSRC = w.ssrc
 	d.hdr.PayloadType = w.pt
@@ -157,6 +235,19 @@ func (d *DownTrack) writeRTP(p *packet) {
 	}
 	d.stats.packets++
 	d.stats.bytes += uint64(len(p.payload))
+}
+
+// setAbsSendTime puts the send time on the header (24-bit, 6.18 fixed
+// point seconds) for the subscriber's bandwidth estimator, reusing d's
+// extension storage.
+func (d *DownTrack) setAbsSendTime(id uint8, now int64) {
+	secs, frac := uint64(now/1e9), uint64(now%1e9)
+	v := (secs<<18 | frac<<18/1e9) & 0xFFFFFF
+	d.absTime = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)}
+	// Extensions was cleared to our own one-slot array, so SetExtension
+	// appends without allocating and never touches the publisher's packet.
+	d.hdr.Extensions = d.ext[:0]
+	_ = d.hdr.SetExtension(id, d.absTime[:])
 }
 
 // switchTo decides whether p, from a layer other than the current one,
@@ -190,6 +281,8 @@ func (d *DownTrack) readRTCP() {
 		}
 		for _, pkt := range pkts {
 			switch p := pkt.(type) {
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				d.setEstimate(uint64(p.Bitrate))
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.up.requestKeyframe(d.currentLayer())
 			case *rtcp.TransportLayerNack:

@@ -251,8 +251,10 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 	p.room.mu.Unlock()
 	up.addLayer(track, recv)
 	if created {
-		p.room.publish(up)
+		// Announce first, so clients know the track before the offer that
+		// carries it.
 		p.room.broadcast(p, &TrackPublished{Track: up.info})
+		p.room.publish(up)
 	}
 }
 

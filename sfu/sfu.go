@@ -136,7 +136,7 @@ func New(cfg Config) (*SFU, error) {
 // sender-report interceptor, which costs no allocation per packet.
 func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m); err != nil {
+	if err := registerCodecs(m, publisher); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -155,8 +155,17 @@ func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
 }
 
 // registerCodecs offers Opus, VP8 and H.264 with the feedback the SFU uses.
-func registerCodecs(m *webrtc.MediaEngine) error {
+// Subscribers also get REMB and abs-send-time: their browser estimates the
+// bandwidth from the send times and reports it, and the SFU fits layers and
+// frames to it (sfu/bwe).
+func registerCodecs(m *webrtc.MediaEngine, publisher bool) error {
 	videoFB := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	if !publisher {
+		videoFB = append(videoFB, webrtc.RTCPFeedback{Type: "goog-remb"})
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("sfu: register abs-send-time: %w", err)
+		}
+	}
 	codecs := []struct {
 		c    webrtc.RTPCodecParameters
 		kind webrtc.RTPCodecType

@@ -64,11 +64,15 @@ type upLayer struct {
 	lastPLI atomic.Int64 // unix nanoseconds
 	done    chan struct{}
 
+	rate atomic.Uint64 // received bits per second, measured every rrInterval
+
 	// Owned by the reader goroutine.
-	nack     nack.Tracker
-	nackBuf  []uint16
-	nextNACK int64 // unix nanoseconds
-	nextRR   int64
+	bytes     uint64 // since the last rate measurement
+	rateSince int64
+	nack      nack.Tracker
+	nackBuf   []uint16
+	nextNACK  int64 // unix nanoseconds
+	nextRR    int64
 }
 
 // How often the reader looks for lost packets to ask for again, and sends
@@ -184,6 +188,10 @@ func (u *UpTrack) feedback(l *upLayer, now int64) {
 	}
 	if now >= l.nextRR {
 		l.nextRR = now + int64(rrInterval)
+		if l.rateSince != 0 && now > l.rateSince {
+			l.rate.Store(l.bytes * 8 * 1e9 / uint64(now-l.rateSince))
+		}
+		l.bytes, l.rateSince = 0, now
 		if rep, ok := l.stats.Report(l.ssrc, now); ok {
 			u.writeRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{rep}})
 		}
@@ -236,6 +244,8 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		}
 		l.cache.Store(pkt.esn, buf[:n])
 		now := time.Now().UnixNano()
+		pkt.now = now
+		l.bytes += uint64(n)
 		l.nack.Push(pkt.esn)
 		l.stats.Update(pkt.esn, h.Timestamp, now)
 		if u.levelID != 0 && h.Extension {
@@ -290,6 +300,7 @@ type packet struct {
 	esn, ets uint64
 	layer    int
 	keyframe bool
+	now      int64 // arrival, unix nanoseconds
 }
 
 func (u *UpTrack) addDown(d *DownTrack) {
@@ -323,6 +334,19 @@ func (u *UpTrack) layer(i int) *upLayer {
 		return nil
 	}
 	return u.layers[i]
+}
+
+// layerRates returns the measured bit rate of each layer, 0 for a layer
+// not received.
+func (u *UpTrack) layerRates() (rates [maxLayers]uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for i, l := range u.layers {
+		if l != nil {
+			rates[i] = max(l.rate.Load(), 1) // received, not yet measured
+		}
+	}
+	return rates
 }
 
 // bestLayer returns the highest layer at or below max that is being received.
