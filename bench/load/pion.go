@@ -5,6 +5,8 @@ import (
 
 	"github.com/monkeythorn/meet/signaling"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	pionnack "github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -12,8 +14,14 @@ import (
 // SettingEngine, hence its own UDP socket (no UDP mux), gathering only
 // 127.0.0.1 host candidates and no mDNS socket. No interceptors: no NACKs,
 // reports or retransmission buffers, so loss shows as loss and the
-// generator spends its CPU on SRTP and counting only.
-func newAPI(publisher bool) (*webrtc.API, error) {
+// generator spends its CPU on SRTP and counting only. The registry must be
+// given even when empty: without one, Pion installs its default
+// interceptors (NACK generator and responder, reports, TWCC).
+//
+// nack adds a NACK generator to a subscriber, as browsers have, so the
+// SFU's retransmission path is exercised; lost packets that are then
+// repaired still count as received.
+func newAPI(publisher, nack bool) (*webrtc.API, error) {
 	se := webrtc.SettingEngine{}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
@@ -38,7 +46,15 @@ func newAPI(publisher bool) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)), nil
+	ir := &interceptor.Registry{}
+	if nack && !publisher {
+		gen, err := pionnack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		ir.Add(gen)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)), nil
 }
 
 // candidateInit converts a wire candidate to Pion's.

@@ -64,7 +64,7 @@ type publisherConfig struct {
 }
 
 func startPublisher(ctx context.Context, cfg publisherConfig) (*publisher, error) {
-	api, err := newAPI(true)
+	api, err := newAPI(true, false)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ type Config struct {
 	VideoBps    int64 // per publisher; the top layer with Simulcast
 	Simulcast   bool
 	E2EE        bool
+	NACK        bool          // subscribers send NACKs, as browsers do
 	Duration    time.Duration // measurement window; default DefaultDuration
 	Warmup      time.Duration // after set-up, before measuring; default DefaultWarmup
 	// SetupTimeout bounds joining and connecting; default 20 s + 200 ms per client.
@@ -101,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Result, error) {
 		return nil, err
 	}
 	res := &bench.Result{Scenario: bench.Scenario{Rooms: cfg.Rooms, Publishers: cfg.Publishers, Subscribers: cfg.Subscribers,
-		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, DurationS: cfg.Duration.Seconds()}}
+		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, NACK: cfg.NACK, DurationS: cfg.Duration.Seconds()}}
 	epoch := time.Now()
 	var measuring atomic.Bool
 	sendCtx, stopSending := context.WithCancel(ctx)
@@ -226,7 +227,7 @@ func setUp(ctx, sendCtx context.Context, api *apiClient, cfg Config, epoch time.
 				}
 			} else {
 				var s *subscriber
-				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring)
+				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring, cfg.NACK)
 				if err == nil {
 					mu.Lock()
 					r.subs = append(r.subs, s)
@@ -412,6 +413,9 @@ func progress(ctx context.Context, cfg Config, rooms []*room, p *probe, start sa
 		}
 		cur := p.take(rooms)
 		dt := cur.at.Sub(last.at).Seconds()
+		if dt < 0.5 {
+			continue // the window's last sliver: a rate over it is noise
+		}
 		line := fmt.Sprintf("\r%4.0fs/%.0fs  fwd %7.0f pkt/s  %6.1f Mbit/s  loss %.4f",
 			cur.at.Sub(start.at).Seconds(), cfg.Duration.Seconds(),
 			float64(cur.received-last.received)/dt, float64(cur.bytes-last.bytes)*8/dt/1e6,
