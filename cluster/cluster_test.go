@@ -281,10 +281,25 @@ func TestSecretMismatchRefused(t *testing.T) {
 		t.Errorf("error %q reveals a secret", err)
 	}
 	// The same secret is accepted; a live node's id with another URL is not.
-	newTestNode(t, srv, "b", nil)
+	b := newTestNode(t, srv, "b", nil)
 	_, err = New(ctx, Config{RedisURL: srv.url(), Secret: testSecret, NodeID: "a", PublicURL: "http://127.0.0.1:2", TTL: testTTL, Refresh: testRefresh})
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("New with a live node's id: %v; want ErrConfig", err)
+	}
+
+	// A foreign fingerprint appearing later (a wrong-secret node got in
+	// first after Redis lost everything) stops new rooms, not hosted ones.
+	place(t, b, "hosted")
+	b.RoomOpened("hosted")
+	if err := srv.client().Set(ctx, keySecret, "0000", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "Ready to report the mismatch", func() bool { return errors.Is(b.Ready(), ErrSecretMismatch) })
+	if _, err := b.Place(ctx, "another"); !errors.Is(err, ErrSecretMismatch) {
+		t.Errorf("new room after a mismatch: %v; want ErrSecretMismatch", err)
+	}
+	if p, err := b.Place(ctx, "hosted"); err != nil || !p.Local {
+		t.Errorf("hosted room after a mismatch: %+v, %v; want local", p, err)
 	}
 }
 
