@@ -13,7 +13,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	e2eeclient "github.com/monkeythorn/meet/e2ee-client"
 	"github.com/monkeythorn/meet/web"
 )
 
@@ -51,7 +50,6 @@ func (r *recorder) contains(s string) string {
 func staticServer(t *testing.T, rec *recorder) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle(e2eeclient.Prefix, e2eeclient.Handler())
 	mux.HandleFunc("POST /api/rooms", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"code":"abcdefghj"}`)

@@ -18,6 +18,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	e2eeclient "github.com/monkeythorn/meet/e2ee-client"
 )
 
 //go:embed static
@@ -66,13 +68,15 @@ type asset struct {
 type handler struct {
 	assets map[string]asset // by URL path, e.g. "/static/js/main.js"
 	index  asset
+	e2ee   http.Handler // the E2EE library under e2eeclient.Prefix
 }
 
 // Handler returns the handler of the web client: "/" and "/r/<code>" (the
-// page), "/static/..." (assets). Directories are never listed; other paths
-// are 404; methods other than GET and HEAD are 405.
+// page), "/static/..." (assets) and "/e2ee/..." (the E2EE library the page
+// imports, from package e2eeclient). Directories are never listed; other
+// paths are 404; methods other than GET and HEAD are 405.
 func Handler() http.Handler {
-	h := &handler{assets: map[string]asset{}}
+	h := &handler{assets: map[string]asset{}, e2ee: e2eeclient.Handler()}
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -117,6 +121,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/" || isRoomPath(p):
 		h.serve(w, r, h.index, true)
+	case strings.HasPrefix(p, e2eeclient.Prefix):
+		h.e2ee.ServeHTTP(w, r)
 	case strings.HasPrefix(p, "/static/") && p != "/static/index.html":
 		a, ok := h.assets[p]
 		if !ok {

@@ -69,10 +69,11 @@ function messageFor(status, why) {
 
 /**
  * Creates a room and returns its code.
+ * @param {boolean} e2ee whether the room will be end-to-end encrypted
  * @returns {Promise<string>}
  */
-export async function createRoom() {
-  const data = await post('/api/rooms', {});
+export async function createRoom(e2ee) {
+  const data = await post('/api/rooms', { e2ee });
   if (!data || typeof data.code !== 'string') throw new ApiError(500, 'The server returned no room code.');
   return data.code;
 }

@@ -24,7 +24,7 @@ export function renderLanding(root, navigate) {
     try {
       // Key first: if it cannot be made there is no point creating a room.
       const key = e2ee ? await newLinkKey() : '';
-      const code = await createRoom();
+      const code = await createRoom(e2ee);
       navigate(e2ee ? '/r/' + code + '#' + key : '/r/' + code + '?e2ee=off');
     } catch (err) {
       error.textContent = err instanceof Error ? err.message : String(err);
