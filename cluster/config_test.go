@@ -3,9 +3,12 @@ package cluster
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestConfigRefused(t *testing.T) {
@@ -82,4 +85,20 @@ func TestRedisUnreachableAtStartup(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "secret cannot be checked") {
 		t.Fatalf("New with Redis down: %v; want ErrUnavailable explaining why", err)
 	}
+}
+
+func TestRedisLogIsDebugOnly(t *testing.T) {
+	var buf strings.Builder
+	l := RedisLog{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	l.Printf(context.Background(), "dial %s failed", "127.0.0.1:1")
+	if buf.Len() != 0 {
+		t.Errorf("logged at info level: %q", buf.String())
+	}
+	l = RedisLog{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	l.Printf(context.Background(), "dial %s failed", "127.0.0.1:1")
+	if !strings.Contains(buf.String(), "dial 127.0.0.1:1 failed") || !strings.Contains(buf.String(), "level=DEBUG") {
+		t.Errorf("debug log = %q", buf.String())
+	}
+	// Compiled, never run: go-redis's logger is process-wide.
+	_ = func() { redis.SetLogger(RedisLog{}) }
 }
