@@ -1,0 +1,116 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monkeythorn/meet/sfu"
+)
+
+// collector turns the sources' Stats into metrics at scrape time.
+type collector struct {
+	cfg Config
+
+	rooms, participants, tracks *prometheus.Desc
+	packets, bytes, drops       *prometheus.Desc
+	nacksIn, rtx, nacksOut, pli *prometheus.Desc
+	sockPackets, sockSyscalls   *prometheus.Desc
+	sockErrors                  *prometheus.Desc
+
+	sessions, joins, refusedJoins *prometheus.Desc
+	slowClients, badMessages      *prometheus.Desc
+
+	turnAllocs, turnRefused *prometheus.Desc
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, labels, nil)
+}
+
+func newCollector(cfg Config) *collector {
+	return &collector{
+		cfg:          cfg,
+		rooms:        desc("rooms", "Rooms with at least one participant."),
+		participants: desc("participants", "Participants in all rooms."),
+		tracks:       desc("tracks", "Published tracks in all rooms."),
+		packets:      desc("forwarded_packets_total", "RTP packets forwarded to subscribers."),
+		bytes:        desc("forwarded_bytes_total", "RTP payload and header bytes forwarded to subscribers."),
+		drops:        desc("dropped_packets_total", "Packets not forwarded to a subscriber, by reason.", "reason"),
+		nacksIn:      desc("nacks_received_total", "Sequence numbers subscribers asked to have resent."),
+		rtx:          desc("retransmits_total", "NACKed packets resent from the cache."),
+		nacksOut:     desc("nacks_sent_total", "Sequence numbers the SFU asked publishers to resend."),
+		pli:          desc("plis_sent_total", "Key frame requests (PLI) sent to publishers."),
+		sockPackets:  desc("socket_batched_packets_total", "Datagrams sent in sendmmsg batches."),
+		sockSyscalls: desc("socket_batch_syscalls_total", "sendmmsg calls."),
+		sockErrors:   desc("socket_send_errors_total", "Datagrams the kernel refused to send."),
+		sessions:     desc("signaling_sessions", "Open signaling WebSockets."),
+		joins:        desc("joins_total", "Joins accepted."),
+		refusedJoins: desc("joins_refused_total", "Joins refused (token, room full, E2EE mismatch, draining)."),
+		slowClients:  desc("signaling_slow_clients_total", "Clients disconnected because they could not keep up."),
+		badMessages:  desc("signaling_bad_messages_total", "Signaling messages refused with an error."),
+		turnAllocs:   desc("turn_allocations", "Live allocations on the embedded TURN server."),
+		turnRefused:  desc("turn_refused_total", "TURN requests or datagrams refused, by reason.", "reason"),
+	}
+}
+
+// Describe sends every descriptor, so the registry can check for clashes.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops,
+		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.sockPackets, c.sockSyscalls, c.sockErrors,
+		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused} {
+		ch <- d
+	}
+}
+
+// Collect reads each source once per scrape.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	if c.cfg.SFU != nil {
+		c.collectSFU(ch, c.cfg.SFU.Stats())
+	}
+	if c.cfg.Signaling != nil {
+		s := c.cfg.Signaling.Stats()
+		ch <- gauge(c.sessions, float64(s.Sessions))
+		ch <- counter(c.joins, float64(s.AcceptedJoins))
+		ch <- counter(c.refusedJoins, float64(s.RefusedJoins))
+		ch <- counter(c.slowClients, float64(s.SlowClients))
+		ch <- counter(c.badMessages, float64(s.BadMessages))
+	}
+	if c.cfg.TURN != nil {
+		s := c.cfg.TURN.Stats()
+		ch <- gauge(c.turnAllocs, float64(c.cfg.TURN.AllocationCount()))
+		for reason, v := range map[string]uint64{
+			"peer_not_allowed":  s.RefusedPermissions,
+			"dropped_to_peer":   s.DroppedToPeer,
+			"dropped_from_peer": s.DroppedFromPeer,
+			"auth_failure":      s.AuthFailures,
+			"allocation_quota":  s.QuotaRefusals,
+		} {
+			ch <- counter(c.turnRefused, float64(v), reason)
+		}
+	}
+}
+
+func (c *collector) collectSFU(ch chan<- prometheus.Metric, s sfu.Stats) {
+	ch <- gauge(c.rooms, float64(s.Rooms))
+	ch <- gauge(c.participants, float64(s.Participants))
+	ch <- gauge(c.tracks, float64(s.Tracks))
+	ch <- counter(c.packets, float64(s.PacketsForwarded))
+	ch <- counter(c.bytes, float64(s.BytesForwarded))
+	for r, v := range s.Drops {
+		ch <- counter(c.drops, float64(v), sfu.DropReason(r).String())
+	}
+	ch <- counter(c.nacksIn, float64(s.NACKsReceived))
+	ch <- counter(c.rtx, float64(s.Retransmits))
+	ch <- counter(c.nacksOut, float64(s.NACKsSent))
+	ch <- counter(c.pli, float64(s.PLIsSent))
+	ch <- counter(c.sockPackets, float64(s.Socket.Packets))
+	ch <- counter(c.sockSyscalls, float64(s.Socket.Syscalls))
+	ch <- counter(c.sockErrors, float64(s.Socket.Errors))
+}
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func counter(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+}
