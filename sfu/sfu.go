@@ -36,6 +36,10 @@ type Config struct {
 	IncludeLoopback bool
 	// MaxParticipants caps a room unless JoinOptions says otherwise.
 	MaxParticipants int
+	// TCPPort, when not 0, also offers ICE-TCP (RFC 6544 passive
+	// candidates) on this TCP port of ListenIP, for clients whose network
+	// blocks UDP but lets TCP out. 0 = off. Added for issue 7 (ops).
+	TCPPort int
 }
 
 func (c *Config) validate() error {
@@ -44,6 +48,9 @@ func (c *Config) validate() error {
 	}
 	if c.UDPPort < 0 || c.UDPPort > 65535 {
 		return fmt.Errorf("%w: UDP port %d out of range", ErrBadConfig, c.UDPPort)
+	}
+	if c.TCPPort < 0 || c.TCPPort > 65535 {
+		return fmt.Errorf("%w: TCP port %d out of range", ErrBadConfig, c.TCPPort)
 	}
 	if c.ListenIP != "" && net.ParseIP(c.ListenIP) == nil {
 		return fmt.Errorf("%w: listen IP %q is not an IP address", ErrBadConfig, c.ListenIP)
@@ -62,11 +69,14 @@ func (c *Config) validate() error {
 
 // SFU owns the media port and the rooms.
 type SFU struct {
-	cfg   Config
-	log   *slog.Logger
-	conn  *net.UDPConn
-	batch *udpbatch.Conn // conn, with writes batched per forwarded packet
-	mux   interface{ Close() error }
+	cfg    Config
+	log    *slog.Logger
+	conn   *net.UDPConn
+	batch  *udpbatch.Conn // conn, with writes batched per forwarded packet
+	fanout *fanoutPool
+	mux    interface{ Close() error }
+	tcp    net.Listener               // ICE-TCP; nil when Config.TCPPort is 0
+	tcpMx  interface{ Close() error } // its mux
 
 	pubAPI *webrtc.API // connections that receive from publishers
 	subAPI *webrtc.API // connections that send to subscribers
@@ -107,11 +117,18 @@ func New(cfg Config) (*SFU, error) {
 	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetICEUDPMux(mux)
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
-	if network == "udp4" {
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	} else {
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP6})
+	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if network == "udp6" {
+		types = []webrtc.NetworkType{webrtc.NetworkTypeUDP6}
 	}
+	if cfg.TCPPort != 0 {
+		if err := s.listenTCP(&se, lf, ip, network); err != nil {
+			mux.Close()
+			return nil, err
+		}
+		types = append(types, map[string]webrtc.NetworkType{"udp4": webrtc.NetworkTypeTCP4, "udp6": webrtc.NetworkTypeTCP6}[network])
+	}
+	se.SetNetworkTypes(types)
 	if cfg.PublicIP != "" {
 		se.SetNAT1To1IPs([]string{cfg.PublicIP}, webrtc.ICECandidateTypeHost)
 	}
@@ -126,6 +143,7 @@ func New(cfg Config) (*SFU, error) {
 		conn.Close()
 		return nil, err
 	}
+	s.fanout = newFanoutPool(s.batch)
 	return s, nil
 }
 
@@ -187,6 +205,28 @@ func registerCodecs(m *webrtc.MediaEngine, publisher bool) error {
 		return fmt.Errorf("sfu: register audio level extension: %w", err)
 	}
 	return nil
+}
+
+// listenTCP opens the ICE-TCP port. One listener serves every connection,
+// as the UDP mux does, so the firewall needs one TCP port only.
+func (s *SFU) listenTCP(se *webrtc.SettingEngine, lf pionLoggerFactory, ip net.IP, network string) error {
+	ln, err := net.ListenTCP("tcp"+network[3:], &net.TCPAddr{IP: ip, Port: s.cfg.TCPPort})
+	if err != nil {
+		return fmt.Errorf("sfu: open ICE-TCP port %d: %w", s.cfg.TCPPort, err)
+	}
+	s.tcp = ln
+	mx := webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), ln, 64)
+	s.tcpMx = mx
+	se.SetICETCPMux(mx)
+	return nil
+}
+
+// TCPAddr returns the ICE-TCP listener's address, or nil when off.
+func (s *SFU) TCPAddr() *net.TCPAddr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr().(*net.TCPAddr)
 }
 
 // UDPAddr returns the media port's address.
@@ -274,6 +314,9 @@ func (s *SFU) Close() error {
 	s.mu.Unlock()
 	for _, p := range ps {
 		p.closeWithReason("server closing")
+	}
+	if s.tcpMx != nil {
+		_ = s.tcpMx.Close() // closes the listener too
 	}
 	return s.mux.Close()
 }
