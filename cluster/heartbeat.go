@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -29,11 +28,11 @@ func (c *Cluster) Run(ctx context.Context) error {
 
 // beat runs one heartbeat bounded by the refresh period and records its
 // outcome for Ready.
-func (c *Cluster) beat(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Refresh)
+func (c *Cluster) beat(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, c.cfg.Refresh)
 	defer cancel()
 	err := c.refresh(ctx)
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if err != nil && parent.Err() != nil {
 		return err // shutting down; not an outage
 	}
 	c.setState(err)
