@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -41,12 +42,13 @@ func TestForwardNoAllocs(t *testing.T) {
 	esn, _ := d.munger.LastIn() // continue the numbering the subscriber has seen
 	d.mu.Unlock()
 	pkt := packet{header: &h, payload: payload, layer: layer}
+	var wg sync.WaitGroup
 	allocs := testing.AllocsPerRun(2000, func() {
 		esn++
 		h.SequenceNumber = uint16(esn)
 		h.Timestamp += 3000
 		pkt.esn, pkt.ets = esn, esn*3000
-		d.up.forward(&pkt) // the reader's path: batch, rewrite, SRTP, sendmmsg
+		s.fanout.forward(*d.up.downs.Load(), &pkt, &wg) // the reader's path: batch, rewrite, SRTP, sendmmsg
 	})
 	t.Logf("allocations per forwarded packet: %.2f", allocs)
 	// The packets must really have gone out: b counts payloads without

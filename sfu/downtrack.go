@@ -48,6 +48,7 @@ type DownTrack struct {
 	absID     uint8  // abs-send-time extension id; 0 when not negotiated
 	ext       [1]rtp.Extension
 	absTime   [3]byte
+	lastSent  int64 // unix nanoseconds of the last packet sent
 	hdr       rtp.Header
 	rtxBuf    []byte
 }
@@ -235,6 +236,7 @@ func (d *DownTrack) writeRTP(p *packet) {
 	}
 	d.stats.packets++
 	d.stats.bytes += uint64(len(p.payload))
+	d.lastSent = p.now
 }
 
 // setAbsSendTime puts the send time on the header (24-bit, 6.18 fixed
@@ -250,6 +252,13 @@ func (d *DownTrack) setAbsSendTime(id uint8, now int64) {
 	_ = d.hdr.SetExtension(id, d.absTime[:])
 }
 
+func (d *DownTrack) clockRate() uint32 {
+	if d.codec.ClockRate == 0 {
+		return 90000
+	}
+	return d.codec.ClockRate
+}
+
 // switchTo decides whether p, from a layer other than the current one,
 // starts the stream or a layer switch. Video switches only on a key frame;
 // until one comes, the old layer keeps flowing.
@@ -262,9 +271,12 @@ func (d *DownTrack) switchTo(p *packet) bool {
 		d.up.requestKeyframe(want)
 		return false
 	}
+	// Layers have unrelated timestamp bases: continue the subscriber's
+	// timeline by the wall-clock time since the last packet sent.
 	var gap uint32
 	if d.munger.Started() {
-		gap = 1
+		elapsed := max(p.now-d.lastSent, 0)
+		gap = max(uint32(elapsed*int64(d.clockRate())/1e9), 1)
 	}
 	d.munger.SetSource(p.esn, p.ets, uint16(rand.Uint32()), rand.Uint32(), gap)
 	d.current = p.layer

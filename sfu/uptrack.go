@@ -67,7 +67,8 @@ type upLayer struct {
 	rate atomic.Uint64 // received bits per second, measured every rrInterval
 
 	// Owned by the reader goroutine.
-	bytes     uint64 // since the last rate measurement
+	wg        sync.WaitGroup // parallel fan-out of the current packet
+	bytes     uint64         // since the last rate measurement
 	rateSince int64
 	nack      nack.Tracker
 	nackBuf   []uint16
@@ -253,24 +254,11 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 				u.meter.Update(level, now)
 			}
 		}
-		u.forward(&pkt)
+		if downs := *u.downs.Load(); len(downs) > 0 {
+			u.owner.room.sfu.fanout.forward(downs, &pkt, &l.wg)
+		}
 		u.feedback(l, now)
 	}
-}
-
-// forward hands p to every DownTrack inside one send batch, so the copies
-// for all subscribers leave in as few system calls as possible.
-func (u *UpTrack) forward(p *packet) {
-	downs := *u.downs.Load()
-	if len(downs) == 0 {
-		return
-	}
-	batch := u.owner.room.sfu.batch
-	batch.Begin()
-	for _, d := range downs {
-		d.writeRTP(p)
-	}
-	batch.End()
 }
 
 func (u *UpTrack) layerEnded(l *upLayer) {

@@ -1,0 +1,120 @@
+package sfu
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/monkeythorn/meet/sfu/rtpcodec"
+	"github.com/monkeythorn/meet/sfu/udpbatch"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// countingWriter stands in for Pion's write stream of one subscriber.
+type countingWriter struct {
+	n       atomic.Int64
+	lastSeq atomic.Uint32
+	bad     atomic.Int64
+}
+
+func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if prev := w.lastSeq.Swap(uint32(h.SequenceNumber)); w.n.Load() > 0 && uint16(prev+1) != h.SequenceNumber {
+		w.bad.Add(1)
+	}
+	w.n.Add(1)
+	return len(payload), nil
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// fakeFanout builds an UpTrack with n bound DownTracks writing to counters.
+func fakeFanout(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := newFanoutPool(udpbatch.New(conn, 0))
+	t.Cleanup(func() { pool.close(); conn.Close() })
+	owner := &Participant{id: "pub"}
+	up := &UpTrack{owner: owner, kind: webrtc.RTPCodecTypeVideo, codec: rtpcodec.VP8}
+	up.downs.Store(&[]*DownTrack{})
+	up.layers[0] = &upLayer{}
+	var writers []*countingWriter
+	for i := range n {
+		d := newDownTrack(up, &Participant{id: fmt.Sprint("sub", i)})
+		w := &countingWriter{}
+		d.writer.Store(&trackWriter{w: w, ssrc: uint32(i + 1), pt: 96})
+		up.addDown(d)
+		writers = append(writers, w)
+	}
+	return pool, up, writers
+}
+
+func TestParallelFanout(t *testing.T) {
+	for _, subs := range []int{1, parallelFanout - 1, parallelFanout, 3 * parallelFanout} {
+		t.Run(fmt.Sprint(subs), func(t *testing.T) {
+			pool, up, writers := fakeFanout(t, subs)
+			h := rtp.Header{Version: 2, PayloadType: 96}
+			payload := []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a} // VP8 key frame start
+			var wg sync.WaitGroup
+			const packets = 200
+			for i := range packets {
+				h.SequenceNumber = uint16(65500 + i) // wraps on the way
+				p := packet{header: &h, payload: payload, esn: uint64(65536 + 65500 + i), ets: uint64(i * 3000), keyframe: true}
+				pool.forward(*up.downs.Load(), &p, &wg)
+			}
+			for i, w := range writers {
+				if w.n.Load() != packets || w.bad.Load() != 0 {
+					t.Fatalf("subscriber %d got %d packets (%d out of sequence), want %d in sequence", i, w.n.Load(), w.bad.Load(), packets)
+				}
+			}
+		})
+	}
+}
+
+func TestParallelFanoutNoAllocs(t *testing.T) {
+	pool, up, _ := fakeFanout(t, 2*parallelFanout)
+	h := rtp.Header{Version: 2, PayloadType: 96}
+	payload := make([]byte, 1100)
+	payload[0] = 0x10
+	var wg sync.WaitGroup
+	esn := uint64(1 << 17)
+	p := packet{header: &h, payload: payload, keyframe: true}
+	allocs := testing.AllocsPerRun(500, func() {
+		esn++
+		p.esn, p.ets = esn, esn*3000
+		pool.forward(*up.downs.Load(), &p, &wg)
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Fatalf("parallel fan-out allocates %.2f per packet", allocs)
+	}
+}
+
+// BenchmarkFanout measures forwarding one packet to n subscribers through
+// the rewrite path, without Pion or the socket (see TestForwardNoAllocs and
+// meet-bench for the whole path).
+func BenchmarkFanout(b *testing.B) {
+	for _, subs := range []int{1, 10, 100, 500} {
+		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
+			pool, up, _ := fakeFanout(b, subs)
+			h := rtp.Header{Version: 2, PayloadType: 96}
+			payload := make([]byte, 1100)
+			payload[0] = 0x10
+			var wg sync.WaitGroup
+			p := packet{header: &h, payload: payload, keyframe: true}
+			downs := *up.downs.Load()
+			b.SetBytes(int64(len(payload) * subs))
+			b.ReportAllocs()
+			esn := uint64(1 << 17)
+			for b.Loop() {
+				esn++
+				p.esn, p.ets = esn, esn*3000
+				pool.forward(downs, &p, &wg)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subs), "ns/packet")
+		})
+	}
+}
