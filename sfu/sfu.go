@@ -38,8 +38,12 @@ type Config struct {
 	MaxParticipants int
 	// TCPPort, when not 0, also offers ICE-TCP (RFC 6544 passive
 	// candidates) on this TCP port of ListenIP, for clients whose network
-	// blocks UDP but lets TCP out. 0 = off. Added for issue 7 (ops).
+	// blocks UDP but lets TCP out. 0 = off.
 	TCPPort int
+	// OnRoomOpened and OnRoomClosed, when set, hear of each room created
+	// and dropped (multi-node mode records which node hosts a room). They
+	// run under the SFU's lock, in order, and must not block.
+	OnRoomOpened, OnRoomClosed func(room string)
 }
 
 func (c *Config) validate() error {
@@ -256,6 +260,9 @@ func (s *SFU) Join(room string, opts JoinOptions) (*Participant, error) {
 		delete(s.rooms, room)
 		r.stop()
 	}
+	if err == nil && created && s.cfg.OnRoomOpened != nil {
+		s.cfg.OnRoomOpened(room)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -273,6 +280,9 @@ func (s *SFU) roomEmpty(r *Room) {
 	if s.rooms[r.id] == r && r.empty() {
 		delete(s.rooms, r.id)
 		r.stop()
+		if s.cfg.OnRoomClosed != nil {
+			s.cfg.OnRoomClosed(r.id)
+		}
 		s.log.Debug("room closed", "room", r.log)
 	}
 }

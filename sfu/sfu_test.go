@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -318,6 +319,32 @@ func TestThreeParticipantsForward(t *testing.T) {
 	}
 	s.Close()
 	waitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 })
+}
+
+func TestRoomHooks(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	hook := func(what string) func(string) {
+		return func(room string) { mu.Lock(); events = append(events, what+" "+room); mu.Unlock() }
+	}
+	s, err := New(Config{ListenIP: "127.0.0.1", OnRoomOpened: hook("open"), OnRoomClosed: hook("close")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := &testClient{t: t}
+	a, _ := s.Join("r", JoinOptions{ID: "a", Listener: l})
+	b, _ := s.Join("r", JoinOptions{ID: "b", Listener: l})
+	if _, err := s.Join("q", JoinOptions{ID: "c", E2EE: true, Listener: l, MaxParticipants: -1}); err == nil {
+		t.Fatal("join with a negative cap succeeded")
+	}
+	a.Close()
+	b.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"open r", "close r"}; !slices.Equal(events, want) {
+		t.Fatalf("hooks saw %q, want %q", events, want)
+	}
 }
 
 func TestJoinRules(t *testing.T) {
