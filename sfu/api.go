@@ -55,7 +55,7 @@ type Listener interface {
 	// *Offer and *Candidate.
 	Signal(s any)
 	// Event carries news of the room: *ParticipantJoined, *ParticipantLeft,
-	// *MetaChanged, *TrackPublished, *TrackUnpublished, *Speakers, *Relayed
+	// *MetaChanged, *TrackPublished, *TrackUnpublished, *Speakers, *LayersWanted, *Relayed
 	// and *Closed.
 	Event(e any)
 }
@@ -87,6 +87,13 @@ type TrackUnpublished struct{ Track TrackInfo }
 
 // Speakers lists the room's active speakers, loudest first.
 type Speakers struct{ IDs []string }
+
+// LayersWanted tells a publisher which simulcast layers of its track (by
+// mid) any subscriber needs, by rid; the client pauses the others' encoding.
+type LayersWanted struct {
+	Mid  string
+	RIDs []string
+}
 
 // Relayed carries a payload another participant relayed with Relay.
 type Relayed struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/monkeythorn/meet/sfu/bwe"
 	"github.com/monkeythorn/meet/sfu/packetcache"
@@ -33,13 +34,16 @@ type DownTrack struct {
 	sender *webrtc.RTPSender
 	writer atomic.Pointer[trackWriter] // nil until bound
 
-	mu       sync.Mutex
-	munger   rtpmunger.Munger
-	current  int // layer being forwarded, -1 before the first key frame
-	target   int // layer wanted
-	maxLayer int // highest layer the subscriber's tile needs
-	history  [seqHistory]sent
-	stats    downStats
+	mu      sync.Mutex
+	munger  rtpmunger.Munger
+	current int // layer being forwarded, -1 before the first key frame
+	target  int // layer wanted
+	// wantLayer mirrors target for UpTrack.updateWanted, which must not
+	// take d.mu.
+	wantLayer atomic.Int32
+	maxLayer  int // highest layer the subscriber's tile needs
+	history   [seqHistory]sent
+	stats     downStats
 
 	// Bandwidth: the subscriber's estimate limits video (sfu/bwe).
 	budget    bwe.Budget
@@ -68,10 +72,19 @@ type sent struct {
 	esn   uint64
 	layer int8
 	ts    uint32
+	rtxAt int64 // unix nanoseconds of the last retransmission
 }
 
+// rtxMinInterval is the shortest time between two retransmissions of one
+// packet: a subscriber repeats its NACKs until the packet arrives, and
+// answering each repeat on a loaded server only feeds the loss.
+const rtxMinInterval = 100 * time.Millisecond
+
+// maxRTXPerNACK bounds the retransmissions one NACK packet can trigger.
+const maxRTXPerNACK = 64
+
 func newDownTrack(up *UpTrack, sub *Participant) *DownTrack {
-	return &DownTrack{
+	d := &DownTrack{
 		up:       up,
 		sub:      sub,
 		id:       up.info.ID,
@@ -80,6 +93,8 @@ func newDownTrack(up *UpTrack, sub *Participant) *DownTrack {
 		maxLayer: maxLayers - 1,
 		rtxBuf:   make([]byte, packetcache.MaxPacketSize),
 	}
+	d.wantLayer.Store(int32(d.target))
+	return d
 }
 
 // ID, RID, StreamID and Kind describe the track to Pion. The stream id is
@@ -149,7 +164,9 @@ func (d *DownTrack) retarget() {
 	}
 	if target != d.target {
 		d.target = target
+		d.wantLayer.Store(int32(target))
 		d.up.requestKeyframe(d.up.bestLayer(target))
+		go d.up.updateWanted() // takes u.mu, and d.mu is held here
 	}
 }
 
@@ -298,16 +315,7 @@ func (d *DownTrack) readRTCP() {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.up.requestKeyframe(d.currentLayer())
 			case *rtcp.TransportLayerNack:
-				d.mu.Lock()
-				for _, pair := range p.Nacks {
-					d.stats.nacks += uint64(len(pair.PacketList()))
-				}
-				d.mu.Unlock()
-				for _, pair := range p.Nacks {
-					for _, seq := range pair.PacketList() {
-						d.retransmit(seq)
-					}
-				}
+				d.answerNACK(p)
 			}
 		}
 	}
@@ -319,42 +327,67 @@ func (d *DownTrack) currentLayer() int {
 	return d.current
 }
 
-// retransmit resends the packet sent as seq, if the cache still holds it.
-func (d *DownTrack) retransmit(seq uint16) {
+// answerNACK resends the packets a subscriber asked for, in one send
+// batch, at most maxRTXPerNACK of them and each at most once per
+// rtxMinInterval.
+func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack) {
+	batch := d.sub.room.sfu.batch
+	batch.Begin()
+	defer batch.End()
+	now := time.Now().UnixNano()
+	budget := maxRTXPerNACK
+	for _, pair := range p.Nacks {
+		pair.Range(func(seq uint16) bool {
+			d.mu.Lock()
+			d.stats.nacks++
+			d.mu.Unlock()
+			if budget > 0 && d.retransmit(seq, now) {
+				budget--
+			}
+			return true
+		})
+	}
+}
+
+// retransmit resends the packet sent as seq, if the cache still holds it
+// and it was not resent lately; it reports whether it sent.
+func (d *DownTrack) retransmit(seq uint16, now int64) bool {
 	w := d.writer.Load()
 	if w == nil {
-		return
+		return false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := d.history[seq%seqHistory]
-	if !s.valid || s.seq != seq {
-		return
+	s := &d.history[seq%seqHistory]
+	if !s.valid || s.seq != seq || now-s.rtxAt < int64(rtxMinInterval) {
+		return false
 	}
+	s.rtxAt = now
 	l := d.up.layer(int(s.layer))
 	if l == nil {
-		return
+		return false
 	}
 	n, ok := l.cache.Get(s.esn, d.rtxBuf)
 	if !ok {
-		return
+		return false
 	}
 	var h rtp.Header
 	hl, err := h.Unmarshal(d.rtxBuf[:n])
 	if err != nil {
-		return
+		return false
 	}
 	end := n
 	if h.Padding {
 		end = n - int(d.rtxBuf[n-1])
 	}
 	if end < hl {
-		return
+		return false
 	}
 	out := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: w.pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
 	if _, err := w.w.WriteRTP(&out, d.rtxBuf[hl:end]); err != nil {
 		d.sub.log.Debug("retransmit", "err", err)
-		return
+		return false
 	}
 	d.stats.rtx++
+	return true
 }

@@ -2,13 +2,16 @@ package sfu
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -36,15 +39,17 @@ func fakeFanout(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := newFanoutPool(udpbatch.New(conn, 0))
+	batch := udpbatch.New(conn, 0)
+	pool := newFanoutPool(batch)
 	t.Cleanup(func() { pool.close(); conn.Close() })
-	owner := &Participant{id: "pub"}
+	room := &Room{sfu: &SFU{batch: batch}}
+	owner := &Participant{id: "pub", room: room}
 	up := &UpTrack{owner: owner, kind: webrtc.RTPCodecTypeVideo, codec: rtpcodec.VP8}
 	up.downs.Store(&[]*DownTrack{})
-	up.layers[0] = &upLayer{}
+	up.layers[0] = &upLayer{cache: packetcache.New(64)}
 	var writers []*countingWriter
 	for i := range n {
-		d := newDownTrack(up, &Participant{id: fmt.Sprint("sub", i)})
+		d := newDownTrack(up, &Participant{id: fmt.Sprint("sub", i), room: room, log: slog.New(slog.DiscardHandler)})
 		w := &countingWriter{}
 		d.writer.Store(&trackWriter{w: w, ssrc: uint32(i + 1), pt: 96})
 		up.addDown(d)
@@ -116,5 +121,49 @@ func BenchmarkFanout(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subs), "ns/packet")
 		})
+	}
+}
+
+func TestAnswerNACK(t *testing.T) {
+	pool, up, writers := fakeFanout(t, 1)
+	d := (*up.downs.Load())[0]
+	w := writers[0]
+	var wg sync.WaitGroup
+	buf := make([]byte, 100)
+	var sent []uint16
+	for i := range 10 {
+		h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(100 + i)}
+		n, _ := h.MarshalTo(buf)
+		buf[n] = 0x10
+		esn := uint64(65536 + 100 + i)
+		up.layers[0].cache.Store(esn, buf[:n+1])
+		p := packet{header: &h, payload: buf[n : n+1], esn: esn, ets: uint64(i), keyframe: true}
+		pool.forward([]*DownTrack{d}, &p, &wg)
+		sent = append(sent, uint16(w.lastSeq.Load()))
+	}
+	nack := func(seqs ...uint16) *rtcp.TransportLayerNack {
+		return &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}
+	}
+	tests := []struct {
+		name string
+		nack *rtcp.TransportLayerNack
+		want int64
+	}{
+		{"two cached packets", nack(sent[2], sent[5]), 2},
+		{"repeat within the interval is ignored", nack(sent[2], sent[5]), 0},
+		{"never sent", nack(sent[9] + 100), 0},
+		{"another one", nack(sent[7]), 1},
+	}
+	for _, tt := range tests {
+		before := w.n.Load()
+		d.answerNACK(tt.nack)
+		if got := w.n.Load() - before; got != tt.want {
+			t.Fatalf("%s: %d retransmissions, want %d", tt.name, got, tt.want)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stats.nacks != 6 || d.stats.rtx != 3 {
+		t.Fatalf("stats nacks=%d rtx=%d, want 6 and 3", d.stats.nacks, d.stats.rtx)
 	}
 }

@@ -49,6 +49,7 @@ type UpTrack struct {
 	meter   audiolevel.Meter // loudness, for speaker detection
 
 	mu     sync.Mutex
+	wanted uint8 // bit i: some subscriber needs layer i (as last told)
 	layers [maxLayers]*upLayer
 	downs  atomic.Pointer[[]*DownTrack] // copy on write: the reader never locks
 	closed bool
@@ -293,17 +294,17 @@ type packet struct {
 
 func (u *UpTrack) addDown(d *DownTrack) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	old := *u.downs.Load()
 	next := make([]*DownTrack, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, d)
 	u.downs.Store(&next)
+	u.mu.Unlock()
+	u.updateWanted()
 }
 
 func (u *UpTrack) removeDown(d *DownTrack) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	old := *u.downs.Load()
 	next := make([]*DownTrack, 0, len(old))
 	for _, o := range old {
@@ -312,6 +313,34 @@ func (u *UpTrack) removeDown(d *DownTrack) {
 		}
 	}
 	u.downs.Store(&next)
+	u.mu.Unlock()
+	u.updateWanted()
+}
+
+// updateWanted tells the publisher of a simulcast track which layers its
+// subscribers need, so it stops encoding the others.
+func (u *UpTrack) updateWanted() {
+	if !u.info.Simulcast {
+		return
+	}
+	var mask uint8
+	for _, d := range *u.downs.Load() {
+		mask |= 1 << d.wantLayer.Load()
+	}
+	u.mu.Lock()
+	if mask == u.wanted || u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.wanted = mask
+	rids := make([]string, 0, maxLayers)
+	for i, l := range u.layers {
+		if l != nil && mask&(1<<i) != 0 {
+			rids = append(rids, l.rid)
+		}
+	}
+	u.mu.Unlock()
+	u.owner.event(&LayersWanted{Mid: u.mid, RIDs: rids})
 }
 
 // layer returns layer i, or nil.

@@ -86,6 +86,8 @@ func (s *session) Event(e any) {
 			ids = []string{}
 		}
 		s.send(&Speakers{Type: TypeSpeakers, IDs: ids})
+	case *sfu.LayersWanted:
+		s.send(&Layers{Type: TypeLayers, Mid: v.Mid, Active: append([]string{}, v.RIDs...)})
 	case *sfu.Relayed:
 		s.relayed(v)
 	case *sfu.Closed:

@@ -34,6 +34,7 @@ const (
 	TypeProfile     = "profile"
 	TypeChat        = "chat"
 	TypeLayer       = "layer"
+	TypeLayers      = "layers"
 	TypeSpeakers    = "speakers"
 	TypeLeave       = "leave"
 	TypePing        = "ping"
@@ -199,6 +200,15 @@ type Layer struct {
 	Track  string `json:"track"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
+}
+
+// Layers tells a publisher which simulcast layers (by rid) of its track
+// (by mid) any subscriber needs; the client sets the other encodings
+// inactive so the browser stops encoding them.
+type Layers struct {
+	Type   string   `json:"type"`
+	Mid    string   `json:"mid"`
+	Active []string `json:"active"`
 }
 
 // Speakers lists the active speakers, loudest first.
