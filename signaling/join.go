@@ -45,6 +45,9 @@ func (s *session) join() bool {
 	}
 	s.id, s.grants, s.meta = claims.Subject, claims.Grants, Meta{Profile: j.Profile}
 	p, err := s.h.cfg.Conference.Join(claims.Room, JoinRequest{ID: s.id, E2EE: claims.E2EE, Meta: s.meta, Listener: s})
+	if err != nil && s.joinRedirect(err) {
+		return false // multi-node: another node hosts the room, or none can
+	}
 	if err != nil {
 		s.fail(joinError(err))
 		if we := joinError(err); we.code == CodeInternal {
