@@ -181,6 +181,18 @@ func TestCall(t *testing.T) {
 
 	phase("leaver dropped")
 
+	// Mute and camera off reach the other side.
+	ann.click(t, "#mic-button")
+	ann.click(t, "#cam-button")
+	bob.waitFor(t, "Ann muted, camera off", fmt.Sprintf(
+		`meetTest.participants().some(p => p.id === %q && p.audioMuted && p.videoMuted) && document.querySelector('.tile[data-id=%q].no-video')`, ann.id, ann.id), 5*time.Second)
+	ann.click(t, "#mic-button")
+	ann.click(t, "#cam-button")
+	bob.waitFor(t, "Ann unmuted, camera on", fmt.Sprintf(
+		`meetTest.participants().some(p => p.id === %q && !p.audioMuted && !p.videoMuted)`, ann.id), 5*time.Second)
+	bob.keepsReceiving(t, ann)
+	phase("mute and camera")
+
 	// A tab with another key: decodes nothing, says so, others unaffected.
 	eve := join(t, b, "Eve", joinURL(srv, code, "Eve", newKey(t), "script"))
 	checkWrongKey(t, eve, ann, bob)
@@ -238,6 +250,41 @@ func TestE2EEStreams(t *testing.T) {
 		t.Errorf("shutdown: %v", err)
 	}
 	leaks.check(t)
+}
+
+// TestUnencryptedCall: a room made with ?e2ee=off works without the E2EE
+// library's transforms, says so, and carries names and chat in clear.
+func TestUnencryptedCall(t *testing.T) {
+	requireBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := startServer(t)
+	b := newBrowser(t, ctx)
+	code := newRoom(t, srv)
+	u := func(name string) string {
+		return srv.URL + "/r/" + code + "?e2ee=off&video=low&autojoin=1&name=" + name
+	}
+	ann := join(t, b, "Ann", u("Ann"))
+	bob := join(t, b, "Bob", u("Bob"))
+	var self struct {
+		E2EE bool   `json:"e2ee"`
+		Path string `json:"path"`
+	}
+	if err := ann.eval(ctx, `meetTest.self()`, &self); err != nil || self.E2EE || self.Path != "" {
+		t.Fatalf("Ann in an unencrypted room: %+v (%v)", self, err)
+	}
+	ann.waitFor(t, "warning badge", `document.querySelector('.call-bar .badge-warn')`, 5*time.Second)
+	ann.decodes(t, bob, 10, 25*time.Second)
+	bob.decodes(t, ann, 10, 25*time.Second)
+	if s := ann.stats(t)[bob.id]; s.Name != "Bob" || s.DecryptState != "off" {
+		t.Errorf("Ann sees Bob as %+v, want name Bob, decrypt off", s)
+	}
+	ann.chat(t, "plain hello")
+	bob.waitFor(t, "chat", `meetTest.messages().some(m => m.name === 'Ann' && m.text === 'plain hello')`, 5*time.Second)
+
+	// An encrypted link to this room is refused with a clear message.
+	eve := newTab(t, b, "Eve", joinURL(srv, code, "Eve", newKey(t), ""))
+	eve.waitFor(t, "refused", `meetTest.screen() === 'error'`, 20*time.Second)
 }
 
 func checkPath(t *testing.T, m *member, want string) {

@@ -271,7 +271,16 @@ export class Session extends Emitter {
     if (!participant) return;
     // Attach first: with Encoded Transforms the frames must not reach the
     // decoder before the receiver is hooked up.
-    if (this._cfg.transforms) this._cfg.transforms.attachReceiver(ev.receiver, { senderId: participant, kind: track.kind });
+    if (this._cfg.transforms) {
+      try {
+        this._cfg.transforms.attachReceiver(ev.receiver, { senderId: participant, kind: track.kind });
+      } catch (err) {
+        // A receiver the server reuses for another publisher cannot be
+        // re-attached on every Encoded Transform API; its frames then stay
+        // undecryptable and the UI shows that, so carry on.
+        console.error('meet: attaching decryption for', participant, 'failed:', err);
+      }
+    }
     this._receivers.set(ev.receiver, { participant, kind: track.kind });
     const ended = () => {
       const cur = this._receivers.get(ev.receiver);
