@@ -328,5 +328,7 @@ func (s *SFU) Close() error {
 	if s.tcpMx != nil {
 		_ = s.tcpMx.Close() // closes the listener too
 	}
-	return s.mux.Close()
+	err := s.mux.Close()
+	s.fanout.close()
+	return err
 }

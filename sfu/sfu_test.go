@@ -318,7 +318,7 @@ func TestThreeParticipantsForward(t *testing.T) {
 		t.Errorf("RoomCount after everyone left = %d, want 0", n)
 	}
 	s.Close()
-	waitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 })
+	waitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestRoomHooks(t *testing.T) {
