@@ -48,6 +48,7 @@ type DownTrack struct {
 	// Bandwidth: the subscriber's estimate limits video (sfu/bwe).
 	budget    bwe.Budget
 	congested bool   // dropping video until a key frame fits
+	paused    bool   // the subscriber renders no tile: no video at all
 	frameTS   uint64 // extended timestamp of the frame being sent
 	absID     uint8  // abs-send-time extension id; 0 when not negotiated
 	ext       [1]rtp.Extension
@@ -140,8 +141,15 @@ func (d *DownTrack) setMaxSize(w, h int) {
 	case h <= 480:
 		layer = 1
 	}
+	hidden := w <= 0 || h <= 0
 	d.mu.Lock()
 	d.maxLayer = layer
+	if d.paused && !hidden {
+		// Resume at a key frame, as after congestion.
+		d.congested = true
+		d.up.requestKeyframe(d.current)
+	}
+	d.paused = hidden
 	d.retarget()
 	d.mu.Unlock()
 }
@@ -221,6 +229,12 @@ func (d *DownTrack) writeRTP(p *packet) {
 	if len(p.payload) == 0 {
 		// Padding only: bandwidth probing between the publisher and us.
 		d.munger.Drop(p.esn)
+		return
+	}
+	if d.paused && d.up.kind == webrtc.RTPCodecTypeVideo {
+		// The subscriber shows no tile for this track.
+		d.munger.Drop(p.esn)
+		d.stats.drops[DropPaused]++
 		return
 	}
 	if d.congestion(p) {

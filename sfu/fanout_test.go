@@ -43,7 +43,13 @@ func fakeFanout(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter) 
 	pool := newFanoutPool(batch)
 	t.Cleanup(func() { pool.close(); conn.Close() })
 	room := &Room{sfu: &SFU{batch: batch}}
-	owner := &Participant{id: "pub", room: room}
+	// An unconnected peer connection: key frame requests go nowhere.
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	owner := &Participant{id: "pub", room: room, pub: pc, log: slog.New(slog.DiscardHandler)}
 	up := &UpTrack{owner: owner, kind: webrtc.RTPCodecTypeVideo, codec: rtpcodec.VP8}
 	up.downs.Store(&[]*DownTrack{})
 	up.layers[0] = &upLayer{cache: packetcache.New(64)}
@@ -165,5 +171,46 @@ func TestAnswerNACK(t *testing.T) {
 	defer d.mu.Unlock()
 	if d.stats.nacks != 6 || d.stats.rtx != 3 {
 		t.Fatalf("stats nacks=%d rtx=%d, want 6 and 3", d.stats.nacks, d.stats.rtx)
+	}
+}
+
+func TestHiddenTilePausesVideo(t *testing.T) {
+	pool, up, writers := fakeFanout(t, 1)
+	d := (*up.downs.Load())[0]
+	w := writers[0]
+	var wg sync.WaitGroup
+	h := rtp.Header{Version: 2, PayloadType: 96}
+	key := []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a}
+	delta := []byte{0x10, 0x01, 0x00}
+	esn := uint64(1 << 17)
+	send := func(n int, payload []byte, isKey bool) {
+		for range n {
+			esn++
+			p := packet{header: &h, payload: payload, esn: esn, ets: esn * 3000, keyframe: isKey}
+			pool.forward([]*DownTrack{d}, &p, &wg)
+		}
+	}
+	send(5, key, true)
+	if w.n.Load() != 5 {
+		t.Fatalf("visible tile: %d packets, want 5", w.n.Load())
+	}
+	d.setMaxSize(0, 0)
+	send(5, delta, false)
+	if w.n.Load() != 5 {
+		t.Fatalf("hidden tile still received video: %d packets", w.n.Load())
+	}
+	d.setMaxSize(640, 360)
+	send(3, delta, false) // shown again: waits for a key frame
+	if w.n.Load() != 5 {
+		t.Fatalf("resumed before a key frame: %d packets", w.n.Load())
+	}
+	send(2, key, true)
+	if w.n.Load() != 7 || w.bad.Load() != 0 {
+		t.Fatalf("after the key frame: %d packets (%d out of sequence), want 7 in sequence", w.n.Load(), w.bad.Load())
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stats.drops[DropPaused] != 5 || d.stats.drops[DropCongestion] != 3 {
+		t.Fatalf("drops paused=%d waiting=%d, want 5 and 3", d.stats.drops[DropPaused], d.stats.drops[DropCongestion])
 	}
 }
