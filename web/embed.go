@@ -5,7 +5,8 @@
 // The landing page is "/" and a call is "/r/<code>"; both are the same
 // index.html, which reads the room code from location.pathname and the room
 // key from location.hash (never sent to the server). Assets live under
-// "/static/".
+// "/static/"; the noise suppressor's worklet and WebAssembly, copied from npm
+// at build time (make vendor-web), live under "/vendor/noise/".
 package web
 
 import (
@@ -25,10 +26,24 @@ import (
 //go:embed static
 var static embed.FS
 
+// vendor holds web/vendor/ when the build copied the noise suppressor there
+// (make vendor-web). The pattern also matches the committed vendor.md, so the
+// package compiles when the directory is missing (a plain "go build", or
+// after make clean); the client then falls back to the browser's own
+// noiseSuppression. "all:" keeps files whose names start with "_" or ".".
+//
+//go:embed all:vendor*
+var vendor embed.FS
+
+// VendorPrefix is the URL path the vendored files are served under.
+const VendorPrefix = "/vendor/"
+
 // ContentSecurityPolicy is sent with every HTML page. It allows nothing from
 // another origin and no inline script or style; blob: media is needed for
 // MediaStream previews in some browsers, and workers for the E2EE transform.
-const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+// 'wasm-unsafe-eval' lets the noise suppressor's AudioWorklet compile its
+// WebAssembly (served by us, under /vendor/); it allows no JavaScript eval.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; " +
 	"worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
@@ -53,6 +68,8 @@ func contentType(name string) string {
 		return "application/json"
 	case ".woff2":
 		return "font/woff2"
+	case ".wasm":
+		return "application/wasm"
 	}
 	return "application/octet-stream"
 }
@@ -77,25 +94,51 @@ type handler struct {
 // paths are 404; methods other than GET and HEAD are 405.
 func Handler() http.Handler {
 	h := &handler{assets: map[string]asset{}, e2ee: e2eeclient.Handler()}
-	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		body, err := static.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		ct := contentType(p)
-		sum := sha256.Sum256(body)
-		h.assets["/"+p] = asset{body: body, contentType: ct, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
-		return nil
-	})
+	err := addAssets(h.assets, static, "static", func(string) bool { return true })
+	if err == nil {
+		err = addAssets(h.assets, vendor, ".", servedVendorFile)
+	}
 	if err != nil {
 		// The files are compiled in: failing to read them is a broken build.
 		panic("web: reading embedded files: " + err.Error())
 	}
 	h.index = h.assets["/static/index.html"]
 	return h
+}
+
+// addAssets reads every file under root of fsys that keep accepts into m,
+// keyed by its URL path.
+func addAssets(m map[string]asset, fsys fs.FS, root string, keep func(string) bool) error {
+	return fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !keep(p) {
+			return err
+		}
+		body, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		m["/"+p] = asset{body: body, contentType: contentType(p), etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+}
+
+// servedVendorFile picks what the page loads from the copied npm package:
+// its ES modules and WebAssembly under vendor/noise/, not its source maps,
+// CommonJS builds or type declarations.
+func servedVendorFile(p string) bool {
+	if !strings.HasPrefix(p, "vendor/noise/") || strings.HasSuffix(p, ".d.ts") {
+		return false
+	}
+	return strings.HasSuffix(p, ".js") || strings.HasSuffix(p, ".wasm")
+}
+
+// NoiseSuppressorEmbedded reports whether the binary carries the noise
+// suppressor (built with make vendor-web); without it the page falls back
+// to the browser's noiseSuppression constraint.
+func NoiseSuppressorEmbedded() bool {
+	_, err := fs.Stat(vendor, "vendor/noise/index.js")
+	return err == nil
 }
 
 // FileNames lists the embedded asset URL paths; tests use it to check that
@@ -123,7 +166,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, h.index, true)
 	case strings.HasPrefix(p, e2eeclient.Prefix):
 		h.e2ee.ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/static/") && p != "/static/index.html":
+	case strings.HasPrefix(p, "/static/") && p != "/static/index.html" || strings.HasPrefix(p, VendorPrefix):
 		a, ok := h.assets[p]
 		if !ok {
 			http.NotFound(w, r)
