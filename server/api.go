@@ -13,12 +13,14 @@ import (
 )
 
 type roomsRequest struct {
-	E2EE *bool `json:"e2ee"`
+	E2EE       *bool  `json:"e2ee"`
+	AccessCode string `json:"accessCode"` // optional: checked, for a paid meeting
 }
 
 type roomsResponse struct {
-	Code string `json:"code"`
-	E2EE bool   `json:"e2ee"`
+	Code string    `json:"code"`
+	E2EE bool      `json:"e2ee"`
+	Plan *planInfo `json:"plan,omitempty"` // the paid plan the access code grants
 }
 
 // handleRooms makes a fresh room code. Nothing is stored: the room comes to
@@ -31,25 +33,32 @@ func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req, false) {
 		return
 	}
+	ent, ok := s.entitlement(w, r, req.AccessCode)
+	if !ok {
+		return
+	}
+	_, _, plan := paidTokenFields(ent)
 	code, err := auth.NewRoomCode()
 	if err != nil {
 		s.log.Error("making room code", "err", err)
 		writeError(w, http.StatusInternalServerError, codeInternal, "could not make a room code; try again")
 		return
 	}
-	writeJSON(w, http.StatusOK, roomsResponse{Code: code.String(), E2EE: req.E2EE == nil || *req.E2EE})
+	writeJSON(w, http.StatusOK, roomsResponse{Code: code.String(), E2EE: req.E2EE == nil || *req.E2EE, Plan: plan})
 }
 
 type tokenRequest struct {
-	Room string `json:"room"`
-	E2EE *bool  `json:"e2ee"` // default true: encryption is on unless turned off
+	Room       string `json:"room"`
+	E2EE       *bool  `json:"e2ee"`       // default true: encryption is on unless turned off
+	AccessCode string `json:"accessCode"` // optional: a paid plan's token
 }
 
 type tokenResponse struct {
 	Token      string                `json:"token"`
 	WS         string                `json:"ws"`
 	ICEServers []signaling.ICEServer `json:"iceServers"`
-	ExpiresAt  int64                 `json:"expiresAt"` // unix milliseconds
+	ExpiresAt  int64                 `json:"expiresAt"`      // unix milliseconds
+	Plan       *planInfo             `json:"plan,omitempty"` // paid plan of the token
 }
 
 // handleToken issues a join token for a room. The client sends it as the
@@ -71,10 +80,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRoomCode, "the room code is not valid; check the link")
 		return
 	}
+	ent, ok := s.entitlement(w, r, req.AccessCode)
+	if !ok {
+		return
+	}
+	planID, customer, plan := paidTokenFields(ent)
 	tok, claims, err := s.issuer.Issue(auth.TokenRequest{
-		Room:   room,
-		E2EE:   req.E2EE == nil || *req.E2EE,
-		Grants: auth.Grants{Publish: true, Subscribe: true},
+		Room:     room,
+		E2EE:     req.E2EE == nil || *req.E2EE,
+		Grants:   auth.Grants{Publish: true, Subscribe: true},
+		Plan:     planID,
+		Customer: customer,
 	})
 	if err != nil {
 		s.log.Error("issuing token", "err", err)
@@ -86,6 +102,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		WS:         s.wsURL(r),
 		ICEServers: s.iceServers(claims.Subject),
 		ExpiresAt:  claims.ExpiresAt.UnixMilli(),
+		Plan:       plan,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/auth"
+	"github.com/monkeythorn/meet/billing"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
 )
@@ -45,6 +46,15 @@ type Config struct {
 	// Signaling tweaks the signaling handler's time-outs and limits; its
 	// Logger, Conference, Verifier, ICEServers and CheckOrigin are set here.
 	Signaling signaling.Config
+	// Billing sells paid plans through Stripe (see docs/billing.md). It is
+	// off unless Billing.StripeKey is set; then rooms get their plan's
+	// limits and paid rooms are metered. Defaults: CodeSecret derived from
+	// Secret (so codes survive restarts), PublicURL from PublicURL, Logger
+	// from Logger.
+	Billing billing.Config
+
+	// wrapUsage lets tests observe the usage the server records.
+	wrapUsage func(usageRecorder) usageRecorder
 }
 
 // TURNConfig describes TURN servers that accept TURN REST credentials.

@@ -27,7 +27,8 @@ type Server struct {
 	issuer  *auth.Issuer
 	sig     *signaling.Handler
 	web     http.Handler
-	sfu     *sfu.SFU // nil when Config.Media replaced it
+	sfu     *sfu.SFU       // nil when Config.Media replaced it
+	billing *billingWiring // nil while billing is off
 	public  *url.URL
 	origins []string
 
@@ -72,6 +73,12 @@ func New(cfg Config) (*Server, error) {
 	sigCfg.Logger = cfg.Logger.With("component", "signaling")
 	sigCfg.Conference = conf
 	sigCfg.Verifier = issuer
+	if err := s.wireBilling(&sigCfg); err != nil {
+		if s.sfu != nil {
+			_ = s.sfu.Close()
+		}
+		return nil, err
+	}
 	sigCfg.ICEServers = s.iceServers
 	sigCfg.CheckOrigin = s.checkOrigin
 	if s.sig, err = signaling.NewHandler(sigCfg); err != nil {
@@ -86,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 func (s *Server) routes() {
+	s.registerBilling()
 	s.mux.HandleFunc("/api/rooms", s.handleRooms)
 	s.mux.HandleFunc("/api/token", s.handleToken)
 	s.mux.HandleFunc("/api/ice", s.handleICE)
@@ -182,6 +190,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.sfu != nil {
 		errs = append(errs, s.sfu.Close())
 	}
+	errs = append(errs, s.shutdownBilling(ctx))
 	done := make(chan struct{})
 	go func() { s.serving.Wait(); close(done) }()
 	select {
