@@ -11,13 +11,15 @@ const loc = (href) => new URL(href, 'https://meet.example');
 
 test('parseRoomLink', () => {
   const cases = [
-    { href: '/r/abcdefghj#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
-    { href: '/r/abcdefghj?e2ee=off', want: { code: 'abcdefghj', e2ee: false, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
-    { href: '/r/abcdefghj?name=Ann&autojoin=1&e2eepath=script#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Ann', autojoin: true, e2eePath: 'script', lowVideo: false } },
-    { href: '/r/abcdefghj?e2eepath=bogus#key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
-    { href: '/r/abcdefghj', want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
+    { href: '/r/abcdefghj#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
+    { href: '/r/abcdefghj?e2ee=off', want: { code: 'abcdefghj', e2ee: false, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
+    { href: '/r/abcdefghj?name=Ann&autojoin=1&e2eepath=script#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Ann', autojoin: true, e2eePath: 'script', lowVideo: false, simulcast: null, noiseOff: false } },
+    { href: '/r/abcdefghj?e2eepath=bogus#key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
+    { href: '/r/abcdefghj?video=low&simulcast=1&noise=off#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: true, simulcast: true, noiseOff: true } },
+    { href: '/r/abcdefghj?simulcast=0#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: false, noiseOff: false } },
+    { href: '/r/abcdefghj', want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
     // The key is never read from the query string.
-    { href: '/r/abcdefghj?key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false } },
+    { href: '/r/abcdefghj?key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
     { href: '/', want: null },
     { href: '/r/', want: null },
     { href: '/r/a/b', want: null },

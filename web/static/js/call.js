@@ -4,9 +4,28 @@
 // access; the UI and the test hook read the same state.
 
 import { Emitter } from './emitter.js';
-import { Session } from './session.js';
-import { joinToken } from './api.js';
-import { capture } from './media.js';
+import { Session, JoinError } from './session.js';
+import { joinToken, ApiError } from './api.js';
+import { capture, captureScreen } from './media.js';
+import { NoiseSuppressor, browserNoiseSuppression } from './noise.js';
+import { receiveQuality, sendQuality } from './quality.js';
+
+/**
+ * Signaling error codes after which rejoining cannot help: the call ends
+ * with the server's message. Anything else (a lost socket, a server
+ * restart, "draining", the SFU dropping our media) is retried.
+ */
+const FINAL_CODES = new Set(['room-full', 'unauthorized', 'duplicate', 'e2ee-mismatch', 'not-joined', 'too-many-errors', 'bad-message']);
+
+/** How long reconnection is tried before the user is asked. */
+export const RECONNECT_GIVE_UP_MS = 45000;
+
+/** ICE "disconnected" this long counts as a dropped network. */
+const ICE_GRACE_MS = 4000;
+
+/** @typedef {import('./quality.js').Quality} Quality */
+/** @typedef {import('./noise.js').NoiseMode} NoiseMode */
+/** @typedef {'connecting'|'connected'|'reconnecting'|'lost'} ConnectionState */
 
 /** @typedef {'ok'|'failing'|'unknown'|'off'} DecryptState */
 
@@ -22,7 +41,9 @@ import { capture } from './media.js';
  * @property {boolean} videoMuted
  * @property {MediaStreamTrack|null} audio
  * @property {MediaStreamTrack|null} video
+ * @property {MediaStreamTrack|null} screen shared screen, if sharing
  * @property {boolean} speaking
+ * @property {Quality} quality of their media as we receive it (ours: as the server receives it)
  */
 
 /**
@@ -42,6 +63,10 @@ import { capture } from './media.js';
  * @property {ChatMessage} chat
  * @property {{text: string}} notice something the user should know, shown briefly
  * @property {{reason: string, error: boolean}} ended
+ * @property {{state: ConnectionState, message: string}} connection
+ * @property {{message: string, deadline: number}} drain the server announced a restart
+ * @property {{sinkId: string}} speaker the chosen audio output changed
+ * @property {{id: string}} active-speaker the loudest other participant changed
  */
 
 /**
@@ -52,6 +77,9 @@ import { capture } from './media.js';
  * @property {MediaStreamTrack|null} audio microphone track (owned by the call from now on)
  * @property {MediaStreamTrack|null} video camera track (owned by the call from now on)
  * @property {boolean} [lowVideo] reopen the camera with small, slow video
+ * @property {boolean} [simulcast] send the camera as three layers
+ * @property {boolean} [noise] start with noise suppression on (default true)
+ * @property {string} [speakerId] audio output chosen on the pre-join screen
  */
 
 /** @extends {Emitter<CallEvents>} */
@@ -70,11 +98,39 @@ export class Call extends Emitter {
     this.selfId = '';
     this._name = cfg.name;
     this._lowVideo = !!cfg.lowVideo;
+    this._simulcast = !!cfg.simulcast;
     /** @type {Participant} */
     this.self = {
       id: '', self: true, name: cfg.name, nameUnreadable: false, decrypt: cfg.security.e2ee ? 'ok' : 'off',
-      audioMuted: !cfg.audio, videoMuted: !cfg.video, audio: cfg.audio, video: cfg.video, speaking: false,
+      audioMuted: !cfg.audio, videoMuted: !cfg.video, audio: cfg.audio, video: cfg.video, screen: null, speaking: false, quality: 'unknown',
     };
+    /** The other participant who spoke last (from the server's speaker detection). */
+    this.activeSpeaker = '';
+    /** Joined without camera and microphone: can listen and watch only. */
+    this.listenOnly = !cfg.audio && !cfg.video;
+    /** @type {{on: boolean, mode: NoiseMode}} */
+    this.noise = { on: cfg.noise !== false, mode: 'off' };
+    this._suppressor = new NoiseSuppressor();
+    /** @type {MediaStreamTrack|null} the microphone track handed to the session (cleaned or raw) */
+    this._sentAudio = cfg.audio;
+    /** Audio output for everyone's sound; '' is the default. */
+    this.speakerId = cfg.speakerId || '';
+    /** @type {ConnectionState} */
+    this.connection = 'connecting';
+    /** Last fatal error code from the server, to tell a final end from a drop. */
+    this._fatalCode = '';
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    this._retryTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    this._iceTimer = undefined;
+    /** @type {ReturnType<typeof setInterval>|undefined} */
+    this._qualityTimer = undefined;
+    this._reconnectSince = 0;
+    this._attempt = 0;
+    /** Reconnections that succeeded, for tests and the UI. */
+    this.reconnects = 0;
+    /** @type {Map<string, import('./quality.js').ReceiveSample>} */
+    this._samples = new Map();
     /** Decryption reports that arrived before the participant did. */
     /** @type {Map<string, DecryptState>} */
     this._earlyStates = new Map();
@@ -82,43 +138,211 @@ export class Call extends Emitter {
     /** @type {Map<string, string>} */
     this._profiles = new Map();
     this._ended = false;
+    /** Chosen devices ('' = default), used when a device is reopened. */
+    this._audioId = '';
+    this._videoId = '';
     cfg.security.onDecryptState((id, state) => this._onDecryptState(id, state));
   }
 
   /** Gets a token, connects and starts sending media. */
   async join() {
+    await this._applyNoise();
+    const welcome = await this._open();
+    this._joined(welcome);
+    this._qualityTimer = setInterval(() => void this._sampleQuality(), 2000);
+  }
+
+  /**
+   * Takes our place in the room after a (re)join.
+   * @param {import('./session.js').Welcome} welcome
+   */
+  _joined(welcome) {
+    if (this.selfId) this.participants.delete(this.selfId);
+    this.selfId = welcome.id;
+    this.self.id = welcome.id;
+    this.participants.set(welcome.id, this.self);
+    // People who left while we were away are gone from the welcome.
+    const present = new Set((welcome.participants || []).map((p) => p.id));
+    for (const p of [...this.participants.values()]) if (!p.self && !present.has(p.id)) this._onLeft(p.id);
+    this._fatalCode = '';
+    this._setConnection('connected', '');
+    this.emit('update', this.self);
+    if (this.session) this.session.setMute({ audioMuted: this.self.audioMuted, videoMuted: this.self.videoMuted });
+  }
+
+  /**
+   * Opens a signaling session with a fresh token and starts publishing.
+   * Events of a session that has been replaced are ignored.
+   * @returns {Promise<import('./session.js').Welcome>}
+   */
+  async _open() {
     const sec = this.security;
     const tok = await joinToken(this.code, sec.e2ee);
     const profile = await sec.sealer.seal(JSON.stringify({ name: this._name }));
     const s = new Session({ wsUrl: tok.ws, token: tok.token, iceServers: tok.iceServers, profile, transforms: sec.transforms });
     this.session = s;
-    s.on('participant-joined', (r) => this._onRemote(r));
-    s.on('participant-updated', (r) => this._onRemote(r));
-    s.on('participant-left', ({ id }) => this._onLeft(id));
-    s.on('track', (t) => this._onTrack(t.participant, t.kind, t.track));
-    s.on('track-ended', (t) => this._onTrackEnded(t.participant, t.kind, t.track));
-    s.on('chat', (m) => void this._onChat(m.from, m.data));
-    s.on('speakers', ({ ids }) => this._onSpeakers(ids));
-    s.on('error', (e) => this.emit('notice', { text: e.message }));
-    s.on('drain', (d) => this.emit('notice', { text: d.message || 'The server is restarting; the call will end shortly.' }));
-    s.on('redirect', ({ url }) => this._end('This meeting moved to another server: ' + url, true));
-    s.on('closed', ({ reason }) => this._end(reason || 'The call ended.', !!reason));
-    s.on('connection', ({ pc, state }) => {
-      if (state === 'failed') this.emit('notice', { text: 'The ' + (pc === 'pub' ? 'sending' : 'receiving') + ' media connection failed. Check your network.' });
+    /**
+     * @template {keyof import('./session.js').SessionEvents} K
+     * @param {K} name
+     * @param {(payload: import('./session.js').SessionEvents[K]) => void} fn
+     */
+    const on = (name, fn) => s.on(name, (payload) => {
+      if (this.session === s && !this._ended) fn(payload);
     });
-    const tracks = /** @type {MediaStreamTrack[]} */ ([this.self.audio, this.self.video].filter(Boolean));
-    const welcome = await s.join({ stream: new MediaStream(tracks), audio: this.self.audio, video: this.self.video });
+    on('participant-joined', (r) => this._onRemote(r));
+    on('participant-updated', (r) => this._onRemote(r));
+    on('participant-left', ({ id }) => this._onLeft(id));
+    on('track', (t) => this._onTrack(t.participant, t.kind, t.source, t.track));
+    on('track-ended', (t) => this._onTrackEnded(t.participant, t.kind, t.source, t.track));
+    on('chat', (m) => void this._onChat(m.from, m.data));
+    on('speakers', ({ ids }) => this._onSpeakers(ids));
+    on('error', (e) => {
+      if (e.fatal) this._fatalCode = e.code;
+      else this.emit('notice', { text: e.message });
+    });
+    on('drain', (d) => this.emit('drain', { message: d.message || 'The server is restarting. You will be reconnected.', deadline: d.deadline }));
+    s.on('redirect', ({ url }) => this._end('This meeting moved to another server: ' + url, true));
+    on('closed', ({ reason }) => this._onClosed(reason));
+    on('connection', ({ state }) => this._onMediaState(state));
+    const tracks = /** @type {MediaStreamTrack[]} */ ([this._sentAudio, this.self.video].filter(Boolean));
+    const welcome = await s.join({ stream: new MediaStream(tracks), audio: this._sentAudio, video: this.self.video, simulcast: this._simulcast });
     if (welcome.e2ee !== sec.e2ee) {
+      this._fatalCode = 'e2ee-mismatch';
       s.leave();
-      throw new Error(welcome.e2ee
+      throw new JoinError('e2ee-mismatch', welcome.e2ee
         ? 'This meeting is end-to-end encrypted, but this link has no key. Ask for the full invite link.'
         : 'This meeting was created without end-to-end encryption. Open it with the link that ends in "?e2ee=off".');
     }
-    this.selfId = welcome.id;
-    this.self.id = welcome.id;
-    this.participants.set(welcome.id, this.self);
-    this.emit('update', this.self);
-    s.setMute({ audioMuted: this.self.audioMuted, videoMuted: this.self.videoMuted });
+    if (this.self.screen) await s.startScreen(this.self.screen);
+    return welcome;
+  }
+
+  /**
+   * The signaling connection closed without us leaving.
+   * @param {string} reason
+   */
+  _onClosed(reason) {
+    if (FINAL_CODES.has(this._fatalCode)) {
+      this._end(reason || 'The server ended the call.', true);
+      return;
+    }
+    this._reconnect(reason || 'The connection to the server was lost.');
+  }
+
+  /**
+   * ICE state of either media connection: "failed", or "disconnected" for
+   * a few seconds, means the network dropped; rejoin rather than wait for a
+   * signaling time-out that can take most of a minute.
+   * @param {RTCPeerConnectionState} state
+   */
+  _onMediaState(state) {
+    clearTimeout(this._iceTimer);
+    if (state === 'failed') this._reconnect('The media connection failed.');
+    else if (state === 'disconnected') this._iceTimer = setTimeout(() => this._reconnect('The network connection dropped.'), ICE_GRACE_MS);
+  }
+
+  /**
+   * Drops the current session and rejoins with a fresh token until it
+   * works or RECONNECT_GIVE_UP_MS pass; then the user chooses (rejoin()).
+   * @param {string} why
+   */
+  _reconnect(why) {
+    if (this._ended || this.connection === 'reconnecting') return;
+    clearTimeout(this._iceTimer);
+    const old = this.session;
+    this.session = null;
+    // Tells the server at once if it still hears us, so the others do not
+    // see a frozen tile until the time-out; its events are ignored now.
+    if (old) old.leave();
+    for (const p of this.participants.values()) {
+      if (p.self || (!p.audio && !p.video && !p.screen)) continue;
+      p.audio = null;
+      p.video = null;
+      p.screen = null;
+      this.emit('update', p);
+    }
+    this._samples.clear();
+    this._reconnectSince = Date.now();
+    this._attempt = 0;
+    this._setConnection('reconnecting', why);
+    this._retryTimer = setTimeout(() => void this._tryReconnect(), 300);
+  }
+
+  async _tryReconnect() {
+    if (this._ended) return;
+    this._attempt++;
+    try {
+      const welcome = await this._open();
+      if (this._ended) return;
+      this.reconnects++;
+      this._joined(welcome);
+      this.emit('notice', { text: 'Reconnected.' });
+    } catch (err) {
+      if (this._ended) return;
+      const s = this.session;
+      this.session = null;
+      if (s) s.leave();
+      const code = err instanceof JoinError ? err.code : '';
+      if (FINAL_CODES.has(code)) {
+        this._end(err instanceof Error ? err.message : String(err), true);
+        return;
+      }
+      if (Date.now() - this._reconnectSince > RECONNECT_GIVE_UP_MS) {
+        const unreachable = err instanceof ApiError && err.status === 0 || code === 'network' || code === 'timeout';
+        this._setConnection('lost', unreachable
+          ? 'The meeting server cannot be reached. Check your connection, then rejoin.'
+          : 'The connection to the meeting was lost (' + (err instanceof Error ? err.message : String(err)) + ').');
+        return;
+      }
+      // 0.5, 1, 2, 4, 4… seconds: quick for a blip, gentle for a restart.
+      const wait = Math.min(4000, 500 * 2 ** Math.min(this._attempt - 1, 3));
+      this._retryTimer = setTimeout(() => void this._tryReconnect(), wait);
+    }
+  }
+
+  /** After the connection was given up ("lost"): try again now. */
+  rejoin() {
+    if (this._ended || this.connection !== 'lost') return;
+    this.connection = 'connected';
+    this._reconnect('Rejoining…');
+  }
+
+  /**
+   * @param {ConnectionState} state
+   * @param {string} message
+   */
+  _setConnection(state, message) {
+    if (this.connection === state) return;
+    this.connection = state;
+    this.emit('connection', { state, message });
+  }
+
+  /** Samples receive and send statistics and updates each tile's quality. */
+  async _sampleQuality() {
+    const s = this.session;
+    if (!s || this.connection !== 'connected') return;
+    const [recv, send] = await Promise.all([s.stats(), s.sendStats()]);
+    if (this.session !== s) return;
+    for (const p of this.participants.values()) {
+      /** @type {Quality} */
+      let q;
+      if (p.self) {
+        q = this.self.audio || this.self.video || this.self.screen ? sendQuality(send) : 'unknown';
+      } else {
+        const st = recv.get(p.id);
+        if (!st || (!p.audio && !p.video && !p.screen)) {
+          q = 'unknown';
+        } else {
+          const cur = { packets: st.videoPacketsReceived + st.audioPacketsReceived, lost: st.packetsLost, jitter: st.jitter };
+          q = receiveQuality(this._samples.get(p.id) || null, cur);
+          this._samples.set(p.id, cur);
+        }
+      }
+      if (q !== p.quality) {
+        p.quality = q;
+        this.emit('update', p);
+      }
+    }
   }
 
   /**
@@ -129,7 +353,7 @@ export class Call extends Emitter {
     if (!p) {
       p = {
         id: r.id, self: false, name: '', nameUnreadable: false, decrypt: this.security.e2ee ? this._earlyStates.get(r.id) || 'unknown' : 'off',
-        audioMuted: r.audioMuted, videoMuted: r.videoMuted, audio: null, video: null, speaking: false,
+        audioMuted: r.audioMuted, videoMuted: r.videoMuted, audio: null, video: null, screen: null, speaking: false, quality: 'unknown',
       };
       this._earlyStates.delete(r.id);
       this.participants.set(r.id, p);
@@ -166,18 +390,21 @@ export class Call extends Emitter {
     if (!p || p.self) return;
     this.participants.delete(id);
     this._profiles.delete(id);
+    this._samples.delete(id);
     this.emit('remove', { id });
   }
 
   /**
    * @param {string} id
    * @param {string} kind
+   * @param {string} source
    * @param {MediaStreamTrack} track
    */
-  _onTrack(id, kind, track) {
+  _onTrack(id, kind, source, track) {
     const p = this.participants.get(id);
     if (!p || p.self) return;
     if (kind === 'audio') p.audio = track;
+    else if (source === 'screen') p.screen = track;
     else p.video = track;
     this.emit('update', p);
   }
@@ -185,12 +412,14 @@ export class Call extends Emitter {
   /**
    * @param {string} id
    * @param {string} kind
+   * @param {string} source
    * @param {MediaStreamTrack} track
    */
-  _onTrackEnded(id, kind, track) {
+  _onTrackEnded(id, kind, source, track) {
     const p = this.participants.get(id);
     if (!p || p.self) return;
     if (kind === 'audio' && p.audio === track) p.audio = null;
+    else if (source === 'screen' && p.screen === track) p.screen = null;
     else if (kind === 'video' && p.video === track) p.video = null;
     else return;
     this.emit('update', p);
@@ -213,8 +442,15 @@ export class Call extends Emitter {
     this.emit('update', p);
   }
 
-  /** @param {string[]} ids */
+  /** @param {string[]} ids loudest first */
   _onSpeakers(ids) {
+    // The stage follows the loudest other person and stays with them
+    // through pauses, so it does not flicker back and forth.
+    const loudest = ids.find((id) => id !== this.selfId && this.participants.has(id));
+    if (loudest && loudest !== this.activeSpeaker) {
+      this.activeSpeaker = loudest;
+      this.emit('active-speaker', { id: loudest });
+    }
     const now = new Set(ids);
     for (const p of this.participants.values()) {
       const speaking = now.has(p.id);
@@ -270,13 +506,13 @@ export class Call extends Emitter {
   async setMicrophone(on) {
     const p = this.self;
     if (on && !p.audio) {
-      const c = await capture({ audio: true, video: false });
+      const c = await capture({ audio: true, video: false, audioId: this._audioId });
       if (!c.audio) {
         this.emit('notice', { text: c.problem || 'The microphone could not be opened.' });
         return;
       }
       p.audio = c.audio;
-      if (this.session) await this.session.replaceAudioTrack(c.audio);
+      await this._applyNoise();
     }
     if (p.audio) p.audio.enabled = on;
     p.audioMuted = !on;
@@ -292,7 +528,7 @@ export class Call extends Emitter {
   async setCamera(on) {
     const p = this.self;
     if (on && !p.video) {
-      const c = await capture({ audio: false, video: true, low: this._lowVideo });
+      const c = await capture({ audio: false, video: true, low: this._lowVideo, videoId: this._videoId });
       if (!c.video) {
         this.emit('notice', { text: c.problem || 'The camera could not be opened.' });
         return;
@@ -310,28 +546,147 @@ export class Call extends Emitter {
     this.emit('update', p);
   }
 
+  /**
+   * Switches to another camera or microphone without renegotiating: the
+   * new track replaces the old one on the same sender.
+   * @param {'audioinput'|'videoinput'} kind
+   * @param {string} deviceId
+   */
+  async useDevice(kind, deviceId) {
+    const p = this.self;
+    if (kind === 'videoinput') {
+      this._videoId = deviceId;
+      if (!p.video) return;
+      const c = await capture({ audio: false, video: true, low: this._lowVideo, videoId: deviceId });
+      if (!c.video) {
+        this.emit('notice', { text: c.problem || 'That camera could not be opened.' });
+        return;
+      }
+      const old = p.video;
+      p.video = c.video;
+      if (this.session) await this.session.replaceVideoTrack(c.video);
+      old.stop();
+    } else {
+      this._audioId = deviceId;
+      if (!p.audio) return;
+      const c = await capture({ audio: true, video: false, audioId: deviceId });
+      if (!c.audio) {
+        this.emit('notice', { text: c.problem || 'That microphone could not be opened.' });
+        return;
+      }
+      const old = p.audio;
+      c.audio.enabled = !p.audioMuted;
+      p.audio = c.audio;
+      await this._applyNoise();
+      old.stop();
+    }
+    this.emit('update', p);
+  }
+
+  /**
+   * Sends everyone's sound to another output (where setSinkId exists).
+   * @param {string} sinkId
+   */
+  useSpeaker(sinkId) {
+    this.speakerId = sinkId;
+    this.emit('speaker', { sinkId });
+  }
+
+  /**
+   * Turns noise suppression on or off.
+   * @param {boolean} on
+   */
+  async setNoiseSuppression(on) {
+    this.noise.on = on;
+    await this._applyNoise();
+    this.emit('update', this.self);
+  }
+
+  /**
+   * Puts the microphone track through the noise suppressor (or the
+   * browser's suppression as fallback, or neither) and sends the result.
+   */
+  async _applyNoise() {
+    const raw = this.self.audio;
+    /** @type {MediaStreamTrack|null} */
+    let sent = raw;
+    if (!raw) {
+      this._suppressor.stop();
+      this.noise.mode = 'off';
+    } else if (this.noise.on) {
+      const cleaned = await this._suppressor.start(raw);
+      if (cleaned) {
+        // One suppressor is enough; two in a row eat speech.
+        await browserNoiseSuppression(raw, false);
+        sent = cleaned;
+        this.noise.mode = 'rnnoise';
+      } else {
+        await browserNoiseSuppression(raw, true);
+        this.noise.mode = 'browser';
+      }
+    } else {
+      this._suppressor.stop();
+      await browserNoiseSuppression(raw, false);
+      this.noise.mode = 'off';
+    }
+    this._sentAudio = sent;
+    if (this.session) await this.session.replaceAudioTrack(sent);
+  }
+
+  /** Asks for a screen to share and sends it next to the camera. */
+  async startScreenShare() {
+    if (this.self.screen) return;
+    let track;
+    try {
+      track = await captureScreen();
+    } catch (err) {
+      this.emit('notice', { text: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    if (!track || this._ended) {
+      if (track) track.stop();
+      return;
+    }
+    this.self.screen = track;
+    // The browser's own "Stop sharing" bar ends the track.
+    track.addEventListener('ended', () => void this.stopScreenShare(), { once: true });
+    this.emit('update', this.self);
+    if (this.session) await this.session.startScreen(track);
+  }
+
+  /** Stops sharing the screen. */
+  async stopScreenShare() {
+    const t = this.self.screen;
+    if (!t) return;
+    this.self.screen = null;
+    t.stop();
+    this.emit('update', this.self);
+    if (this.session) await this.session.stopScreen();
+  }
+
   _sendMute() {
     if (this.session) this.session.setMute({ audioMuted: this.self.audioMuted, videoMuted: this.self.videoMuted });
   }
 
   /**
-   * Tells the server how large a participant's video is shown, so it can
-   * send a fitting layer (0×0 when hidden).
+   * Tells the server how large a participant's camera or screen is shown,
+   * so it can send a fitting layer (0×0 when hidden).
    * @param {string} id
    * @param {number} width
    * @param {number} height
+   * @param {string} [source] "camera" (default) or "screen"
    */
-  setRenderedSize(id, width, height) {
+  setRenderedSize(id, width, height, source = 'camera') {
     const r = this.session && this.session.remotes.get(id);
     if (!r || !this.session) return;
     for (const t of r.tracks.values()) {
-      if (t.kind === 'video') this.session.sendLayer(t.id, width, height);
+      if (t.kind === 'video' && (t.source || 'camera') === source) this.session.sendLayer(t.id, width, height);
     }
   }
 
   /**
    * Receive statistics and decryption state per remote participant.
-   * @returns {Promise<Record<string, {name: string, framesDecoded: number, framesReceived: number, audioPacketsReceived: number, videoPacketsReceived: number, decryptState: DecryptState, nameUnreadable: boolean}>>}
+   * @returns {Promise<Record<string, {name: string, framesDecoded: number, framesReceived: number, audioPacketsReceived: number, videoPacketsReceived: number, screenFramesDecoded: number, hasScreen: boolean, quality: Quality, decryptState: DecryptState, nameUnreadable: boolean}>>}
    */
   async stats() {
     /** @type {Record<string, any>} */
@@ -346,6 +701,9 @@ export class Call extends Emitter {
         framesReceived: s ? s.framesReceived : 0,
         audioPacketsReceived: s ? s.audioPacketsReceived : 0,
         videoPacketsReceived: s ? s.videoPacketsReceived : 0,
+        screenFramesDecoded: s ? s.screenFramesDecoded : 0,
+        hasScreen: !!p.screen,
+        quality: p.quality,
         decryptState: p.decrypt,
         nameUnreadable: p.nameUnreadable,
       };
@@ -366,8 +724,13 @@ export class Call extends Emitter {
   _end(reason, error) {
     if (this._ended) return;
     this._ended = true;
+    clearTimeout(this._retryTimer);
+    clearTimeout(this._iceTimer);
+    clearInterval(this._qualityTimer);
+    this._suppressor.stop();
     if (this.self.audio) this.self.audio.stop();
     if (this.self.video) this.self.video.stop();
+    if (this.self.screen) this.self.screen.stop();
     this.security.close();
     this.emit('ended', { reason, error });
   }

@@ -2,7 +2,7 @@
 //   /r/<code>#<key>              an end-to-end encrypted room (the default)
 //   /r/<code>?e2ee=off           a room without end-to-end encryption
 // plus options for tests and kiosks: name=<display name>, autojoin=1,
-// e2eepath=auto|script|streams, video=low. The key lives only in the fragment, which
+// e2eepath=auto|script|streams, video=low, simulcast=0|1, noise=off. The key lives only in the fragment, which
 // browsers never send to a server; nothing here puts it anywhere else.
 // No DOM access: this module also runs under node for tests.
 
@@ -17,6 +17,8 @@
  * @property {boolean} autojoin join without the pre-join screen
  * @property {E2EEPath} e2eePath which Encoded Transform API to use
  * @property {boolean} lowVideo send small, slow video (?video=low): tests on small machines, poor links
+ * @property {boolean|null} simulcast ?simulcast=1 forces three camera layers, 0 one; null lets the client decide
+ * @property {boolean} noiseOff start with noise suppression off (?noise=off)
  */
 
 const CODE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -40,6 +42,8 @@ export function parseRoomLink(loc) {
     autojoin: q.get('autojoin') === '1' || q.get('autojoin') === 'true',
     e2eePath: path === 'script' || path === 'streams' ? path : 'auto',
     lowVideo: q.get('video') === 'low',
+    simulcast: q.get('simulcast') === '1' ? true : q.get('simulcast') === '0' ? false : null,
+    noiseOff: q.get('noise') === 'off',
   };
 }
 

@@ -5,6 +5,8 @@ import { parseRoomLink } from './link.js';
 import { roomSecurity, SecurityError } from './secure.js';
 import { capture } from './media.js';
 import { Call } from './call.js';
+import { JoinError } from './session.js';
+import { ApiError } from './api.js';
 import { installTestHook } from './testhook.js';
 import { renderLanding } from './ui/landing.js';
 import { renderPrejoin, rememberedName, rememberName } from './ui/prejoin.js';
@@ -18,11 +20,56 @@ const state = { screen: 'landing', message: '', call: null };
  * @param {HTMLElement} root
  * @param {string} title
  * @param {string} message
+ * @param {() => void} [retry]
  */
-function showError(root, title, message) {
+function showError(root, title, message, retry) {
   state.screen = 'error';
   state.message = message;
-  renderEnded(root, { title, message, error: true });
+  renderEnded(root, { title, message, error: true, rejoin: retry, rejoinLabel: 'Try again' });
+}
+
+/**
+ * What this browser lacks for a call ('' when it has everything).
+ * @returns {string}
+ */
+function missingFeature() {
+  if (typeof RTCPeerConnection !== 'function') return 'WebRTC';
+  if (typeof WebSocket !== 'function') return 'WebSocket';
+  if (!globalThis.crypto || !crypto.subtle) return 'Web Crypto (open the page over https)';
+  return '';
+}
+
+/**
+ * Whether to send the camera as three simulcast layers: where the browser
+ * does it well (Chromium) and the camera is large enough to be worth
+ * splitting. ?simulcast=1/0 overrides.
+ * @param {import('./link.js').RoomLink} link
+ * @returns {boolean}
+ */
+function useSimulcast(link) {
+  if (link.simulcast !== null) return link.simulcast;
+  const chromium = /Chrom(e|ium)\//.test(navigator.userAgent) && !/Firefox\//.test(navigator.userAgent);
+  return chromium && !link.lowVideo;
+}
+
+/**
+ * A title and message for a failed join, saying what to do next.
+ * @param {unknown} err
+ * @returns {{title: string, message: string, retry: boolean}}
+ */
+function joinProblem(err) {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof JoinError) {
+    if (err.code === 'room-full') return { title: 'This meeting is full', message: 'It has as many participants as it can take. Try again when someone leaves.', retry: true };
+    if (err.code === 'network' || err.code === 'timeout') return { title: 'Cannot reach the server', message: 'The meeting server did not answer. Check your connection, then try again.', retry: true };
+    if (err.code === 'e2ee-mismatch') return { title: 'Wrong kind of link', message: msg, retry: false };
+    if (err.code === 'draining') return { title: 'The server is restarting', message: 'Try again in a moment.', retry: true };
+  }
+  if (err instanceof ApiError) {
+    if (err.status === 0) return { title: 'Cannot reach the server', message: msg, retry: true };
+    if (err.status === 404) return { title: 'Meeting not found', message: msg, retry: false };
+  }
+  return { title: 'Could not join', message: msg, retry: true };
 }
 
 /**
@@ -31,6 +78,12 @@ function showError(root, title, message) {
  */
 async function runRoom(root, link) {
   document.title = 'Meeting ' + link.code + ' · MonkeyThorn Meet';
+  const missing = missingFeature();
+  if (missing) {
+    showError(root, 'This browser cannot join calls',
+      'It lacks ' + missing + '. Use a current Chrome, Edge, Firefox or Safari.');
+    return;
+  }
   if (link.e2ee && !link.key) {
     showError(root, 'This link is missing its key',
       'This meeting is end-to-end encrypted, and its key travels in the part of the link after "#". ' +
@@ -47,18 +100,20 @@ async function runRoom(root, link) {
   }
 
   let name, audio, video;
+  let speakerId = '';
+  let noise = !link.noiseOff;
   if (link.autojoin) {
     name = link.name || rememberedName() || 'Guest';
     if (link.name) rememberName(link.name);
     ({ audio, video } = await capture({ audio: true, video: true, low: link.lowVideo }));
   } else {
     state.screen = 'prejoin';
-    ({ name, audio, video } = await renderPrejoin(root, { code: link.code, e2ee: link.e2ee, name: link.name, lowVideo: link.lowVideo }));
+    ({ name, audio, video, speakerId, noise } = await renderPrejoin(root, { code: link.code, e2ee: link.e2ee, name: link.name, lowVideo: link.lowVideo, noise }));
   }
 
   state.screen = 'joining';
   mount(root, h('main', { class: 'joining' }, h('div', { class: 'spinner' }), h('p', { text: 'Joining…' })));
-  const call = new Call({ code: link.code, name, security, audio, video, lowVideo: link.lowVideo });
+  const call = new Call({ code: link.code, name, security, audio, video, lowVideo: link.lowVideo, simulcast: useSimulcast(link), noise, speakerId });
   state.call = call;
   call.on('ended', ({ reason, error }) => {
     state.screen = error ? 'error' : 'ended';
@@ -69,7 +124,8 @@ async function runRoom(root, link) {
     await call.join();
   } catch (err) {
     call.leave();
-    showError(root, 'Could not join', err instanceof Error ? err.message : String(err));
+    const p = joinProblem(err);
+    showError(root, p.title, p.message, p.retry ? () => location.reload() : undefined);
     return;
   }
   state.screen = 'call';

@@ -29,9 +29,39 @@ export const AUDIO_CONSTRAINTS = {
  */
 
 /**
+ * What to open. audioId/videoId pick a device (exact); '' or absent takes
+ * the default one.
+ * @typedef {object} CaptureRequest
+ * @property {boolean} audio
+ * @property {boolean} video
+ * @property {boolean} [low] small, slow video
+ * @property {string} [audioId]
+ * @property {string} [videoId]
+ */
+
+/**
+ * @param {CaptureRequest} want
+ * @returns {MediaTrackConstraints|false}
+ */
+function audioConstraints(want) {
+  if (!want.audio) return false;
+  return want.audioId ? { ...AUDIO_CONSTRAINTS, deviceId: { exact: want.audioId } } : AUDIO_CONSTRAINTS;
+}
+
+/**
+ * @param {CaptureRequest} want
+ * @returns {MediaTrackConstraints|false}
+ */
+function videoConstraints(want) {
+  if (!want.video) return false;
+  const base = want.low ? LOW_VIDEO_CONSTRAINTS : VIDEO_CONSTRAINTS;
+  return want.videoId ? { ...base, deviceId: { exact: want.videoId } } : base;
+}
+
+/**
  * Opens the microphone and/or camera. A missing or refused device is not an
  * error: the call works with what there is, and problem says what is missing.
- * @param {{audio: boolean, video: boolean, low?: boolean}} want
+ * @param {CaptureRequest} want
  * @returns {Promise<Captured>}
  */
 export async function capture(want) {
@@ -43,10 +73,7 @@ export async function capture(want) {
     return out;
   }
   try {
-    const s = await navigator.mediaDevices.getUserMedia({
-      audio: want.audio ? AUDIO_CONSTRAINTS : false,
-      video: want.video ? (want.low ? LOW_VIDEO_CONSTRAINTS : VIDEO_CONSTRAINTS) : false,
-    });
+    const s = await navigator.mediaDevices.getUserMedia({ audio: audioConstraints(want), video: videoConstraints(want) });
     out.audio = s.getAudioTracks()[0] || null;
     out.video = s.getVideoTracks()[0] || null;
     return out;
@@ -54,8 +81,8 @@ export async function capture(want) {
     // Both at once failed: try each alone, so a missing camera does not
     // cost the microphone.
     if (want.audio && want.video) {
-      const a = await capture({ audio: true, video: false });
-      const v = await capture({ audio: false, video: true, low: want.low });
+      const a = await capture({ ...want, video: false });
+      const v = await capture({ ...want, audio: false });
       out.audio = a.audio;
       out.video = v.video;
       if (!out.audio && !out.video) out.problem = describe(err);
@@ -69,6 +96,28 @@ export async function capture(want) {
 }
 
 /**
+ * Asks the user for a screen, window or tab to share. Resolves null when
+ * they cancel; throws an Error whose message can be shown otherwise.
+ * @returns {Promise<MediaStreamTrack|null>}
+ */
+export async function captureScreen() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
+    throw new Error('This browser cannot share the screen.');
+  }
+  try {
+    const s = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 15 } }, audio: false });
+    const t = s.getVideoTracks()[0] || null;
+    // Text on a screen should stay sharp rather than move smoothly.
+    if (t && 'contentHint' in t) t.contentHint = 'detail';
+    return t;
+  } catch (err) {
+    const name = err && typeof err === 'object' && 'name' in err ? String(err.name) : '';
+    if (name === 'NotAllowedError' || name === 'AbortError') return null;
+    throw new Error('The screen could not be shared: ' + describe(err));
+  }
+}
+
+/**
  * @param {unknown} err
  * @returns {string}
  */
@@ -76,6 +125,7 @@ function describe(err) {
   const name = err && typeof err === 'object' && 'name' in err ? String(err.name) : '';
   if (name === 'NotAllowedError') return 'permission was refused. Allow camera and microphone in the address bar, then reload.';
   if (name === 'NotFoundError') return 'no camera or microphone was found.';
-  if (name === 'NotReadableError') return 'the device is in use by another application.';
+  if (name === 'NotReadableError') return 'the device is in use by another application. Close it there, then try again.';
+  if (name === 'OverconstrainedError') return 'the chosen device is no longer available.';
   return 'the device could not be opened (' + (name || String(err)) + ').';
 }

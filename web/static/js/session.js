@@ -73,7 +73,18 @@ export const PROTOCOL_VERSION = 1;
  * @property {MediaStream} stream the stream the tracks are sent in
  * @property {MediaStreamTrack|null} audio
  * @property {MediaStreamTrack|null} video
+ * @property {boolean} [simulcast] send the camera as three layers (SIMULCAST_LAYERS)
  */
+
+/**
+ * The camera's simulcast layers, lowest first: the server forwards each
+ * subscriber the one that fits its tile and bandwidth (rids as in sfu/).
+ */
+export const SIMULCAST_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
+];
 
 /**
  * What the session knows of another participant.
@@ -95,6 +106,9 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} audioBytesReceived
  * @property {number} frameWidth
  * @property {number} frameHeight
+ * @property {number} screenFramesDecoded frames decoded of the shared screen
+ * @property {number} packetsLost video and audio, cumulative
+ * @property {number} jitter largest audio/video jitter, seconds
  */
 
 /**
@@ -103,8 +117,9 @@ export const PROTOCOL_VERSION = 1;
  * @property {Remote} participant-joined
  * @property {Remote} participant-updated
  * @property {{id: string}} participant-left
- * @property {{participant: string, kind: string, track: MediaStreamTrack, receiver: RTCRtpReceiver}} track
- * @property {{participant: string, kind: string, track: MediaStreamTrack}} track-ended
+ * @property {{participant: string, kind: string, source: string, track: MediaStreamTrack, receiver: RTCRtpReceiver}} track
+ * @property {{participant: string, kind: string, source: string, track: MediaStreamTrack}} track-ended
+ * @property {{mid: string, active: string[]}} layers
  * @property {{from: string, data: string}} chat
  * @property {{ids: string[]}} speakers
  * @property {{pc: string, state: RTCPeerConnectionState}} connection
@@ -147,10 +162,20 @@ export class Session extends Emitter {
     this._sub = null;
     /** Negotiation steps per connection run one at a time, in arrival order. */
     this._queue = { pub: Promise.resolve(), sub: Promise.resolve() };
-    /** @type {Map<RTCRtpReceiver, {participant: string, kind: string}>} */
+    /** @type {Map<RTCRtpReceiver, {participant: string, kind: string, source: string}>} */
     this._receivers = new Map();
     /** @type {{audio: RTCRtpSender|null, video: RTCRtpSender|null}} */
     this._senders = { audio: null, video: null };
+    /**
+     * What each sending transceiver carries, by mid, as told to the server
+     * in every pub offer; a mid left out stops that track.
+     * @type {Map<RTCRtpTransceiver, string>}
+     */
+    this._sources = new Map();
+    /** @type {RTCRtpTransceiver|null} the screen share's, while sharing */
+    this._screen = null;
+    /** @type {Map<string, string[]>} last active rids the server asked for, by mid */
+    this._layers = new Map();
     this._closed = false;
     /** @type {ReturnType<typeof setInterval>|undefined} */
     this._pinger = undefined;
@@ -248,20 +273,97 @@ export class Session extends Emitter {
     // Both transceivers exist even without a track, so a camera started
     // later is a replaceTrack and not a renegotiation.
     const audio = pc.addTransceiver(media.audio || 'audio', { direction: 'sendonly', streams: [media.stream] });
-    const video = pc.addTransceiver(media.video || 'video', { direction: 'sendonly', streams: [media.stream] });
+    /** @type {RTCRtpTransceiverInit} */
+    const videoInit = { direction: 'sendonly', streams: [media.stream] };
+    if (media.simulcast) videoInit.sendEncodings = SIMULCAST_LAYERS.map((l) => ({ ...l }));
+    const video = pc.addTransceiver(media.video || 'video', videoInit);
     this._senders = { audio: audio.sender, video: video.sender };
+    this._sources.set(audio, 'microphone');
+    this._sources.set(video, 'camera');
     if (t) {
       t.attachSender(audio.sender, { senderId: this.id, kind: 'audio' });
       t.attachSender(video.sender, { senderId: this.id, kind: 'video' });
     }
+    this._offerPub();
+  }
+
+  /** Sends a pub offer listing every transceiver that carries a track. */
+  _offerPub() {
+    const pc = /** @type {RTCPeerConnection} */ (this._pub);
     this._enqueue('pub', async () => {
       await pc.setLocalDescription(await pc.createOffer());
-      const tracks = [
-        { mid: audio.mid || '0', source: 'microphone' },
-        { mid: video.mid || '1', source: 'camera' },
-      ];
+      const tracks = [];
+      for (const [tr, source] of this._sources) if (tr.mid) tracks.push({ mid: tr.mid, source });
       this._send({ type: 'offer', pc: 'pub', sdp: pc.localDescription ? pc.localDescription.sdp : '', tracks });
     });
+  }
+
+  /**
+   * Starts sending a shared screen as a second video track (source
+   * "screen"), encrypted like the camera. Each share gets a fresh
+   * transceiver: the server knows a track by its mid, and a mid it was told
+   * had stopped does not come back.
+   * @param {MediaStreamTrack} track
+   */
+  async startScreen(track) {
+    const pc = this._pub;
+    if (!pc || this._closed) throw new Error('session: not joined');
+    if (this._screen) {
+      await this._screen.sender.replaceTrack(track);
+      return;
+    }
+    const tr = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+    if (this._cfg.transforms) this._cfg.transforms.attachSender(tr.sender, { senderId: this.id, kind: 'video' });
+    this._screen = tr;
+    this._sources.set(tr, 'screen');
+    this._offerPub();
+  }
+
+  /** Stops sending the shared screen; the others' layouts go back. */
+  async stopScreen() {
+    const tr = this._screen;
+    if (!tr) return;
+    this._screen = null;
+    this._sources.delete(tr);
+    await tr.sender.replaceTrack(null).catch(() => {});
+    tr.direction = 'inactive';
+    this._offerPub();
+  }
+
+  /**
+   * The encodings of the camera sender as the browser reports them, for
+   * tests and the stats panel.
+   * @returns {{rid: string, active: boolean}[]}
+   */
+  cameraEncodings() {
+    const s = this._senders.video;
+    if (!s) return [];
+    return (s.getParameters().encodings || []).map((e) => ({ rid: e.rid || '', active: e.active !== false }));
+  }
+
+  /**
+   * Pauses the simulcast layers no subscriber needs (server "layers"):
+   * the browser stops encoding them, which saves the sender CPU and upload.
+   * @param {string} mid
+   * @param {string[]} active
+   */
+  async _setActiveLayers(mid, active) {
+    const pc = this._pub;
+    if (!pc) return;
+    const tr = pc.getTransceivers().find((x) => x.mid === mid);
+    if (!tr) return;
+    const params = tr.sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    const want = new Set(active);
+    let changed = false;
+    for (const e of params.encodings) {
+      const on = !!e.rid && want.has(e.rid);
+      if (e.active !== on) {
+        e.active = on;
+        changed = true;
+      }
+    }
+    if (changed) await tr.sender.setParameters(params);
   }
 
   /** @param {RTCTrackEvent} ev */
@@ -269,6 +371,7 @@ export class Session extends Emitter {
     const track = ev.track;
     const participant = ev.streams.length > 0 ? ev.streams[0].id : this._publisherOf(track.id);
     if (!participant) return;
+    const source = this._sourceOf(participant, track);
     // Attach first: with Encoded Transforms the frames must not reach the
     // decoder before the receiver is hooked up.
     if (this._cfg.transforms) {
@@ -281,11 +384,11 @@ export class Session extends Emitter {
         console.error('meet: attaching decryption for', participant, 'failed:', err);
       }
     }
-    this._receivers.set(ev.receiver, { participant, kind: track.kind });
+    this._receivers.set(ev.receiver, { participant, kind: track.kind, source });
     const ended = () => {
       const cur = this._receivers.get(ev.receiver);
       if (cur && cur.participant === participant) this._receivers.delete(ev.receiver);
-      this.emit('track-ended', { participant, kind: track.kind, track });
+      this.emit('track-ended', { participant, kind: track.kind, source, track });
     };
     track.addEventListener('ended', ended, { once: true });
     if (ev.streams[0]) {
@@ -298,7 +401,22 @@ export class Session extends Emitter {
       };
       stream.addEventListener('removetrack', removed);
     }
-    this.emit('track', { participant, kind: track.kind, track, receiver: ev.receiver });
+    this.emit('track', { participant, kind: track.kind, source, track, receiver: ev.receiver });
+  }
+
+  /**
+   * The source of an incoming track. The server names a track
+   * "<participant>-<mid>" and announces it (track-published) before the
+   * offer that carries it, so the id finds it.
+   * @param {string} participant
+   * @param {MediaStreamTrack} track
+   * @returns {string}
+   */
+  _sourceOf(participant, track) {
+    const r = this.remotes.get(participant);
+    const info = r && r.tracks.get(track.id);
+    if (info && info.source) return info.source;
+    return track.kind === 'audio' ? 'microphone' : 'camera';
   }
 
   /**
@@ -440,7 +558,11 @@ export class Session extends Emitter {
       const acc = s;
       rep.forEach((/** @type {any} */ st) => {
         if (st.type !== 'inbound-rtp') return;
-        if (st.kind === 'video') {
+        acc.packetsLost += Math.max(0, st.packetsLost || 0);
+        acc.jitter = Math.max(acc.jitter, st.jitter || 0);
+        if (st.kind === 'video' && meta.source === 'screen') {
+          acc.screenFramesDecoded += st.framesDecoded || 0;
+        } else if (st.kind === 'video') {
           acc.framesDecoded += st.framesDecoded || 0;
           acc.framesReceived += st.framesReceived || 0;
           acc.videoPacketsReceived += st.packetsReceived || 0;
@@ -452,6 +574,30 @@ export class Session extends Emitter {
         }
       });
     });
+    return out;
+  }
+
+  /**
+   * What the server reports of our sending: the worst loss fraction and
+   * round-trip time over our senders (null before the first report).
+   * @returns {Promise<{fractionLost: number, rtt: number}|null>}
+   */
+  async sendStats() {
+    if (!this._pub) return null;
+    /** @type {{fractionLost: number, rtt: number}|null} */
+    let out = null;
+    try {
+      const rep = await this._pub.getStats();
+      rep.forEach((/** @type {any} */ st) => {
+        if (st.type !== 'remote-inbound-rtp') return;
+        const cur = out || { fractionLost: 0, rtt: 0 };
+        cur.fractionLost = Math.max(cur.fractionLost, st.fractionLost || 0);
+        cur.rtt = Math.max(cur.rtt, st.roundTripTime || 0);
+        out = cur;
+      });
+    } catch {
+      return null;
+    }
     return out;
   }
 
@@ -478,7 +624,10 @@ export class Session extends Emitter {
 
 /** @returns {RemoteStats} */
 function emptyStats() {
-  return { framesDecoded: 0, framesReceived: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, audioBytesReceived: 0, frameWidth: 0, frameHeight: 0 };
+  return {
+    framesDecoded: 0, framesReceived: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, audioBytesReceived: 0,
+    frameWidth: 0, frameHeight: 0, screenFramesDecoded: 0, packetsLost: 0, jitter: 0,
+  };
 }
 
 /**
@@ -529,6 +678,14 @@ const HANDLERS = {
   },
   speakers(msg) {
     this.emit('speakers', { ids: Array.isArray(msg.ids) ? msg.ids.map(String) : [] });
+  },
+  layers(msg) {
+    const mid = String(msg.mid);
+    const active = Array.isArray(msg.active) ? msg.active.map(String) : [];
+    this._layers.set(mid, active);
+    this.emit('layers', { mid, active });
+    // Behind the pub negotiation: encodings exist only once it is done.
+    this._enqueue('pub', () => this._setActiveLayers(mid, active));
   },
   ping(msg) {
     this._send({ type: 'pong', t: msg.t });

@@ -25,7 +25,16 @@ export function installTestHook(state) {
     self: () => {
       const c = state.call;
       if (!c) return null;
-      return { id: c.selfId, name: c.self.name, e2ee: c.security.e2ee, safetyCode: c.security.safetyCode, path: c.security.path, audioMuted: c.self.audioMuted, videoMuted: c.self.videoMuted };
+      return {
+        id: c.selfId, name: c.self.name, e2ee: c.security.e2ee, safetyCode: c.security.safetyCode, path: c.security.path,
+        audioMuted: c.self.audioMuted, videoMuted: c.self.videoMuted, sharing: !!c.self.screen, listenOnly: c.listenOnly,
+        noise: { ...c.noise }, connection: c.connection, reconnects: c.reconnects, speakerId: c.speakerId,
+        videoDevice: c.self.video ? c.self.video.getSettings().deviceId || '' : '',
+        audioDevice: c.self.audio ? c.self.audio.getSettings().deviceId || '' : '',
+        videoTrackId: c.self.video ? c.self.video.id : '',
+        encodings: c.session ? c.session.cameraEncodings() : [],
+        quality: c.self.quality,
+      };
     },
     /** The other participants as the UI shows them. */
     participants: () => {
@@ -34,10 +43,17 @@ export function installTestHook(state) {
       return [...c.participants.values()].filter((p) => !p.self).map((p) => ({
         id: p.id, name: p.name, nameUnreadable: p.nameUnreadable, decryptState: p.decrypt,
         audioMuted: p.audioMuted, videoMuted: p.videoMuted, hasVideo: !!p.video, hasAudio: !!p.audio,
+        hasScreen: !!p.screen, speaking: p.speaking, quality: p.quality,
       }));
     },
     /** Receive statistics per remote participant id. */
     stats: async () => (state.call ? state.call.stats() : {}),
+    /** The layout in use: "grid" or "stage", and whose tile (key) is on the stage. */
+    layout: () => {
+      const el = document.querySelector('.stage-area');
+      const stage = document.querySelector('.stage .tile');
+      return { mode: el ? /** @type {HTMLElement} */ (el).dataset.mode || 'grid' : 'none', stage: stage ? /** @type {HTMLElement} */ (stage).dataset.key || '' : '' };
+    },
     /** Chat as shown: sender name, text, whether it could be decrypted. */
     messages: () => (state.call ? state.call.messages.map((m) => ({ from: m.from, name: m.name, text: m.text, self: m.self, readable: m.readable })) : []),
   };

@@ -3,6 +3,8 @@
 import { h, mount } from './dom.js';
 import { icon } from './icons.js';
 import { capture } from '../media.js';
+import { meterLevel, deviceOf, setSpeaker } from '../devices.js';
+import { devicePicker } from './devicepicker.js';
 
 export const NAME_KEY = 'meet.name';
 
@@ -11,6 +13,8 @@ export const NAME_KEY = 'meet.name';
  * @property {string} name
  * @property {MediaStreamTrack|null} audio
  * @property {MediaStreamTrack|null} video
+ * @property {string} speakerId chosen audio output ('' = default)
+ * @property {boolean} noise noise suppression on
  */
 
 /**
@@ -37,7 +41,7 @@ export function rememberName(name) {
 /**
  * Shows the pre-join screen and resolves when the user presses Join.
  * @param {HTMLElement} root
- * @param {{code: string, e2ee: boolean, name: string, lowVideo: boolean}} room
+ * @param {{code: string, e2ee: boolean, name: string, lowVideo: boolean, noise: boolean}} room
  * @returns {Promise<PrejoinResult>}
  */
 export function renderPrejoin(root, room) {
@@ -48,6 +52,25 @@ export function renderPrejoin(root, room) {
     let video = null;
     let micOn = true;
     let camOn = true;
+    let audioId = '';
+    let videoId = '';
+    let speakerId = '';
+    let noiseOn = room.noise;
+    /** @type {() => void} */
+    let stopMeter = () => {};
+    const meterBar = h('span', { class: 'meter-bar' });
+    const meter = h('div', { class: 'mic-meter', id: 'mic-meter', role: 'meter', 'aria-label': 'Microphone level', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0 }, icon('mic'), h('span', { class: 'meter-track' }, meterBar));
+    const startMeter = () => {
+      stopMeter();
+      meterBar.style.width = '0%';
+      if (!audio || !micOn) return;
+      stopMeter = meterLevel(audio, (lvl) => {
+        const pct = Math.round(lvl * 100);
+        meterBar.style.width = pct + '%';
+        meter.setAttribute('aria-valuenow', String(pct));
+      });
+    };
+    const testSound = h('audio', {});
 
     const preview = h('video', { class: 'preview-video mirror', autoplay: true, playsinline: true, muted: true });
     preview.muted = true;
@@ -66,7 +89,43 @@ export function renderPrejoin(root, room) {
       camBtn.replaceChildren(icon(camOn ? 'cam' : 'camOff'));
       camBtn.classList.toggle('off', !camOn);
       camBtn.setAttribute('aria-label', camOn ? 'Turn camera off' : 'Turn camera on');
+      startMeter();
+      void picker.refresh({ videoId: deviceOf(video) || videoId, audioId: deviceOf(audio) || audioId, speakerId, noise: noiseOn });
     };
+
+    const picker = devicePicker({ videoId, audioId, speakerId, noise: noiseOn }, {
+      camera: async (id) => {
+        videoId = id;
+        if (!camOn) return;
+        const c = await capture({ audio: false, video: true, low: room.lowVideo, videoId: id });
+        if (!c.video) {
+          problem.textContent = c.problem;
+          return;
+        }
+        if (video) video.stop();
+        video = c.video;
+        refresh();
+      },
+      microphone: async (id) => {
+        audioId = id;
+        if (!micOn) return;
+        const c = await capture({ audio: true, video: false, audioId: id });
+        if (!c.audio) {
+          problem.textContent = c.problem;
+          return;
+        }
+        if (audio) audio.stop();
+        audio = c.audio;
+        refresh();
+      },
+      speaker: (id) => {
+        speakerId = id;
+        void setSpeaker(testSound, id);
+      },
+      noise: (on) => {
+        noiseOn = on;
+      },
+    });
 
     const open = async () => {
       const c = await capture({ audio: micOn, video: camOn, low: room.lowVideo });
@@ -82,7 +141,7 @@ export function renderPrejoin(root, room) {
     micBtn.addEventListener('click', async () => {
       micOn = !micOn;
       if (micOn && !audio) {
-        const c = await capture({ audio: true, video: false });
+        const c = await capture({ audio: true, video: false, audioId });
         audio = c.audio;
         problem.textContent = c.problem;
         micOn = !!audio;
@@ -93,7 +152,7 @@ export function renderPrejoin(root, room) {
     camBtn.addEventListener('click', async () => {
       camOn = !camOn;
       if (camOn && !video) {
-        const c = await capture({ audio: false, video: true, low: room.lowVideo });
+        const c = await capture({ audio: false, video: true, low: room.lowVideo, videoId });
         video = c.video;
         problem.textContent = c.problem;
         camOn = !!video;
@@ -119,6 +178,7 @@ export function renderPrejoin(root, room) {
       nameInput,
       joinBtn,
       problem,
+      h('details', { class: 'devices', open: true }, h('summary', { text: 'Camera, microphone and speaker' }), picker.el),
     );
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -132,11 +192,14 @@ export function renderPrejoin(root, room) {
       rememberName(name);
       joinBtn.disabled = true;
       if (audio) audio.enabled = micOn;
-      resolve({ name, audio: micOn ? audio : (audio && stopped(audio)), video });
+      stopMeter();
+      resolve({ name, audio: micOn ? audio : (audio && stopped(audio)), video, speakerId, noise: noiseOn });
     });
 
     mount(root, h('main', { class: 'prejoin' },
-      h('section', { class: 'preview' }, preview, placeholder, h('div', { class: 'preview-controls' }, micBtn, camBtn)),
+      h('section', { class: 'preview-col' },
+        h('div', { class: 'preview' }, preview, placeholder, h('div', { class: 'preview-controls' }, micBtn, camBtn)),
+        meter),
       form,
     ));
     refresh();

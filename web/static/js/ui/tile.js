@@ -1,55 +1,78 @@
-// One participant's tile in the grid: video (or an avatar), name label,
-// microphone state, and a clear warning when their media cannot be
-// decrypted with our key.
+// One tile: a participant's camera (or avatar) or their shared screen, with
+// name label, microphone state, connection quality, a pin button and a
+// clear warning when their media cannot be decrypted with our key.
 
 import { h, initials } from './dom.js';
 import { icon } from './icons.js';
+import { setSpeaker } from '../devices.js';
 
 /** @typedef {import('../call.js').Participant} Participant */
 
+const QUALITY_TEXT = { good: 'Good connection', fair: 'Unstable connection', poor: 'Poor connection', unknown: 'Connection quality unknown' };
+
 export class Tile {
-  /** @param {Participant} p */
-  constructor(p) {
+  /**
+   * @param {Participant} p
+   * @param {{screen?: boolean, onPin: (key: string) => void}} o
+   */
+  constructor(p, o) {
     this.id = p.id;
-    this.video = h('video', { autoplay: true, playsinline: true, muted: true, class: p.self ? 'mirror' : undefined });
+    this.screen = !!o.screen;
+    /** "self", the participant id, or "<id>:screen": stable across our own reconnects. */
+    this.key = (p.self ? 'self' : p.id) + (this.screen ? ':screen' : '');
+    this.self = p.self;
+    this.video = h('video', { autoplay: true, playsinline: true, muted: true, class: p.self && !this.screen ? 'mirror' : undefined });
     // Muted as a property too: the attribute alone does not mute in every browser.
     this.video.muted = true;
     /** Remote audio plays from its own element so it keeps playing with the camera off. */
-    this.audio = p.self ? null : h('audio', { autoplay: true });
+    this.audio = p.self || this.screen ? null : h('audio', { autoplay: true });
     this.avatar = h('div', { class: 'avatar' }, h('span'));
     this.nameEl = h('span', { class: 'tile-name' });
-    this.micEl = h('span', { class: 'tile-mic', title: 'Microphone off' }, icon('micOff'));
+    this.micEl = h('span', { class: 'tile-mic', title: 'Microphone off', role: 'img', 'aria-label': 'Microphone off' }, icon('micOff'));
+    this.qualityEl = h('span', { class: 'tile-quality', role: 'img' }, h('i'), h('i'), h('i'));
+    this.pinBtn = h('button', { class: 'tile-pin', type: 'button' }, icon('pin'));
+    this.pinBtn.addEventListener('click', () => o.onPin(this.key));
     this.alert = h('div', { class: 'tile-alert', role: 'status' },
       icon('lockBroken'),
       h('strong', { text: 'Cannot decrypt — different key?' }),
       h('span', { text: 'This person joined with a different link key. Compare safety codes and share the invite link again.' }));
-    this.el = h('div', { class: 'tile', 'data-id': p.id },
+    this.el = h('div', { class: 'tile' + (this.screen ? ' screen' : ''), 'data-id': p.id, 'data-key': this.key, role: 'group' },
       this.video, this.avatar, this.alert,
-      h('div', { class: 'tile-label' }, this.micEl, this.nameEl),
+      h('div', { class: 'tile-label' }, this.screen ? icon('screen') : this.micEl, this.nameEl, this.screen ? null : this.qualityEl),
+      this.pinBtn,
       this.audio);
     /** @type {MediaStreamTrack|null} */
     this._videoTrack = null;
     /** @type {MediaStreamTrack|null} */
     this._audioTrack = null;
+    this.pinned = false;
     this.update(p);
   }
 
   /** @param {Participant} p */
   update(p) {
-    const name = p.nameUnreadable ? 'Unknown (name cannot be decrypted)' : p.name || 'Guest';
-    this.nameEl.textContent = p.self ? name + ' (you)' : name;
+    this.id = p.id;
+    this.el.dataset.id = p.id;
+    const base = p.nameUnreadable ? 'Unknown (name cannot be decrypted)' : p.name || 'Guest';
+    const name = this.screen ? (p.self ? 'Your screen' : base + '’s screen') : p.self ? base + ' (you)' : base;
+    this.nameEl.textContent = name;
+    this.el.setAttribute('aria-label', name);
     const first = this.avatar.firstElementChild;
     if (first) first.textContent = p.nameUnreadable ? '?' : initials(p.name || 'Guest');
     this.micEl.hidden = !p.audioMuted;
+    this.qualityEl.dataset.q = p.quality;
+    this.qualityEl.title = QUALITY_TEXT[p.quality];
+    this.qualityEl.setAttribute('aria-label', QUALITY_TEXT[p.quality]);
     const failing = p.decrypt === 'failing';
     this.el.classList.toggle('decrypt-failing', failing);
-    this.el.classList.toggle('speaking', p.speaking && !p.audioMuted);
+    this.el.classList.toggle('speaking', !this.screen && p.speaking && !p.audioMuted);
     this.alert.hidden = !failing;
-    const showVideo = !!p.video && !p.videoMuted && !failing;
+    const track = this.screen ? p.screen : p.video;
+    const showVideo = !!track && (this.screen || !p.videoMuted) && !failing;
     this.el.classList.toggle('no-video', !showVideo);
-    if (p.video !== this._videoTrack) {
-      this._videoTrack = p.video;
-      this.video.srcObject = p.video ? new MediaStream([p.video]) : null;
+    if (track !== this._videoTrack) {
+      this._videoTrack = track;
+      this.video.srcObject = track ? new MediaStream([track]) : null;
     }
     if (this.audio && p.audio !== this._audioTrack) {
       this._audioTrack = p.audio;
@@ -61,6 +84,24 @@ export class Tile {
         a.play().catch(() => document.addEventListener('click', () => void a.play().catch(() => {}), { once: true }));
       }
     }
+  }
+
+  /** @param {boolean} on */
+  setPinned(on) {
+    this.pinned = on;
+    this.el.classList.toggle('pinned', on);
+    const who = this.nameEl.textContent || 'this tile';
+    this.pinBtn.setAttribute('aria-label', (on ? 'Unpin ' : 'Pin ') + who);
+    this.pinBtn.setAttribute('aria-pressed', on ? 'true' : 'false');
+    this.pinBtn.title = on ? 'Unpin' : 'Pin to the main stage';
+  }
+
+  /**
+   * Plays this tile's sound on the chosen output.
+   * @param {string} sinkId
+   */
+  setSink(sinkId) {
+    if (this.audio) void setSpeaker(this.audio, sinkId);
   }
 
   remove() {
