@@ -88,13 +88,16 @@ func requireCrossBrowser(t *testing.T) {
 			missing = append(missing, name)
 		}
 	}
+	if _, err := os.Stat("../node_modules/puppeteer-core/package.json"); err != nil {
+		missing = append(missing, "node_modules/puppeteer-core (npm ci)")
+	}
 	if len(missing) == 0 {
 		return
 	}
 	if os.Getenv("MEET_SKIP_BROWSER") == "1" {
 		t.Skipf("MEET_SKIP_BROWSER=1 and missing %s", strings.Join(missing, ", "))
 	}
-	t.Fatalf("missing %s: run make test, it installs firefox-esr, chromium and iproute2 (or set MEET_SKIP_BROWSER=1)", strings.Join(missing, ", "))
+	t.Fatalf("missing %s: run make test, it installs firefox-esr, chromium, iproute2 and the npm dev packages (or set MEET_SKIP_BROWSER=1)", strings.Join(missing, ", "))
 }
 
 // TestFirefoxChromiumE2EE runs e2e/firefox/crossbrowser.mjs against a meet

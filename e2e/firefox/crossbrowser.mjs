@@ -309,6 +309,23 @@ async function wrongKeyRound(fox, foxSelf, chrome, wrongLink) {
     `chromium got ${round.chromiumSaw.videoPacketsReceived}, decoded ${round.chromiumSaw.framesDecoded}`);
 }
 
+/**
+ * Saves a PNG of tab once the tile of participant id plays video, so the
+ * picture shows the call rather than a tile still waiting for its stream.
+ */
+async function screenshot(tab, id, file) {
+  const dom = await tab.waitFor('showing the other tab\'s video', async (id) => {
+    const v = /** @type {HTMLVideoElement|null} */ (document.querySelector(`.tile[data-id="${id}"] video`));
+    if (!v || !v.videoWidth || v.paused) return null;
+    // Two animation frames: the tile's layout and first picture are painted.
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    return { tiles: document.querySelectorAll('.tile').length, video: `${v.videoWidth}x${v.videoHeight}`, count: document.querySelector('.count')?.textContent };
+  }, id, 15);
+  await tab.page.screenshot({ path: file });
+  result.screenshot = file;
+  log(`screenshot ${file}: ${JSON.stringify(dom)}`);
+}
+
 async function closeBrowser(b) {
   const proc = b.process();
   try {
@@ -418,11 +435,7 @@ async function main() {
     round.seconds = (Date.now() - begin) / 1000;
     log(`firefox decoded ${round.firefoxDecoded.framesDecoded} frames of Chrome (${round.path}); ` +
       `chromium decoded ${round.chromiumDecoded.framesDecoded} frames of Fox`);
-    if (i === 0 && opt.screenshot) {
-      await fox.page.screenshot({ path: opt.screenshot });
-      result.screenshot = opt.screenshot;
-      log(`screenshot ${opt.screenshot}`);
-    }
+    if (i === 0 && opt.screenshot) await screenshot(fox, chromeSelf.id, opt.screenshot);
     const problems = [];
     if (!foxSelf.e2ee || !chromeSelf.e2ee) problems.push('a tab is not encrypted');
     if (want !== 'auto' && chromeSelf.path !== want) problems.push(`chromium used E2EE path "${chromeSelf.path}", asked for "${want}"`);
