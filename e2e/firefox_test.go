@@ -56,21 +56,25 @@ type crossSelf struct {
 // crossRound is one join of the Chromium tab: with the room's key on a
 // given E2EE path (Decoded set), or with another key (WrongKey, Saw set).
 type crossRound struct {
-	ChromiumPath    string       `json:"chromiumPath"`
-	Path            string       `json:"path"`
-	E2EE            bool         `json:"e2ee"`
-	SafetyCode      string       `json:"safetyCode"`
-	WrongKey        bool         `json:"wrongKey"`
-	FirefoxDecoded  *remoteStats `json:"firefoxDecoded"`
-	ChromiumDecoded *remoteStats `json:"chromiumDecoded"`
-	FirefoxSaw      *crossStats  `json:"firefoxSaw"`
-	ChromiumSaw     *crossStats  `json:"chromiumSaw"`
-	Seconds         float64      `json:"seconds"`
+	ChromiumPath    string      `json:"chromiumPath"`
+	Path            string      `json:"path"`
+	E2EE            bool        `json:"e2ee"`
+	SafetyCode      string      `json:"safetyCode"`
+	WrongKey        bool        `json:"wrongKey"`
+	FirefoxDecoded  *crossStats `json:"firefoxDecoded"`
+	ChromiumDecoded *crossStats `json:"chromiumDecoded"`
+	FirefoxSaw      *crossStats `json:"firefoxSaw"`
+	ChromiumSaw     *crossStats `json:"chromiumSaw"`
+	Seconds         float64     `json:"seconds"`
 }
 
+// crossStats is what one tab's meetTest.stats() says of the other.
 type crossStats struct {
-	remoteStats
-	VideoPacketsReceived int `json:"videoPacketsReceived"`
+	Name                 string `json:"name"`
+	FramesDecoded        int    `json:"framesDecoded"`
+	AudioPacketsReceived int    `json:"audioPacketsReceived"`
+	VideoPacketsReceived int    `json:"videoPacketsReceived"`
+	DecryptState         string `json:"decryptState"`
 }
 
 // requireCrossBrowser fails the test when a tool of the Firefox test is
@@ -254,7 +258,7 @@ func checkKeyRound(t *testing.T, i int, rd crossRound, safetyCode string) {
 	if rd.SafetyCode == "" || rd.SafetyCode != safetyCode {
 		t.Errorf("round %d: safety codes differ: firefox %q, chromium %q", i, safetyCode, rd.SafetyCode)
 	}
-	for who, s := range map[string]*remoteStats{"firefox": rd.FirefoxDecoded, "chromium": rd.ChromiumDecoded} {
+	for who, s := range map[string]*crossStats{"firefox": rd.FirefoxDecoded, "chromium": rd.ChromiumDecoded} {
 		switch {
 		case s == nil:
 			t.Errorf("round %d: no stats from %s", i, who)
@@ -271,9 +275,9 @@ func checkWrongKeyRound(t *testing.T, i int, rd crossRound) {
 		switch {
 		case s == nil:
 			t.Errorf("wrong-key round %d: no stats from %s", i, who)
-		case s.FramesDecoded != 0 || s.DecryptState != "failing" || s.VideoPacketsReceived == 0:
-			t.Errorf("wrong-key round %d: %s decoded %d frames of %d video packets, decrypt %q: want 0, >0, failing",
-				i, who, s.FramesDecoded, s.VideoPacketsReceived, s.DecryptState)
+		case s.FramesDecoded != 0 || s.DecryptState != "failing" || s.VideoPacketsReceived == 0 || s.AudioPacketsReceived == 0:
+			t.Errorf("wrong-key round %d: %s decoded %d frames of %d video packets (%d audio), decrypt %q: want 0, >0 (>0), failing",
+				i, who, s.FramesDecoded, s.VideoPacketsReceived, s.AudioPacketsReceived, s.DecryptState)
 		}
 	}
 }
