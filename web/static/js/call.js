@@ -201,7 +201,9 @@ export class Call extends Emitter {
       else this.emit('notice', { text: e.message });
     });
     on('drain', (d) => this.emit('drain', { message: d.message || 'The server is restarting. You will be reconnected.', deadline: d.deadline }));
-    s.on('redirect', ({ url }) => this._end('This meeting moved to another server: ' + url, true));
+    // The room moved to another node (multi-node, after a Redis outage):
+    // rejoin; the fresh token names the node that hosts it now.
+    on('redirect', () => this._reconnect('The meeting moved to another server.'));
     on('closed', ({ reason }) => this._onClosed(reason));
     on('connection', ({ state }) => this._onMediaState(state));
     const tracks = /** @type {MediaStreamTrack[]} */ ([this._sentAudio, this.self.video].filter(Boolean));

@@ -15,6 +15,9 @@ import { Emitter } from './emitter.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** Redirects to another node followed per join (multi-node mode). */
+export const MAX_REDIRECTS = 3;
+
 /**
  * @typedef {object} TrackInfo
  * @property {string} id
@@ -188,7 +191,7 @@ export class Session extends Emitter {
    * @returns {Promise<Welcome>}
    */
   async join(media) {
-    const welcome = await this._connect();
+    const welcome = await this._connectFollowing();
     this.id = welcome.id;
     this.e2ee = welcome.e2ee;
     const iceServers = welcome.iceServers && welcome.iceServers.length ? welcome.iceServers : this._cfg.iceServers || [];
@@ -200,6 +203,22 @@ export class Session extends Emitter {
     this._publish(media);
     this._pinger = setInterval(() => this._send({ type: 'ping', t: Date.now() }), 20000);
     return welcome;
+  }
+
+  /**
+   * Connects and joins, following redirects to the node that hosts the room
+   * (several nodes, docs/scaling.md) with the same token, which every node
+   * accepts. Bounded, so two nodes that disagree cannot bounce us forever.
+   * @returns {Promise<Welcome>}
+   */
+  async _connectFollowing() {
+    for (let hops = 0; ; hops++) {
+      try {
+        return await this._connect();
+      } catch (err) {
+        if (!(err instanceof JoinError) || err.code !== 'redirect' || hops >= MAX_REDIRECTS) throw err;
+      }
+    }
   }
 
   /** @returns {Promise<Welcome>} */
@@ -242,6 +261,12 @@ export class Session extends Emitter {
             resolve(/** @type {Welcome} */ (msg));
           } else if (msg.type === 'error') {
             fail(new JoinError(String(msg.code), String(msg.message)));
+          } else if (msg.type === 'redirect' && /^wss?:\/\//.test(String(msg.url))) {
+            // Not a lost connection: this socket's close must not end the session.
+            ws.onclose = null;
+            ws.onerror = null;
+            this._cfg = { ...this._cfg, wsUrl: String(msg.url) };
+            fail(new JoinError('redirect', 'The meeting servers kept sending us elsewhere; try again in a moment.'));
           }
           return;
         }
