@@ -161,7 +161,7 @@ func limitReason(p billing.Plan) string {
 // lengthText says 60 minutes as "60-minute" and 8 hours as "8-hour".
 func lengthText(d time.Duration) string {
 	switch {
-	case d >= time.Hour && d%time.Hour == 0:
+	case d >= 2*time.Hour && d%time.Hour == 0:
 		return fmt.Sprintf("%d-hour", d/time.Hour)
 	case d >= time.Minute && d%time.Minute == 0:
 		return fmt.Sprintf("%d-minute", d/time.Minute)
