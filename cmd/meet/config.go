@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/auth"
+	"github.com/monkeythorn/meet/billing"
 )
 
 // config is the parsed command line and environment.
@@ -28,6 +29,7 @@ type config struct {
 	LogFormat       string
 	Dev             bool
 	ShutdownTimeout time.Duration
+	Billing         billing.Config // billing_flags.go
 }
 
 // option is one flag with its environment variable and default. Keeping
@@ -37,7 +39,7 @@ type option struct {
 }
 
 func options() []option {
-	return []option{
+	return append([]option{
 		{"listen", "MEET_LISTEN", ":8080", "HTTP listen address"},
 		{"udp-port", "MEET_UDP_PORT", "7882", "the one UDP port for all media (0 picks a free port)"},
 		{"media-ip", "MEET_MEDIA_IP", "", "address the media UDP port binds; empty = all interfaces"},
@@ -48,7 +50,7 @@ func options() []option {
 		{"log-format", "MEET_LOG_FORMAT", "text", "text or json (logs go to stderr only)"},
 		{"shutdown-timeout", "MEET_SHUTDOWN_TIMEOUT", "10s", "how long a graceful shutdown may take"},
 		{"dev", "MEET_DEV", "false", "development mode: generated in-memory secret, loopback candidates"},
-	}
+	}, billingOptions()...)
 }
 
 // parseConfig reads flags, falling back to environment variables, falling
@@ -118,6 +120,9 @@ func buildConfig(v map[string]*string, getenv func(string) string) (*config, err
 		return nil, fmt.Errorf("--dev %q: want true or false", *v["dev"])
 	}
 	if c.Secret, err = loadSecret(*v["secret-file"], getenv("MEET_SECRET"), c.Dev); err != nil {
+		return nil, err
+	}
+	if c.Billing, err = parseBillingFlags(v); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:    log,
 		Secret:    cfg.Secret,
 		PublicURL: cfg.PublicURL,
+		Billing:   cfg.Billing,
 		SFU: sfu.Config{
 			ListenIP:        cfg.MediaIP,
 			UDPPort:         cfg.UDPPort,
