@@ -1,6 +1,8 @@
 // The HTTP API the page uses: create a room, get a join token. The room key
 // is never a parameter here: it stays in the URL fragment.
 
+import { noteRoomCreated, roomFields, tokenFields } from './billing.js';
+
 /**
  * @typedef {object} TokenReply
  * @property {string} token
@@ -73,8 +75,9 @@ function messageFor(status, why) {
  * @returns {Promise<string>}
  */
 export async function createRoom(e2ee) {
-  const data = await post('/api/rooms', { e2ee });
+  const data = await post('/api/rooms', { e2ee, ...roomFields() });
   if (!data || typeof data.code !== 'string') throw new ApiError(500, 'The server returned no room code.');
+  noteRoomCreated(data.code, data.plan);
   return data.code;
 }
 
@@ -85,7 +88,7 @@ export async function createRoom(e2ee) {
  * @returns {Promise<TokenReply>}
  */
 export async function joinToken(room, e2ee) {
-  const data = await post('/api/token', { room, e2ee });
+  const data = await post('/api/token', { room, e2ee, ...tokenFields(room) });
   if (!data || typeof data.token !== 'string') throw new ApiError(500, 'The server returned no join token.');
   return {
     token: data.token,

@@ -6,6 +6,7 @@ import { icon } from './icons.js';
 import { createRoom } from '../api.js';
 import { newLinkKey } from '../secure.js';
 import { joinTarget } from '../link.js';
+import { billingPanel } from '../billing.js';
 
 /**
  * @param {HTMLElement} root
@@ -66,6 +67,7 @@ export function renderLanding(root, navigate) {
       h('div', { class: 'plain-option' },
         plainBtn,
         h('p', { class: 'hint', text: 'Not recommended: the server could read the audio, video and chat of such a meeting.' })),
+      billingPanel(),
     ),
   ));
   newBtn.focus();
