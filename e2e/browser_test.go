@@ -34,6 +34,13 @@ func requireBrowser(t *testing.T) {
 // context; tabs are made with newTab. Everything ends with the test.
 func newBrowser(t *testing.T, ctx context.Context) context.Context {
 	t.Helper()
+	return newBrowserWith(t, ctx)
+}
+
+// newBrowserWith is newBrowser with extra Chromium options, which override
+// the defaults of the same name.
+func newBrowserWith(t *testing.T, ctx context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	requireBrowser(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
@@ -56,6 +63,7 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	// Start the browser now so its failure is reported here.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -16,6 +17,7 @@ import (
 type testServer struct {
 	URL      string
 	rec      *recorder
+	handler  http.Handler // the server's own handler, for extra front doors
 	shutdown func(ctx context.Context) error
 }
 
@@ -37,7 +39,7 @@ func startServer(t *testing.T) *testServer {
 	rec := &recorder{}
 	hs := httptest.NewUnstartedServer(rec.wrap(s.Handler()))
 	hs.Start()
-	ts := &testServer{URL: hs.URL, rec: rec}
+	ts := &testServer{URL: hs.URL, rec: rec, handler: s.Handler()}
 	done := false
 	ts.shutdown = func(ctx context.Context) error {
 		if done {

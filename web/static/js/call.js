@@ -640,7 +640,7 @@ export class Call extends Emitter {
     if (this.self.screen) return;
     let track;
     try {
-      track = await captureScreen();
+      track = await captureScreen(this._lowVideo);
     } catch (err) {
       this.emit('notice', { text: err instanceof Error ? err.message : String(err) });
       return;

@@ -98,14 +98,16 @@ export async function capture(want) {
 /**
  * Asks the user for a screen, window or tab to share. Resolves null when
  * they cancel; throws an Error whose message can be shown otherwise.
+ * @param {boolean} [low] smaller and slower, as ?video=low asks for the camera
  * @returns {Promise<MediaStreamTrack|null>}
  */
-export async function captureScreen() {
+export async function captureScreen(low = false) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
     throw new Error('This browser cannot share the screen.');
   }
   try {
-    const s = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 15 } }, audio: false });
+    const video = low ? { width: { max: 960 }, height: { max: 540 }, frameRate: { max: 5 } } : { frameRate: { ideal: 15, max: 15 } };
+    const s = await navigator.mediaDevices.getDisplayMedia({ video, audio: false });
     const t = s.getVideoTracks()[0] || null;
     // Text on a screen should stay sharp rather than move smoothly.
     if (t && 'contentHint' in t) t.contentHint = 'detail';

@@ -178,7 +178,9 @@ export class Session extends Emitter {
     /** @type {RTCRtpTransceiver|null} the screen share's, while sharing */
     this._screen = null;
     /** @type {Map<string, string[]>} last active rids the server asked for, by mid */
-    this._layers = new Map();
+    this.layersAsked = new Map();
+    /** pub offers sent: switching devices must not add any. */
+    this.pubOffers = 0;
     this._closed = false;
     /** @type {ReturnType<typeof setInterval>|undefined} */
     this._pinger = undefined;
@@ -315,6 +317,7 @@ export class Session extends Emitter {
   /** Sends a pub offer listing every transceiver that carries a track. */
   _offerPub() {
     const pc = /** @type {RTCPeerConnection} */ (this._pub);
+    this.pubOffers++;
     this._enqueue('pub', async () => {
       await pc.setLocalDescription(await pc.createOffer());
       const tracks = [];
@@ -707,7 +710,7 @@ const HANDLERS = {
   layers(msg) {
     const mid = String(msg.mid);
     const active = Array.isArray(msg.active) ? msg.active.map(String) : [];
-    this._layers.set(mid, active);
+    this.layersAsked.set(mid, active);
     this.emit('layers', { mid, active });
     // Behind the pub negotiation: encodings exist only once it is done.
     this._enqueue('pub', () => this._setActiveLayers(mid, active));
