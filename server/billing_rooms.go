@@ -223,7 +223,10 @@ func (c planConference) Join(room string, req signaling.JoinRequest) (signaling.
 		b.release(room, r, "")
 		return nil, err
 	}
-	start := b.now()
+	var start time.Time // free rooms: not even the join time is read
+	if r.customer != "" {
+		start = b.now()
+	}
 	m := member{p: p, l: req.Listener}
 	// Member first, watcher second: a participant gone at once must find
 	// itself in the room to be released from it.
