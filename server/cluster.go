@@ -1,0 +1,335 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/monkeythorn/meet/cluster"
+	"github.com/monkeythorn/meet/sfu"
+	"github.com/monkeythorn/meet/signaling"
+)
+
+// Multi-node mode (docs/scaling.md): every join asks the cluster where its
+// room lives. A room hosted here joins at once; a room hosted elsewhere gets
+// a redirect to that node; a room nobody hosts is claimed for the least
+// loaded node. The cluster needs the SFU (load, room hooks) and the SFU's
+// hooks need the cluster, so the server builds both and owns their
+// lifecycle; three nodes can then run in one test process.
+
+// Time limits of cluster calls made on behalf of a client. Place takes two
+// or three Redis round trips; a Redis slower than this is an outage.
+const (
+	placeTimeout     = 2 * time.Second
+	clusterStartWait = 10 * time.Second // cluster.New: connect, check the secret, register
+	codeUnavailable  = signaling.CodeUnavailable
+)
+
+// clusterNode is this server's part in a cluster.
+type clusterNode struct {
+	c      *cluster.Cluster
+	cpu    *cluster.CPUSampler
+	stop   context.CancelFunc
+	done   chan struct{} // closed when Run returns
+	lostWG sync.WaitGroup
+	drain  atomic.Bool // SetDraining(true) sent
+
+	mu    sync.Mutex
+	rooms map[string]map[sfu.Listener]struct{} // participants joined here, by room
+}
+
+// hookCluster points the SFU's room hooks at the cluster. The hooks run
+// only after New has returned (no join happens before), when s.cl is set.
+func (s *Server) hookCluster(sc *sfu.Config) {
+	if s.cfg.Cluster == nil {
+		return
+	}
+	opened, closed := sc.OnRoomOpened, sc.OnRoomClosed
+	sc.OnRoomOpened = func(room string) {
+		if opened != nil {
+			opened(room)
+		}
+		s.cl.c.RoomOpened(room)
+	}
+	sc.OnRoomClosed = func(room string) {
+		if closed != nil {
+			closed(room)
+		}
+		s.cl.c.RoomClosed(room)
+	}
+}
+
+// startCluster joins the cluster (when configured) and returns the
+// Conference the signaling handler should use. Every failure wraps ErrConfig:
+// a node that cannot check its secret against the others must not start.
+func (s *Server) startCluster(conf signaling.Conference) (signaling.Conference, error) {
+	if s.cfg.Cluster == nil {
+		return conf, nil
+	}
+	if s.sfu == nil {
+		return nil, fmt.Errorf("%w: cluster mode needs the built-in SFU (Config.Media must be nil)", ErrConfig)
+	}
+	n := &clusterNode{cpu: cluster.NewCPUSampler(), done: make(chan struct{}), rooms: map[string]map[sfu.Listener]struct{}{}}
+	cc := *s.cfg.Cluster
+	cc.Secret = s.cfg.Secret
+	if cc.Logger == nil {
+		cc.Logger = s.log.With("component", "cluster")
+	}
+	if cc.Load == nil {
+		cc.Load = func() cluster.Load {
+			s.followDraining(n)
+			return cluster.Load{Participants: s.sfu.ParticipantCount(), CPU: n.cpu.Share()}
+		}
+	}
+	if cc.Lost == nil {
+		cc.Lost = func(room string) { s.roomLost(n, room) }
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterStartWait)
+	defer cancel()
+	c, err := cluster.New(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	n.c = c
+	runCtx, stop := context.WithCancel(context.Background())
+	n.stop = stop
+	go func() {
+		defer close(n.done)
+		_ = c.Run(runCtx)
+	}()
+	s.cl = n
+	s.cfg.ReadyChecks = append(slices.Clip(s.cfg.ReadyChecks), ReadyCheck{
+		Name:  "cluster",
+		Check: func(context.Context) error { return c.Ready() },
+	})
+	s.web = clusterPages(s.web, s.public, cc.PublicURL)
+	return clusterConference{Conference: conf, n: n}, nil
+}
+
+// followDraining passes the server's draining state (Drain or Shutdown) to
+// the cluster at the next heartbeat, so other nodes stop sending new rooms
+// here while the last calls end.
+func (s *Server) followDraining(n *clusterNode) {
+	// Load runs before the heartbeat takes the cluster's lock, so this
+	// heartbeat already publishes the flag.
+	if s.draining.Load() && !n.drain.Swap(true) {
+		n.c.SetDraining(true)
+	}
+}
+
+// clusterDraining marks the node draining at once; Shutdown's first step.
+func (s *Server) clusterDraining() {
+	if s.cl != nil && !s.cl.drain.Swap(true) {
+		s.cl.c.SetDraining(true)
+	}
+}
+
+// closeCluster stops the heartbeat and removes this node's records, so its
+// rooms can be placed elsewhere at once. Shutdown's last step: the SFU has
+// closed its rooms, so their records are released too.
+func (s *Server) closeCluster(ctx context.Context) error {
+	if s.cl == nil {
+		return nil
+	}
+	s.cl.stop()
+	select {
+	case <-s.cl.done:
+	case <-ctx.Done():
+		return fmt.Errorf("server: stopping the cluster heartbeat: %w", ctx.Err())
+	}
+	s.cl.lostWG.Wait()
+	return s.cl.c.Close()
+}
+
+// roomLost sends the participants of a room this node no longer owns to
+// the node that does. Called from the cluster's heartbeat, so it must not
+// block.
+func (s *Server) roomLost(n *clusterNode, room string) {
+	n.lostWG.Add(1)
+	go func() {
+		defer n.lostWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), placeTimeout)
+		defer cancel()
+		p, err := n.c.Place(ctx, room)
+		if err != nil || p.Local {
+			// Local: the owner vanished since; the room simply stays here.
+			s.log.Warn("cluster: lost room could not be placed; its participants stay", "err", err)
+			return
+		}
+		ws, err := signaling.SignalingURL(p.URL)
+		if err != nil {
+			s.log.Error("cluster: bad node URL in Redis", "node", p.NodeID, "err", err)
+			return
+		}
+		for _, l := range n.listeners(room) {
+			signaling.RedirectListener(l, ws)
+		}
+	}()
+}
+
+func (n *clusterNode) listeners(room string) []sfu.Listener {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]sfu.Listener, 0, len(n.rooms[room]))
+	for l := range n.rooms[room] {
+		out = append(out, l)
+	}
+	return out
+}
+
+// track remembers a joined participant's Listener until it leaves, for
+// roomLost.
+func (n *clusterNode) track(room string, l sfu.Listener, done <-chan struct{}) {
+	n.mu.Lock()
+	if n.rooms[room] == nil {
+		n.rooms[room] = map[sfu.Listener]struct{}{}
+	}
+	n.rooms[room][l] = struct{}{}
+	n.mu.Unlock()
+	go func() {
+		<-done
+		n.mu.Lock()
+		delete(n.rooms[room], l)
+		if len(n.rooms[room]) == 0 {
+			delete(n.rooms, room)
+		}
+		n.mu.Unlock()
+	}()
+}
+
+// place answers where room lives, as a signaling URL; "" means here.
+func (n *clusterNode) place(room string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), placeTimeout)
+	defer cancel()
+	p, err := n.c.Place(ctx, room)
+	if err != nil {
+		return "", err
+	}
+	if p.Local {
+		return "", nil
+	}
+	return signaling.SignalingURL(p.URL)
+}
+
+// clusterConference places the room before joining it here.
+type clusterConference struct {
+	signaling.Conference
+	n *clusterNode
+}
+
+func (c clusterConference) Join(room string, req signaling.JoinRequest) (signaling.Participant, error) {
+	ws, err := c.n.place(room)
+	if err != nil {
+		return nil, &signaling.UnavailableError{Message: placeMessage(err), Err: err}
+	}
+	if ws != "" {
+		return nil, &signaling.RedirectError{URL: ws}
+	}
+	p, err := c.Conference.Join(room, req)
+	if err == nil {
+		c.n.track(room, req.Listener, p.Done())
+	}
+	return p, err
+}
+
+// placeMessage is what a participant reads when their room cannot be
+// placed: what to do, without internal addresses.
+func placeMessage(err error) string {
+	switch {
+	case errors.Is(err, cluster.ErrNoNodes):
+		return "no server takes new meetings right now; try again in a minute"
+	case errors.Is(err, cluster.ErrSecretMismatch):
+		return "the meeting servers are misconfigured (their secrets differ); tell the operator"
+	case errors.Is(err, cluster.ErrClosed):
+		return "the server is shutting down; try again in a moment"
+	}
+	return "new meetings cannot start right now because the servers cannot reach their shared state; meetings already running go on. Try again in a minute"
+}
+
+// tokenWS is the signaling URL for a token of room: the hosting node's in
+// cluster mode (so the browser goes straight there), else this server's. It
+// answers the request itself and reports false when the room cannot be
+// placed.
+func (s *Server) tokenWS(w http.ResponseWriter, r *http.Request, room string) (string, bool) {
+	if s.cl == nil {
+		return s.wsURL(r), true
+	}
+	ws, err := s.cl.place(room)
+	if err != nil {
+		s.log.Warn("cluster: token for a room that cannot be placed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, placeMessage(err))
+		return "", false
+	}
+	if ws == "" {
+		ws, _ = signaling.SignalingURL(s.cfg.Cluster.PublicURL) // checked by cluster.New
+	}
+	return ws, true
+}
+
+// clusterPages lets the pages connect to the other nodes' WebSockets: the
+// web client's CSP allows connect-src 'self' only, and the page comes from
+// the service's public URL while signaling goes to a node's own URL. Nodes
+// are named under the public host (node1.meet.example.com for
+// meet.example.com) or share its host on other ports; docs/scaling.md says
+// so.
+func clusterPages(next http.Handler, public *url.URL, nodeURL string) http.Handler {
+	base := public
+	if base == nil {
+		base, _ = url.Parse(nodeURL)
+	}
+	scheme := "wss"
+	if base.Scheme == "http" {
+		scheme = "ws"
+	}
+	host := base.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	extra := fmt.Sprintf("connect-src 'self' %s://%s:*", scheme, host)
+	if net.ParseIP(base.Hostname()) == nil {
+		extra += fmt.Sprintf(" %[1]s://*.%[2]s %[1]s://*.%[2]s:*", scheme, host)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&cspWriter{ResponseWriter: w, connectSrc: extra}, r)
+	})
+}
+
+// cspWriter widens connect-src in the Content-Security-Policy the page
+// handler set, just before the header goes out.
+type cspWriter struct {
+	http.ResponseWriter
+	connectSrc string
+	done       bool
+}
+
+func (c *cspWriter) fix() {
+	if c.done {
+		return
+	}
+	c.done = true
+	h := c.Header()
+	if csp := h.Get("Content-Security-Policy"); csp != "" {
+		h.Set("Content-Security-Policy", strings.Replace(csp, "connect-src 'self'", c.connectSrc, 1))
+	}
+}
+
+func (c *cspWriter) WriteHeader(code int) {
+	c.fix()
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *cspWriter) Write(b []byte) (int, error) {
+	c.fix()
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (c *cspWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
