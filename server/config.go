@@ -9,6 +9,7 @@ import (
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/billing"
+	"github.com/monkeythorn/meet/cluster"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
 )
@@ -38,6 +39,11 @@ type Config struct {
 	// ICEServers are handed to every client as they are (STUN).
 	ICEServers []signaling.ICEServer
 	TURN       TURNConfig
+	// Cluster, when set, makes this node one of several sharing a Redis
+	// (docs/scaling.md): joins of rooms hosted elsewhere are redirected.
+	// Its PublicURL is this node's own URL; Secret comes from Secret, and
+	// Load, Lost and Logger default to the server's. Needs the built-in SFU.
+	Cluster *cluster.Config
 	// AllowedOrigins are extra page origins ("https://app.example.com")
 	// allowed to open the WebSocket; the server's own origin always is.
 	AllowedOrigins []string

@@ -31,6 +31,7 @@ type Server struct {
 	billing *billingWiring // nil while billing is off
 	public  *url.URL
 	origins []string
+	cl      *clusterNode // nil unless Config.Cluster (cluster.go)
 
 	draining atomic.Bool
 	mu       sync.Mutex
@@ -64,10 +65,15 @@ func New(cfg Config) (*Server, error) {
 		if sc.Logger == nil {
 			sc.Logger = cfg.Logger.With("component", "sfu")
 		}
+		s.hookCluster(&sc)
 		if s.sfu, err = sfu.New(sc); err != nil {
 			return nil, err
 		}
 		conf = signaling.SFUConference(s.sfu)
+	}
+	if conf, err = s.startCluster(conf); err != nil {
+		s.closeMedia()
+		return nil, err
 	}
 	sigCfg := cfg.Signaling
 	sigCfg.Logger = cfg.Logger.With("component", "signaling")
@@ -176,6 +182,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	servers := s.servers
 	s.mu.Unlock()
+	s.clusterDraining()
 
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -190,6 +197,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.sfu != nil {
 		errs = append(errs, s.sfu.Close())
 	}
+	errs = append(errs, s.closeCluster(ctx)) // after the SFU released its rooms
 	errs = append(errs, s.shutdownBilling(ctx))
 	done := make(chan struct{})
 	go func() { s.serving.Wait(); close(done) }()

@@ -30,6 +30,7 @@ type config struct {
 	Dev             bool
 	ShutdownTimeout time.Duration
 	Billing         billing.Config // billing_flags.go
+	Cluster         clusterFlags   // cluster_flags.go
 }
 
 // option is one flag with its environment variable and default. Keeping
@@ -50,7 +51,7 @@ func options() []option {
 		{"log-format", "MEET_LOG_FORMAT", "text", "text or json (logs go to stderr only)"},
 		{"shutdown-timeout", "MEET_SHUTDOWN_TIMEOUT", "10s", "how long a graceful shutdown may take"},
 		{"dev", "MEET_DEV", "false", "development mode: generated in-memory secret, loopback candidates"},
-	}, billingOptions()...)
+	}, append(clusterOptions(), billingOptions()...)...)
 }
 
 // parseConfig reads flags, falling back to environment variables, falling
@@ -68,7 +69,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		vals[o.name] = fs.String(o.name, v, o.usage)
 	}
 	// --dev without a value: make the string flag behave like a bool.
-	args = expandBoolFlag(args, "dev")
+	args = expandBoolFlag(expandBoolFlag(args, "dev"), "redis-fallback-local")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(out)
@@ -120,6 +121,9 @@ func buildConfig(v map[string]*string, getenv func(string) string) (*config, err
 		return nil, fmt.Errorf("--dev %q: want true or false", *v["dev"])
 	}
 	if c.Secret, err = loadSecret(*v["secret-file"], getenv("MEET_SECRET"), c.Dev); err != nil {
+		return nil, err
+	}
+	if c.Cluster, err = parseClusterFlags(v, c.Dev); err != nil {
 		return nil, err
 	}
 	if c.Billing, err = parseBillingFlags(v); err != nil {

@@ -12,6 +12,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/monkeythorn/meet/cluster"
 	"github.com/monkeythorn/meet/server"
 	"github.com/monkeythorn/meet/sfu"
 )
@@ -46,11 +49,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Dev {
 		fmt.Fprintln(stderr, "meet: DEVELOPMENT MODE: the token secret is generated in memory and changes on every start; do not use this in production")
 	}
+	if cfg.Cluster.RedisURL != "" {
+		// go-redis logs through a process-wide logger; this is the process.
+		redis.SetLogger(cluster.RedisLog{Logger: log})
+	}
 	srv, err := server.New(server.Config{
 		Logger:    log,
 		Secret:    cfg.Secret,
 		PublicURL: cfg.PublicURL,
 		Billing:   cfg.Billing,
+		Cluster:   cfg.Cluster.clusterConfig(log), // nil: one node
 		SFU: sfu.Config{
 			ListenIP:        cfg.MediaIP,
 			UDPPort:         cfg.UDPPort,
