@@ -85,10 +85,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	planID, customer, plan := paidTokenFields(ent)
-	ws, ok := s.tokenWS(w, r, room.String()) // multi-node: the hosting node's
-	if !ok {
-		return
-	}
 	tok, claims, err := s.issuer.Issue(auth.TokenRequest{
 		Room:     room,
 		E2EE:     req.E2EE == nil || *req.E2EE,
@@ -103,7 +99,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, tokenResponse{
 		Token:      tok,
-		WS:         ws,
+		WS:         s.wsURL(r),
 		ICEServers: s.iceServers(claims.Subject),
 		ExpiresAt:  claims.ExpiresAt.UnixMilli(),
 		Plan:       plan,
@@ -146,6 +142,14 @@ func (s *Server) iceServers(id string) []signaling.ICEServer {
 	if t := s.cfg.TURN; len(t.URLs) > 0 {
 		user, pass := auth.TURNCredentials(t.Secret, id, t.TTL, time.Now())
 		out = append(out, signaling.ICEServer{URLs: t.URLs, Username: user, Credential: pass})
+	}
+	if e := s.cfg.EmbeddedTURN; e != nil {
+		ttl := s.cfg.TURN.TTL
+		if e.TTL > 0 {
+			ttl = e.TTL
+		}
+		user, pass := auth.TURNCredentials(s.cfg.TURN.Secret, id, ttl, time.Now())
+		out = append(out, signaling.ICEServer{URLs: s.turnURLs, Username: user, Credential: pass})
 	}
 	return out
 }
@@ -195,14 +199,6 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
-		writeError(w, http.StatusServiceUnavailable, codeDraining, "shutting down")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // handleRoomPage serves the web client for /r/<code>; a malformed code gets

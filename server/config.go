@@ -9,7 +9,6 @@ import (
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/billing"
-	"github.com/monkeythorn/meet/cluster"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
 )
@@ -39,11 +38,14 @@ type Config struct {
 	// ICEServers are handed to every client as they are (STUN).
 	ICEServers []signaling.ICEServer
 	TURN       TURNConfig
-	// Cluster, when set, makes this node one of several sharing a Redis
-	// (docs/scaling.md): joins of rooms hosted elsewhere are redirected.
-	// Its PublicURL is this node's own URL; Secret comes from Secret, and
-	// Load, Lost and Logger default to the server's. Needs the built-in SFU.
-	Cluster *cluster.Config
+	// EmbeddedTURN runs a TURN server in the process (see EmbeddedTURN);
+	// nil = none. It uses TURN.Secret (default Secret) for credentials.
+	EmbeddedTURN *EmbeddedTURN
+	// ReadyChecks are the dependencies /readyz checks besides draining.
+	ReadyChecks []ReadyCheck
+	// ProcessMetrics adds the Go runtime and process collectors to
+	// Metrics(); the binary turns it on.
+	ProcessMetrics bool
 	// AllowedOrigins are extra page origins ("https://app.example.com")
 	// allowed to open the WebSocket; the server's own origin always is.
 	AllowedOrigins []string
@@ -88,7 +90,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: allowed origin %q is not scheme://host", ErrConfig, o)
 		}
 	}
-	if len(c.TURN.URLs) > 0 {
+	if len(c.TURN.URLs) > 0 || c.EmbeddedTURN != nil {
 		if c.TURN.Secret == nil {
 			c.TURN.Secret = c.Secret
 		}

@@ -14,5 +14,6 @@ const (
 	codeNotFound    = "not-found"
 	codeUnauth      = "unauthorized"
 	codeDraining    = "draining"
+	codeNotReady    = "not-ready"
 	codeInternal    = "internal"
 )

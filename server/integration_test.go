@@ -109,7 +109,7 @@ type pionClient struct {
 	errs     chan error
 }
 
-func newPionAPI(t *testing.T) *webrtc.API {
+func newPionAPI(t *testing.T, networks ...webrtc.NetworkType) *webrtc.API {
 	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -117,13 +117,28 @@ func newPionAPI(t *testing.T) *webrtc.API {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if len(networks) == 0 {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
+	se.SetNetworkTypes(networks)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 }
 
 func joinPion(t *testing.T, ts *testServer, room string, index byte) *pionClient {
+	t.Helper()
+	return joinPionWith(t, ts, room, index, pionOptions{})
+}
+
+// pionOptions vary how a client reaches the SFU (ops_test.go): through
+// the welcome's TURN servers only, or over ICE-TCP only.
+type pionOptions struct {
+	relayOnly bool                 // ICETransportPolicyRelay with the welcome's iceServers
+	networks  []webrtc.NetworkType // default UDP4
+}
+
+func joinPionWith(t *testing.T, ts *testServer, room string, index byte, opts pionOptions) *pionClient {
 	t.Helper()
 	tr := ts.token(room, true)
 	c := &pionClient{t: t, index: index, left: make(chan string, 8), stop: make(chan struct{}),
@@ -142,11 +157,18 @@ func joinPion(t *testing.T, ts *testServer, room string, index byte) *pionClient
 	_ = c.ws.SetReadDeadline(time.Time{})
 	c.id = w.ID
 
-	c.pub, err = newPionAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pcConf := webrtc.Configuration{}
+	if opts.relayOnly {
+		pcConf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+		for _, s := range w.ICEServers {
+			pcConf.ICEServers = append(pcConf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+	}
+	c.pub, err = newPionAPI(t, opts.networks...).NewPeerConnection(pcConf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.sub, err = newPionAPI(t).NewPeerConnection(webrtc.Configuration{})
+	c.sub, err = newPionAPI(t, opts.networks...).NewPeerConnection(pcConf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/auth"
+	"github.com/monkeythorn/meet/metrics"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
+	"github.com/monkeythorn/meet/turnserver"
 	"github.com/monkeythorn/meet/web"
 )
 
@@ -31,7 +33,10 @@ type Server struct {
 	billing *billingWiring // nil while billing is off
 	public  *url.URL
 	origins []string
-	cl      *clusterNode // nil unless Config.Cluster (cluster.go)
+	// Operations (issue 7): embedded TURN, metrics.
+	turn     *turnserver.Server // nil unless Config.EmbeddedTURN
+	turnURLs []string
+	metrics  *metrics.Metrics
 
 	draining atomic.Bool
 	mu       sync.Mutex
@@ -65,19 +70,14 @@ func New(cfg Config) (*Server, error) {
 		if sc.Logger == nil {
 			sc.Logger = cfg.Logger.With("component", "sfu")
 		}
-		s.hookCluster(&sc)
 		if s.sfu, err = sfu.New(sc); err != nil {
 			return nil, err
 		}
 		conf = signaling.SFUConference(s.sfu)
 	}
-	if conf, err = s.startCluster(conf); err != nil {
-		s.closeMedia()
-		return nil, err
-	}
 	sigCfg := cfg.Signaling
 	sigCfg.Logger = cfg.Logger.With("component", "signaling")
-	sigCfg.Conference = conf
+	sigCfg.Conference = timedConference{conf, s.observeJoin}
 	sigCfg.Verifier = issuer
 	if err := s.wireBilling(&sigCfg); err != nil {
 		if s.sfu != nil {
@@ -93,9 +93,30 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
+	// After the SFU (relays may reach only its port).
+	if cfg.EmbeddedTURN != nil {
+		if err := s.startTURN(cfg.EmbeddedTURN, cfg.TURN.Secret); err != nil {
+			s.closeMedia()
+			return nil, err
+		}
+	}
+	if s.metrics, err = s.newMetrics(); err != nil {
+		s.closeMedia()
+		return nil, err
+	}
 	s.routes()
-	s.handler = s.logRequests(s.mux)
+	s.handler = securityHeaders(s.logRequests(s.mux))
 	return s, nil
+}
+
+// closeMedia releases what New opened before failing.
+func (s *Server) closeMedia() {
+	if s.turn != nil {
+		_ = s.turn.Close()
+	}
+	if s.sfu != nil {
+		_ = s.sfu.Close()
+	}
 }
 
 func (s *Server) routes() {
@@ -179,16 +200,17 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 // ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.draining.Store(true)
+	drained := s.draining.Swap(true) // Drain already told the clients
 	servers := s.servers
 	s.mu.Unlock()
-	s.clusterDraining()
 
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(5 * time.Second)
 	}
-	s.sig.Drain("the server is restarting; rejoin in a moment", deadline)
+	if !drained {
+		s.sig.Drain("the server is restarting; rejoin in a moment", deadline)
+	}
 	var errs []error
 	for _, srv := range servers {
 		errs = append(errs, srv.Shutdown(ctx))
@@ -197,7 +219,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.sfu != nil {
 		errs = append(errs, s.sfu.Close())
 	}
-	errs = append(errs, s.closeCluster(ctx)) // after the SFU released its rooms
+	if s.turn != nil {
+		errs = append(errs, s.turn.Close())
+	}
 	errs = append(errs, s.shutdownBilling(ctx))
 	done := make(chan struct{})
 	go func() { s.serving.Wait(); close(done) }()
