@@ -85,6 +85,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	planID, customer, plan := paidTokenFields(ent)
+	ws, ok := s.tokenWS(w, r, room.String()) // multi-node: the hosting node's
+	if !ok {
+		return
+	}
 	tok, claims, err := s.issuer.Issue(auth.TokenRequest{
 		Room:     room,
 		E2EE:     req.E2EE == nil || *req.E2EE,
@@ -99,7 +103,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, tokenResponse{
 		Token:      tok,
-		WS:         s.wsURL(r),
+		WS:         ws,
 		ICEServers: s.iceServers(claims.Subject),
 		ExpiresAt:  claims.ExpiresAt.UnixMilli(),
 		Plan:       plan,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/billing"
+	"github.com/monkeythorn/meet/cluster"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
 )
@@ -41,6 +42,11 @@ type Config struct {
 	// EmbeddedTURN runs a TURN server in the process (see EmbeddedTURN);
 	// nil = none. It uses TURN.Secret (default Secret) for credentials.
 	EmbeddedTURN *EmbeddedTURN
+	// Cluster, when set, makes this node one of several sharing a Redis
+	// (docs/scaling.md): joins of rooms hosted elsewhere are redirected.
+	// Its PublicURL is this node's own URL; Secret comes from Secret, and
+	// Load, Lost and Logger default to the server's. Needs the built-in SFU.
+	Cluster *cluster.Config
 	// ReadyChecks are the dependencies /readyz checks besides draining.
 	ReadyChecks []ReadyCheck
 	// ProcessMetrics adds the Go runtime and process collectors to

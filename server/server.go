@@ -37,6 +37,7 @@ type Server struct {
 	turn     *turnserver.Server // nil unless Config.EmbeddedTURN
 	turnURLs []string
 	metrics  *metrics.Metrics
+	cl       *clusterNode // nil unless Config.Cluster (cluster.go)
 
 	draining atomic.Bool
 	mu       sync.Mutex
@@ -70,10 +71,15 @@ func New(cfg Config) (*Server, error) {
 		if sc.Logger == nil {
 			sc.Logger = cfg.Logger.With("component", "sfu")
 		}
+		s.hookCluster(&sc)
 		if s.sfu, err = sfu.New(sc); err != nil {
 			return nil, err
 		}
 		conf = signaling.SFUConference(s.sfu)
+	}
+	if conf, err = s.startCluster(conf); err != nil {
+		s.closeMedia()
+		return nil, err
 	}
 	sigCfg := cfg.Signaling
 	sigCfg.Logger = cfg.Logger.With("component", "signaling")
@@ -203,6 +209,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	drained := s.draining.Swap(true) // Drain already told the clients
 	servers := s.servers
 	s.mu.Unlock()
+	s.clusterDraining()
 
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -219,6 +226,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.sfu != nil {
 		errs = append(errs, s.sfu.Close())
 	}
+	errs = append(errs, s.closeCluster(ctx)) // after the SFU released its rooms
 	if s.turn != nil {
 		errs = append(errs, s.turn.Close())
 	}
