@@ -177,7 +177,8 @@ func TestMeetingExperience(t *testing.T) {
 	start := time.Now()
 	phase := func(name string) { t.Logf("%5.1fs %s", time.Since(start).Seconds(), name) }
 
-	ann := join(t, b, "Ann", meetingURL(srv.URL, code, "Ann", key, "simulcast=1"))
+	// Ann sends the full-size camera in three layers; the others small video.
+	ann := join(t, b, "Ann", meetingURL(srv.URL, code, "Ann", key, "simulcast=1&video=full"))
 	bob := join(t, b, "Bob", meetingURL(srv.URL, code, "Bob", key, ""))
 	ann.decodes(t, bob, 20, 25*time.Second)
 	bob.decodes(t, ann, 20, 25*time.Second)

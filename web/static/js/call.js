@@ -296,8 +296,9 @@ export class Call extends Emitter {
           : 'The connection to the meeting was lost (' + (err instanceof Error ? err.message : String(err)) + ').');
         return;
       }
-      // 0.5, 1, 2, 4, 4… seconds: quick for a blip, gentle for a restart.
-      const wait = Math.min(4000, 500 * 2 ** Math.min(this._attempt - 1, 3));
+      // Every second or so for the first half minute, so a blip of a few
+      // seconds costs little more than the blip; then every 4 s.
+      const wait = Date.now() - this._reconnectSince < 30000 ? Math.min(1500, 500 * this._attempt) : 4000;
       this._retryTimer = setTimeout(() => void this._tryReconnect(), wait);
     }
   }

@@ -83,6 +83,9 @@ export const MAX_REDIRECTS = 3;
  * The camera's simulcast layers, lowest first: the server forwards each
  * subscriber the one that fits its tile and bandwidth (rids as in sfu/).
  */
+/** How long a layer the server no longer needs keeps going (see _setActiveLayers). */
+export const LAYER_PAUSE_DELAY_MS = 2000;
+
 export const SIMULCAST_LAYERS = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
@@ -111,7 +114,7 @@ export const SIMULCAST_LAYERS = [
  * @property {number} frameHeight
  * @property {number} screenFramesDecoded frames decoded of the shared screen
  * @property {number} packetsLost video and audio, cumulative
- * @property {number} jitter largest audio/video jitter, seconds
+ * @property {number} jitter audio jitter, seconds
  */
 
 /**
@@ -370,28 +373,55 @@ export class Session extends Emitter {
   }
 
   /**
-   * Pauses the simulcast layers no subscriber needs (server "layers"):
-   * the browser stops encoding them, which saves the sender CPU and upload.
+   * Follows the server's "layers": the simulcast layers no subscriber needs
+   * are paused, so the browser stops encoding them (less CPU and upload).
+   * A newly wanted layer starts at once; an unwanted one is paused only
+   * LAYER_PAUSE_DELAY_MS later, because the server switches a subscriber
+   * to the new layer on that layer's next key frame and until then still
+   * forwards the old one.
    * @param {string} mid
    * @param {string[]} active
    */
   async _setActiveLayers(mid, active) {
-    const pc = this._pub;
-    if (!pc) return;
-    const tr = pc.getTransceivers().find((x) => x.mid === mid);
-    if (!tr) return;
-    const params = tr.sender.getParameters();
-    if (!params.encodings || params.encodings.length < 2) return;
     const want = new Set(active);
+    const later = await this._updateEncodings(mid, (rid, on) => on || want.has(rid));
+    if (later) {
+      setTimeout(() => this._enqueue('pub', async () => {
+        const now = new Set(this.layersAsked.get(mid) || []);
+        await this._updateEncodings(mid, (rid) => now.has(rid));
+      }), LAYER_PAUSE_DELAY_MS);
+    }
+  }
+
+  /**
+   * Sets encodings[i].active = decide(rid, active) on the sender of mid.
+   * Returns whether some encoding stays active that the server no longer
+   * lists (a pause to apply later).
+   * @param {string} mid
+   * @param {(rid: string, active: boolean) => boolean} decide
+   * @returns {Promise<boolean>}
+   */
+  async _updateEncodings(mid, decide) {
+    const pc = this._pub;
+    if (!pc || this._closed) return false;
+    const tr = pc.getTransceivers().find((x) => x.mid === mid);
+    if (!tr) return false;
+    const params = tr.sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return false;
+    const asked = new Set(this.layersAsked.get(mid) || []);
     let changed = false;
+    let pending = false;
     for (const e of params.encodings) {
-      const on = !!e.rid && want.has(e.rid);
-      if (e.active !== on) {
+      const rid = e.rid || '';
+      const on = decide(rid, e.active !== false);
+      if ((e.active !== false) !== on) {
         e.active = on;
         changed = true;
       }
+      if (on && !asked.has(rid)) pending = true;
     }
     if (changed) await tr.sender.setParameters(params);
+    return pending;
   }
 
   /** @param {RTCTrackEvent} ev */
@@ -587,7 +617,9 @@ export class Session extends Emitter {
       rep.forEach((/** @type {any} */ st) => {
         if (st.type !== 'inbound-rtp') return;
         acc.packetsLost += Math.max(0, st.packetsLost || 0);
-        acc.jitter = Math.max(acc.jitter, st.jitter || 0);
+        // Audio jitter only: video arrives in bursts of a frame's packets,
+        // so its jitter is large on a perfectly good link.
+        if (st.kind === 'audio') acc.jitter = Math.max(acc.jitter, st.jitter || 0);
         if (st.kind === 'video' && meta.source === 'screen') {
           acc.screenFramesDecoded += st.framesDecoded || 0;
         } else if (st.kind === 'video') {

@@ -56,7 +56,6 @@ export function installTestHook(state) {
       const stage = document.querySelector('.stage .tile');
       return { mode: el ? /** @type {HTMLElement} */ (el).dataset.mode || 'grid' : 'none', stage: stage ? /** @type {HTMLElement} */ (stage).dataset.key || '' : '' };
     },
-    _pubStats: async () => (state.call && state.call.session && state.call.session._pub ? state.call.session._pub.getStats() : new Map()),
     /** Chat as shown: sender name, text, whether it could be decrypted. */
     messages: () => (state.call ? state.call.messages.map((m) => ({ from: m.from, name: m.name, text: m.text, self: m.self, readable: m.readable })) : []),
   };
