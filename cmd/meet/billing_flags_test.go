@@ -78,7 +78,7 @@ func TestBillingFlags(t *testing.T) {
 func TestRunBillingNeedsPublicURL(t *testing.T) {
 	checkLeaks(t)
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1"},
+	code := run(context.Background(), append([]string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1"}, noFixedPorts...),
 		env("MEET_SECRET", secret32, "MEET_STRIPE_KEY", testKey, "MEET_STRIPE_WEBHOOK_SECRET", testWebhook, "MEET_PLANS", testPlans), &stdout, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), "--public-url") {
 		t.Errorf("exit %d, stderr %q; want 2 naming --public-url", code, stderr.String())
@@ -94,7 +94,7 @@ func TestRunWithBilling(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1", "--public-url", "https://meet.example.test", "--log-level", "debug"},
+		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1", "--public-url", "https://meet.example.test", "--log-level", "debug"}, noFixedPorts...),
 			env("MEET_SECRET", secret32, "MEET_STRIPE_KEY", testKey, "MEET_STRIPE_WEBHOOK_SECRET", testWebhook, "MEET_PLANS", testPlans), &stdout, &stderr)
 	}()
 	addr := regexp.MustCompile(`meet is running.* http=(127\.0\.0\.1:\d+)`)

@@ -61,6 +61,7 @@ func TestRunClusterNodes(t *testing.T) {
 		done := make(chan int, 1)
 		args := []string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1",
 			"--redis", rds.URL(), "--node-url", "http://" + id + ".test:8080", "--node-id", id}
+		args = append(args, noFixedPorts...) // ops_test.go
 		go func() { done <- run(ctx, args, env("MEET_SECRET", secret), &syncWriter{}, &stderr) }()
 		return done, &stderr
 	}

@@ -31,6 +31,7 @@ type config struct {
 	ShutdownTimeout time.Duration
 	Billing         billing.Config // billing_flags.go
 	Cluster         clusterFlags   // cluster_flags.go
+	Ops             opsFlags       // ops_flags.go
 }
 
 // option is one flag with its environment variable and default. Keeping
@@ -51,7 +52,7 @@ func options() []option {
 		{"log-format", "MEET_LOG_FORMAT", "text", "text or json (logs go to stderr only)"},
 		{"shutdown-timeout", "MEET_SHUTDOWN_TIMEOUT", "10s", "how long a graceful shutdown may take"},
 		{"dev", "MEET_DEV", "false", "development mode: generated in-memory secret, loopback candidates"},
-	}, append(clusterOptions(), billingOptions()...)...)
+	}, append(append(clusterOptions(), billingOptions()...), opsOptions()...)...)
 }
 
 // parseConfig reads flags, falling back to environment variables, falling
@@ -128,6 +129,12 @@ func buildConfig(v map[string]*string, getenv func(string) string) (*config, err
 	}
 	if c.Billing, err = parseBillingFlags(v); err != nil {
 		return nil, err
+	}
+	if c.Ops, err = parseOpsFlags(v); err != nil {
+		return nil, err
+	}
+	if c.PublicURL == "" && c.Ops.Domain != "" {
+		c.PublicURL = "https://" + c.Ops.Domain
 	}
 	return c, nil
 }

@@ -155,7 +155,7 @@ func TestRunDevAndShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--dev", "--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1"}, env(), &stdout, &stderr)
+		done <- run(ctx, append([]string{"--dev", "--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1"}, noFixedPorts...), env(), &stdout, &stderr)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(stderr.String(), "meet is running") {

@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -53,17 +55,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// go-redis logs through a process-wide logger; this is the process.
 		redis.SetLogger(cluster.RedisLog{Logger: log})
 	}
+	ts, err := newTLSSetup(cfg.Ops)
+	if err != nil {
+		fmt.Fprintf(stderr, "meet: %v\n", err)
+		return 2
+	}
 	srv, err := server.New(server.Config{
-		Logger:    log,
-		Secret:    cfg.Secret,
-		PublicURL: cfg.PublicURL,
-		Billing:   cfg.Billing,
-		Cluster:   cfg.Cluster.clusterConfig(log), // nil: one node
+		Logger:         log,
+		Secret:         cfg.Secret,
+		PublicURL:      cfg.PublicURL,
+		EmbeddedTURN:   embeddedTURN(cfg, ts, log),
+		ProcessMetrics: true,
+		Billing:        cfg.Billing,
+		Cluster:        cfg.Cluster.clusterConfig(log), // nil: one node
 		SFU: sfu.Config{
 			ListenIP:        cfg.MediaIP,
 			UDPPort:         cfg.UDPPort,
 			PublicIP:        cfg.PublicIP,
 			IncludeLoopback: cfg.Dev,
+			TCPPort:         cfg.Ops.ICETCPPort,
 		},
 	})
 	if errors.Is(err, server.ErrConfig) {
@@ -74,18 +84,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "meet: %v\n", err)
 		return 1
 	}
-	addr, err := srv.Start(cfg.Listen)
-	if err != nil {
+	return serve(ctx, srv, cfg, ts, log, stderr)
+}
+
+// serve runs the listeners until ctx ends (the first signal), then drains
+// and stops. A second signal is main's business: it exits at once.
+func serve(ctx context.Context, srv *server.Server, cfg *config, ts *tlsSetup, log *slog.Logger, stderr io.Writer) int {
+	fail := func(err error, auxs ...*aux) int {
 		fmt.Fprintf(stderr, "meet: %v\n", err)
+		for _, a := range auxs {
+			a.close(context.Background())
+		}
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
-	log.Info("meet is running", "http", addr.String(), "media_udp", srv.MediaAddr().String())
+	addr, err := startMain(srv, cfg.Listen, ts, log)
+	if err != nil {
+		return fail(err)
+	}
+	var acmeHTTP, metricsHTTP *aux
+	if ts.acme != nil {
+		if acmeHTTP, err = startAux("http-listen", cfg.Ops.HTTPListen, ts.acme.HTTPHandler(nil), log); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.Ops.MetricsListen != "" {
+		if metricsHTTP, err = startAux("metrics-listen", cfg.Ops.MetricsListen, metricsHandler(srv), log); err != nil {
+			return fail(err, acmeHTTP)
+		}
+	}
+	stopHUP := reloadOnHUP(ts, log)
+	defer stopHUP()
+	log.Info("meet is running", runningAttrs(srv, addr, ts, acmeHTTP, metricsHTTP)...)
 	<-ctx.Done()
-	log.Info("shutting down; send the signal again to exit at once", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	err = drainAndStop(srv, cfg, log)
+	actx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	acmeHTTP.close(actx)
+	metricsHTTP.close(actx)
+	if err != nil {
 		log.Error("shutdown", "err", err)
 		return 1
 	}
