@@ -38,12 +38,12 @@ type DownTrack struct {
 	munger  rtpmunger.Munger
 	current int // layer being forwarded, -1 before the first key frame
 	target  int // layer wanted
-	// wantLayer mirrors target for UpTrack.updateWanted, which must not
-	// take d.mu.
-	wantLayer atomic.Int32
-	maxLayer  int // highest layer the subscriber's tile needs
-	history   [seqHistory]sent
-	stats     downStats
+	// wantLayer and curLayer mirror target and current for
+	// UpTrack.updateWanted, which must not take d.mu.
+	wantLayer, curLayer atomic.Int32
+	maxLayer            int // highest layer the subscriber's tile needs
+	history             [seqHistory]sent
+	stats               downStats
 
 	// Bandwidth: the subscriber's estimate limits video (sfu/bwe).
 	budget    bwe.Budget
@@ -95,6 +95,7 @@ func newDownTrack(up *UpTrack, sub *Participant) *DownTrack {
 		rtxBuf:   make([]byte, packetcache.MaxPacketSize),
 	}
 	d.wantLayer.Store(int32(d.target))
+	d.curLayer.Store(-1)
 	return d
 }
 
@@ -310,7 +311,13 @@ func (d *DownTrack) switchTo(p *packet) bool {
 		gap = max(uint32(elapsed*int64(d.clockRate())/1e9), 1)
 	}
 	d.munger.SetSource(p.esn, p.ets, uint16(rand.Uint32()), rand.Uint32(), gap)
+	switched := d.current >= 0
 	d.current = p.layer
+	d.curLayer.Store(int32(p.layer))
+	if switched {
+		// The old layer may now be paused at the publisher.
+		go d.up.updateWanted()
+	}
 	return true
 }
 

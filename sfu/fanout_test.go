@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
@@ -212,5 +214,49 @@ func TestHiddenTilePausesVideo(t *testing.T) {
 	defer d.mu.Unlock()
 	if d.stats.drops[DropPaused] != 5 || d.stats.drops[DropCongestion] != 3 {
 		t.Fatalf("drops paused=%d waiting=%d, want 5 and 3", d.stats.drops[DropPaused], d.stats.drops[DropCongestion])
+	}
+}
+
+func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
+	_, up, _ := fakeFanout(t, 0)
+	owner := up.owner
+	owner.events = make(chan any, 16)
+	owner.done = make(chan struct{})
+	up.info.Simulcast = true
+	for i, rid := range []string{"q", "h", "f"} {
+		up.layers[i] = &upLayer{index: i, rid: rid, cache: packetcache.New(8)}
+		up.layers[i].rate.Store(uint64(100_000 * (i + 1)))
+	}
+	d := newDownTrack(up, &Participant{id: "sub", room: owner.room, log: slog.New(slog.DiscardHandler)})
+	d.writer.Store(&trackWriter{w: &countingWriter{}, ssrc: 1, pt: 96})
+	up.addDown(d)
+	next := func() []string {
+		t.Helper()
+		select {
+		case e := <-owner.events:
+			return e.(*LayersWanted).RIDs
+		case <-time.After(2 * time.Second):
+			t.Fatal("no layers message")
+			return nil
+		}
+	}
+	if got := next(); !slices.Equal(got, []string{"f"}) {
+		t.Fatalf("a new subscriber wants %v, want [f]", got)
+	}
+	h := rtp.Header{Version: 2}
+	key := []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a}
+	esn := uint64(1 << 17)
+	send := func(layer int) {
+		esn++
+		d.writeRTP(&packet{header: &h, payload: key, esn: esn, ets: esn, layer: layer, keyframe: true})
+	}
+	send(2) // starts on f
+	d.setMaxSize(320, 180)
+	if got := next(); !slices.Equal(got, []string{"q", "f"}) {
+		t.Fatalf("while moving to q the publisher is asked for %v, want [q f]", got)
+	}
+	send(0) // the key frame on q: switch
+	if got := next(); !slices.Equal(got, []string{"q"}) {
+		t.Fatalf("after the switch the publisher is asked for %v, want [q]", got)
 	}
 }

@@ -325,7 +325,12 @@ func (u *UpTrack) updateWanted() {
 	}
 	var mask uint8
 	for _, d := range *u.downs.Load() {
+		// The layer a subscriber is moving to, and the one it still gets
+		// until the switch (which waits for a key frame).
 		mask |= 1 << d.wantLayer.Load()
+		if cur := d.curLayer.Load(); cur >= 0 {
+			mask |= 1 << cur
+		}
 	}
 	u.mu.Lock()
 	if mask == u.wanted || u.closed {
