@@ -86,6 +86,10 @@ func TestPaidMeetingEndToEnd(t *testing.T) {
 	guest := joinPion(t, bs.testServer, rr.Code, 2)
 	t.Cleanup(guest.leave)
 	waitMedia(t, []*pionClient{host, guest}, []*pionClient{host, guest}, 50, 20*time.Second) // ~2 s of media
+	// Checked before anyone leaves: a renegotiation racing a client's own
+	// teardown is not the server's fault.
+	host.checkErrors(t)
+	guest.checkErrors(t)
 
 	// Metering uses the billing clock: move it so the expected minutes do
 	// not depend on how fast this machine is.
@@ -99,8 +103,6 @@ func TestPaidMeetingEndToEnd(t *testing.T) {
 	if c := bs.usage.wait(t); c.customer != w.fx.customer || c.d != 12*time.Minute+30*time.Second {
 		t.Errorf("host's usage: %+v, want 12m30s", c)
 	}
-	host.checkErrors(t)
-	guest.checkErrors(t)
 	bs.waitRooms(t, 0)
 	if n := len(w.rec.requests("usage_records")); n != 0 {
 		t.Fatalf("%d usage records before the flush interval or drain", n)
@@ -144,11 +146,16 @@ func TestFreeMeetingIsNotCounted(t *testing.T) {
 	b := joinPion(t, bs.testServer, rr.Code, 2)
 	t.Cleanup(b.leave)
 	waitMedia(t, []*pionClient{a, b}, []*pionClient{a, b}, 50, 20*time.Second)
-	w.clock.Advance(10 * time.Minute)
-	b.leave()
-	a.leave()
 	a.checkErrors(t)
 	b.checkErrors(t)
+	w.clock.Advance(10 * time.Minute)
+	b.leave()
+	select {
+	case <-a.left:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no participant-left after the guest left")
+	}
+	a.leave()
 	bs.waitRooms(t, 0)
 	if err := bs.shutdown(); err != nil {
 		t.Fatalf("Shutdown: %v", err)
