@@ -22,13 +22,16 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// One channel for both signals, registered before anything runs: had
+	// the second been registered after the first arrived, a quick second
+	// signal could hit the default handler and kill the process uncleanly.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-ctx.Done()
-		stop() // later signals are ours again, not the context's
-		second := make(chan os.Signal, 1)
-		signal.Notify(second, os.Interrupt, syscall.SIGTERM)
-		<-second
+		<-sigs
+		cancel() // first: drain
+		<-sigs
 		fmt.Fprintln(os.Stderr, "meet: second signal, exiting now")
 		os.Exit(1)
 	}()
