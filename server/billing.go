@@ -33,8 +33,8 @@ type usageRecorder interface {
 	RecordUsage(customer string, d time.Duration)
 }
 
-// setupBilling builds the billing service when a Stripe key is configured
-// and starts its periodic usage flush. Billing off leaves s.billing nil:
+// setupBilling builds the billing service when a Stripe key is configured;
+// it starts nothing (registerBilling does). Billing off leaves s.billing nil:
 // rooms then have no plan limits and nothing is tracked at all.
 func (s *Server) setupBilling() error {
 	bc := s.cfg.Billing
@@ -71,15 +71,15 @@ func (s *Server) setupBilling() error {
 	return nil
 }
 
-// wireBilling sets up billing and, when it is on, puts the plan-aware
-// Conference and Verifier between signaling and the SFU.
-func (s *Server) wireBilling(sc *signaling.Config) error {
-	if err := s.setupBilling(); err != nil || s.billing == nil {
-		return err
+// wireBilling puts the plan-aware Conference and Verifier between
+// signaling and the SFU when billing is on. It cannot fail: setupBilling,
+// which can, ran before anything was started.
+func (s *Server) wireBilling(sc *signaling.Config) {
+	if s.billing == nil {
+		return
 	}
 	sc.Conference = planConference{b: s.billing, next: sc.Conference}
 	sc.Verifier = planVerifier{next: sc.Verifier, h: s.billing.handoff}
-	return nil
 }
 
 // registerBilling adds the billing routes and starts the periodic usage

@@ -65,6 +65,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.origins = append(s.origins, cfg.AllowedOrigins...)
 
+	// Billing first: a bad billing config must fail before anything runs.
+	if err := s.setupBilling(); err != nil {
+		return nil, err
+	}
 	conf := cfg.Media
 	if conf == nil {
 		sc := cfg.SFU
@@ -85,12 +89,7 @@ func New(cfg Config) (*Server, error) {
 	sigCfg.Logger = cfg.Logger.With("component", "signaling")
 	sigCfg.Conference = timedConference{conf, s.observeJoin}
 	sigCfg.Verifier = issuer
-	if err := s.wireBilling(&sigCfg); err != nil {
-		if s.sfu != nil {
-			_ = s.sfu.Close()
-		}
-		return nil, err
-	}
+	s.wireBilling(&sigCfg)
 	sigCfg.ICEServers = s.iceServers
 	sigCfg.CheckOrigin = s.checkOrigin
 	if s.sig, err = signaling.NewHandler(sigCfg); err != nil {
