@@ -46,6 +46,10 @@ func startMeet(t *testing.T, prefix []string, bin string, args ...string) *meetP
 	argv := append(append(append([]string{}, prefix...), bin), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "MEET_SECRET=") // --dev makes its own
+	// Its own process group: signals reach meet even under strace (which
+	// blocks fatal signals itself when it runs a program with -o), and
+	// clean-up kills both.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &meetProc{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
@@ -60,7 +64,7 @@ func startMeet(t *testing.T, prefix []string, bin string, args ...string) *meetP
 		select {
 		case <-p.exited:
 		default:
-			_ = cmd.Process.Kill()
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-p.exited
 		}
 		if t.Failed() {
@@ -110,7 +114,7 @@ func (p *meetProc) lines() []map[string]any {
 
 func (p *meetProc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -227,4 +231,16 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// jsonLine re-encodes one log line.
+func jsonLine(m map[string]any) (string, error) {
+	b, err := json.Marshal(m)
+	return string(b), err
 }

@@ -212,7 +212,7 @@ func drainMessage(timeout time.Duration) string {
 // told, calls may finish) for up to --drain-timeout, then shut down.
 func drainAndStop(srv *server.Server, c *config, log *slog.Logger) error {
 	log.Info("draining: new joins refused, waiting for calls to end; send the signal again to exit at once",
-		"drain_timeout", c.Ops.DrainTimeout, "sessions", srv.Sessions())
+		"drain_timeout", c.Ops.DrainTimeout.String(), "sessions", srv.Sessions())
 	dctx, cancel := context.WithTimeout(context.Background(), c.Ops.DrainTimeout)
 	err := srv.Drain(dctx, drainMessage(c.Ops.DrainTimeout))
 	cancel()
