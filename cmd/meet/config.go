@@ -32,6 +32,15 @@ type config struct {
 	Billing         billing.Config // billing_flags.go
 	Cluster         clusterFlags   // cluster_flags.go
 	Ops             opsFlags       // ops_flags.go
+	// Settings is every key's raw value and where it came from, in
+	// options() order, for the summary of `meet config check`.
+	Settings []setting
+}
+
+// setting is one key's value and its source: "default", "file", "env" or
+// "flag" (precedence rises in that order).
+type setting struct {
+	Name, Value, Source string
 }
 
 // option is one flag with its environment variable and default. Keeping
@@ -42,6 +51,7 @@ type option struct {
 
 func options() []option {
 	return append([]option{
+		{"config", "MEET_CONFIG", "", "YAML file of settings, keys as the flag names (docs/config.md); flags and env vars override it"},
 		{"listen", "MEET_LISTEN", ":8080", "HTTP listen address"},
 		{"udp-port", "MEET_UDP_PORT", "7882", "the one UDP port for all media (0 picks a free port)"},
 		{"media-ip", "MEET_MEDIA_IP", "", "address the media UDP port binds; empty = all interfaces"},
@@ -55,19 +65,29 @@ func options() []option {
 	}, append(append(clusterOptions(), billingOptions()...), opsOptions()...)...)
 }
 
-// parseConfig reads flags, falling back to environment variables, falling
-// back to defaults. Every problem is returned as one error line; flag.ErrHelp
-// means --help was asked for (usage is then written to out).
+// parseConfig reads flags, falling back to environment variables, then to
+// the config file, then to defaults. Every problem is returned, joined one
+// per line; flag.ErrHelp means --help was asked for (usage is then written
+// to out).
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	var file map[string]string
+	var fileErr error
+	if path := configPath(args, getenv); path != "" {
+		file, fileErr = readConfigFile(path)
+	}
 	fs := flag.NewFlagSet("meet", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	vals := map[string]*string{}
+	src := map[string]string{}
 	for _, o := range options() {
-		v := o.def
-		if e := getenv(o.env); e != "" {
-			v = e
+		v, s := o.def, "default"
+		if f, ok := file[o.name]; ok {
+			v, s = f, "file"
 		}
-		vals[o.name] = fs.String(o.name, v, o.usage)
+		if e := getenv(o.env); e != "" {
+			v, s = e, "env"
+		}
+		vals[o.name], src[o.name] = fs.String(o.name, v, o.usage), s
 	}
 	// --dev without a value: make the string flag behave like a bool.
 	args = expandBoolFlag(expandBoolFlag(args, "dev"), "redis-fallback-local")
@@ -80,7 +100,34 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
 	}
-	return buildConfig(vals, getenv)
+	if fileErr != nil {
+		// The file's problems come first; the rest is still checked so
+		// that one run shows everything, but with a broken file it would
+		// mostly be noise about missing values.
+		return nil, fileErr
+	}
+	fs.Visit(func(f *flag.Flag) { src[f.Name] = "flag" })
+	secret, secretSrc := file["secret"], "file"
+	if e := getenv("MEET_SECRET"); e != "" {
+		secret, secretSrc = e, "env"
+	}
+	if secret == "" {
+		secretSrc = "default"
+	}
+	c, err := buildConfig(vals, secret)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range append(options(), secretOption()) {
+		st := setting{Name: o.name, Source: src[o.name]}
+		if o.name == "secret" {
+			st.Value, st.Source = secret, secretSrc
+		} else {
+			st.Value = *vals[o.name]
+		}
+		c.Settings = append(c.Settings, st)
+	}
+	return c, nil
 }
 
 // expandBoolFlag turns "--dev" into "--dev=true" so it needs no value.
@@ -95,43 +142,50 @@ func expandBoolFlag(args []string, name string) []string {
 	return out
 }
 
-func buildConfig(v map[string]*string, getenv func(string) string) (*config, error) {
+// buildConfig checks every value and collects every problem, so that
+// `meet config check` can list them all at once.
+func buildConfig(v map[string]*string, secret string) (*config, error) {
 	c := &config{Listen: *v["listen"], MediaIP: *v["media-ip"], PublicIP: *v["public-ip"], PublicURL: *v["public-url"], LogFormat: *v["log-format"]}
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	var err error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return nil, fmt.Errorf("--listen %q: want host:port, e.g. :8080", c.Listen)
+		bad("--listen %q: want host:port, e.g. :8080", c.Listen)
 	}
 	if c.UDPPort, err = strconv.Atoi(*v["udp-port"]); err != nil || c.UDPPort < 0 || c.UDPPort > 65535 {
-		return nil, fmt.Errorf("--udp-port %q: want a port number 0-65535", *v["udp-port"])
+		bad("--udp-port %q: want a port number 0-65535", *v["udp-port"])
 	}
-	for name, ip := range map[string]string{"--media-ip": c.MediaIP, "--public-ip": c.PublicIP} {
-		if ip != "" && net.ParseIP(ip) == nil {
-			return nil, fmt.Errorf("%s %q: not an IP address", name, ip)
+	for _, ip := range []struct{ name, val string }{{"--media-ip", c.MediaIP}, {"--public-ip", c.PublicIP}} {
+		if ip.val != "" && net.ParseIP(ip.val) == nil {
+			bad("%s %q: not an IP address", ip.name, ip.val)
 		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*v["log-level"])); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", *v["log-level"])
+		bad("--log-level %q: want debug, info, warn or error", *v["log-level"])
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return nil, fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+		bad("--log-format %q: want text or json", c.LogFormat)
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(*v["shutdown-timeout"]); err != nil || c.ShutdownTimeout <= 0 {
-		return nil, fmt.Errorf("--shutdown-timeout %q: want a positive duration such as 10s", *v["shutdown-timeout"])
+		bad("--shutdown-timeout %q: want a positive duration such as 10s", *v["shutdown-timeout"])
 	}
 	if c.Dev, err = strconv.ParseBool(*v["dev"]); err != nil {
-		return nil, fmt.Errorf("--dev %q: want true or false", *v["dev"])
+		bad("--dev %q: want true or false", *v["dev"])
 	}
-	if c.Secret, err = loadSecret(*v["secret-file"], getenv("MEET_SECRET"), c.Dev); err != nil {
-		return nil, err
+	if c.Secret, err = loadSecret(*v["secret-file"], secret, c.Dev); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Cluster, err = parseClusterFlags(v, c.Dev); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	if c.Billing, err = parseBillingFlags(v); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	if c.Ops, err = parseOpsFlags(v); err != nil {
-		return nil, err
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if c.PublicURL == "" && c.Ops.Domain != "" {
 		c.PublicURL = "https://" + c.Ops.Domain
@@ -139,13 +193,14 @@ func buildConfig(v map[string]*string, getenv func(string) string) (*config, err
 	return c, nil
 }
 
-// loadSecret takes the secret from MEET_SECRET or a file (not both, so it is
+// loadSecret takes the secret from MEET_SECRET (or the config file's
+// secret key) or a file (not both, so it is
 // never unclear which one is in use), or generates one in dev mode.
 func loadSecret(file, env string, dev bool) ([]byte, error) {
 	var s []byte
 	switch {
 	case file != "" && env != "":
-		return nil, errors.New("both MEET_SECRET and --secret-file are set; use one")
+		return nil, errors.New("both the secret (MEET_SECRET or the config file's secret key) and --secret-file are set; use one")
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -159,7 +214,7 @@ func loadSecret(file, env string, dev bool) ([]byte, error) {
 		_, _ = rand.Read(s) // never fails since Go 1.24
 		return s, nil
 	default:
-		return nil, errors.New("no secret: set MEET_SECRET or --secret-file (make one with `openssl rand -base64 48`), or run with --dev to try it locally")
+		return nil, errors.New("no secret: set MEET_SECRET, --secret-file or the config file's secret key (make one with `openssl rand -base64 48`), or run with --dev to try it locally")
 	}
 	if len(s) < auth.MinSecretLen {
 		return nil, fmt.Errorf("the secret is %d bytes; it must be at least %d (make one with `openssl rand -base64 48`)", len(s), auth.MinSecretLen)
@@ -168,7 +223,7 @@ func loadSecret(file, env string, dev bool) ([]byte, error) {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: meet [flags]\n\nMonkeyThorn Meet: end-to-end encrypted video meetings in one binary.\nEvery flag can also be set by its environment variable; a flag wins.\n\nFlags:\n")
+	fmt.Fprintf(w, "Usage: meet [flags]\n\nMonkeyThorn Meet: end-to-end encrypted video meetings in one binary.\nEvery flag can also be set by its environment variable or, without the\nleading --, as a key in the --config file (docs/config.md).\nA flag wins over the environment, which wins over the file.\n\nFlags:\n")
 	for _, o := range options() {
 		def := o.def
 		if def == "" {
@@ -176,7 +231,7 @@ func usage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  --%s\n        %s (env %s, default %s)\n", o.name, o.usage, o.env, def)
 	}
-	fmt.Fprintf(w, "\nThe secret itself may be given in MEET_SECRET instead of --secret-file.\n")
+	fmt.Fprintf(w, "\nThe secret itself may be given in MEET_SECRET (or the file's secret key) instead of --secret-file.\n\nCheck a configuration without starting: meet config check [--config FILE] [flags]\n")
 }
 
 func newLogger(c *config, w io.Writer) *slog.Logger {

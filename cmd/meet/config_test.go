@@ -138,11 +138,21 @@ func TestRunExitCodes(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, env(), &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "--udp-port") {
 		t.Errorf("--help: exit %d, stdout %q", code, stdout.String())
 	}
-	for _, args := range [][]string{nil, {"--udp-port", "x"}, {"--log-level", "loud", "--dev"}} {
+	// One "meet: " line per problem.
+	for _, tt := range []struct {
+		args  []string
+		lines int
+	}{{nil, 1}, {[]string{"--udp-port", "x"}, 2}, {[]string{"--log-level", "loud", "--dev"}, 1}, {[]string{"config"}, 1}, {[]string{"config", "lint"}, 1}} {
 		stderr.Reset()
-		code := run(context.Background(), args, env(), &stdout, &stderr)
-		if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); code != 2 || len(lines) != 1 || !strings.HasPrefix(lines[0], "meet: ") {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, code, stderr.String())
+		code := run(context.Background(), tt.args, env(), &stdout, &stderr)
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if code != 2 || len(lines) != tt.lines {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %d lines", tt.args, code, stderr.String(), tt.lines)
+		}
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "meet: ") {
+				t.Errorf("%v: line %q lacks the meet: prefix", tt.args, l)
+			}
 		}
 	}
 }

@@ -39,15 +39,22 @@ func main() {
 }
 
 // run is main without the process: it returns the exit code (0 done, 1
-// failed while running, 2 bad configuration) and stops gracefully when ctx
+// failed while running, 2 bad configuration; `meet config check` only
+// checks) and stops gracefully when ctx
 // ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if rest, ok, err := subcommand(args); err != nil {
+		printProblems(stderr, err)
+		return 2
+	} else if ok {
+		return configCheck(rest, getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "meet: %v\n", err)
+		printProblems(stderr, err)
 		return 2
 	}
 	log := newLogger(cfg, stderr)
