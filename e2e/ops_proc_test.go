@@ -50,6 +50,9 @@ func startMeet(t *testing.T, prefix []string, bin string, args ...string) *meetP
 	// blocks fatal signals itself when it runs a program with -o), and
 	// clean-up kills both.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Wait must return even if something still holds the output pipes
+	// (a process left over under strace): tests never hang on a child.
+	cmd.WaitDelay = 5 * time.Second
 	p := &meetProc{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
@@ -65,7 +68,11 @@ func startMeet(t *testing.T, prefix []string, bin string, args ...string) *meetP
 		case <-p.exited:
 		default:
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-p.exited
+			select {
+			case <-p.exited:
+			case <-time.After(15 * time.Second):
+				t.Errorf("meet (pid %d) did not exit after SIGKILL", cmd.Process.Pid)
+			}
 		}
 		if t.Failed() {
 			t.Logf("meet's log:\n%s", p.logs.String())
