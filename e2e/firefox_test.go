@@ -275,8 +275,8 @@ func checkWrongKeyRound(t *testing.T, i int, rd crossRound) {
 		switch {
 		case s == nil:
 			t.Errorf("wrong-key round %d: no stats from %s", i, who)
-		case s.FramesDecoded != 0 || s.DecryptState != "failing" || s.VideoPacketsReceived == 0 || s.AudioPacketsReceived == 0:
-			t.Errorf("wrong-key round %d: %s decoded %d frames of %d video packets (%d audio), decrypt %q: want 0, >0 (>0), failing",
+		case s.FramesDecoded != 0 || s.DecryptState != "failing" || s.AudioPacketsReceived == 0:
+			t.Errorf("wrong-key round %d: %s decoded %d frames of %d video packets (%d audio), decrypt %q: want 0 frames, any video, >0 audio, failing",
 				i, who, s.FramesDecoded, s.VideoPacketsReceived, s.AudioPacketsReceived, s.DecryptState)
 		}
 	}
