@@ -334,6 +334,9 @@ func (p *Participant) negotiate() {
 		err = p.sub.SetLocalDescription(offer)
 	}
 	if err != nil {
+		if p.closed() || p.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
+			return // leaving: the connection closed under the offer
+		}
 		p.log.Warn("subscriber offer failed", "err", err)
 		go p.closeWithReason("negotiation failed")
 		return
