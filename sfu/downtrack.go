@@ -52,7 +52,6 @@ type DownTrack struct {
 	frameTS   uint64 // extended timestamp of the frame being sent
 	absID     uint8  // abs-send-time extension id; 0 when not negotiated
 	ext       [1]rtp.Extension
-	absTime   [3]byte
 	lastSent  int64 // unix nanoseconds of the last packet sent
 	hdr       rtp.Header
 	rtxBuf    []byte
@@ -252,7 +251,7 @@ func (d *DownTrack) writeRTP(p *packet) {
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
 	if w.absID != 0 {
-		d.setAbsSendTime(w.absID, p.now)
+		d.setAbsSendTime(w.absID, p)
 	}
 	d.hdr.Padding = false
 	d.hdr.SSRC = w.ssrc
@@ -271,17 +270,21 @@ func (d *DownTrack) writeRTP(p *packet) {
 	d.lastSent = p.now
 }
 
-// setAbsSendTime puts the send time on the header (24-bit, 6.18 fixed
-// point seconds) for the subscriber's bandwidth estimator, reusing d's
-// extension storage.
-func (d *DownTrack) setAbsSendTime(id uint8, now int64) {
-	secs, frac := uint64(now/1e9), uint64(now%1e9)
-	v := (secs<<18 | frac<<18/1e9) & 0xFFFFFF
-	d.absTime = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)}
+// setAbsSendTime puts the packet's abs-send-time (computed once by the
+// reader for all subscribers) on the header, reusing d's extension storage.
+func (d *DownTrack) setAbsSendTime(id uint8, p *packet) {
 	// Extensions was cleared to our own one-slot array, so SetExtension
 	// appends without allocating and never touches the publisher's packet.
 	d.hdr.Extensions = d.ext[:0]
-	_ = d.hdr.SetExtension(id, d.absTime[:])
+	_ = d.hdr.SetExtension(id, p.absSendTime[:])
+}
+
+// absSendTime encodes a unix time in nanoseconds as the 24-bit, 6.18 fixed
+// point seconds of the abs-send-time header extension.
+func absSendTime(now int64) [3]byte {
+	secs, frac := uint64(now/1e9), uint64(now%1e9)
+	v := (secs<<18 | frac<<18/1e9) & 0xFFFFFF
+	return [3]byte{byte(v >> 16), byte(v >> 8), byte(v)}
 }
 
 func (d *DownTrack) clockRate() uint32 {

@@ -260,3 +260,19 @@ func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
 		t.Fatalf("after the switch the publisher is asked for %v, want [q]", got)
 	}
 }
+
+func TestAbsSendTime(t *testing.T) {
+	tests := []struct {
+		now  int64
+		want [3]byte
+	}{
+		{0, [3]byte{0, 0, 0}},
+		{500_000_000, [3]byte{0x02, 0x00, 0x00}},          // half a second: 0.5 * 2^18
+		{64*1e9 + 250_000_000, [3]byte{0x01, 0x00, 0x00}}, // wraps every 64 s
+	}
+	for _, tt := range tests {
+		if got := absSendTime(tt.now); got != tt.want {
+			t.Errorf("absSendTime(%d) = %x, want %x", tt.now, got, tt.want)
+		}
+	}
+}

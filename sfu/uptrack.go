@@ -247,6 +247,7 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		l.cache.Store(pkt.esn, buf[:n])
 		now := time.Now().UnixNano()
 		pkt.now = now
+		pkt.absSendTime = absSendTime(now)
 		l.bytes += uint64(n)
 		l.nack.Push(pkt.esn)
 		l.stats.Update(pkt.esn, h.Timestamp, now)
@@ -290,6 +291,9 @@ type packet struct {
 	layer    int
 	keyframe bool
 	now      int64 // arrival, unix nanoseconds
+	// absSendTime is now as the abs-send-time extension, for subscribers'
+	// bandwidth estimators (the SFU sends within microseconds of arrival).
+	absSendTime [3]byte
 }
 
 func (u *UpTrack) addDown(d *DownTrack) {
