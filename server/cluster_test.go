@@ -477,8 +477,14 @@ func rejoin(t *testing.T, via *clusterNodeT, room string, index byte, deadline t
 			ws, _, _, err := dialJoin(tr.WS, tr.Token, room)
 			if err == nil {
 				ws.Close() // reachable: join for real below
-				c, _ := joinCluster(t, tr.WS, tr.Token, room, index)
-				return c
+				// The probe spent its token (a token joins once, and
+				// the probe may not have left yet): take a fresh one.
+				st, b = via.post("/api/token", `{"room":"`+room+`","e2ee":true}`)
+				var fresh tokenResponse
+				if st == 200 && json.Unmarshal(b, &fresh) == nil {
+					c, _ := joinCluster(t, fresh.WS, fresh.Token, room, index)
+					return c
+				}
 			}
 		}
 		if time.Now().After(deadline) {
