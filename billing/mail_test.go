@@ -3,15 +3,10 @@ package billing
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/mail"
 	"strings"
@@ -21,36 +16,13 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/monkeythorn/meet/internal/testcert"
 )
 
 const (
 	smtpUser = "AKIAMEETTEST"
 	smtpPass = "s3cret+pass/word"
 )
-
-// testCert returns a self-signed certificate for 127.0.0.1 and a pool that
-// trusts it.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "billing test smtp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
 
 // received is one message the test SMTP server accepted.
 type received struct {
@@ -127,7 +99,7 @@ func (s *sinkSession) Logout() error { return nil }
 // TLS, and returns the SMTP URL and the pool trusting its certificate.
 func startSMTP(t *testing.T, implicitTLS bool) (*smtpSink, string, *x509.CertPool) {
 	t.Helper()
-	cert, pool := testCert(t)
+	cert, pool := testcert.Loopback(t, 1)
 	sink := &smtpSink{}
 	srv := smtp.NewServer(sink)
 	srv.Domain = "127.0.0.1"

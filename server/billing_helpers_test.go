@@ -3,12 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,7 +13,6 @@ import (
 	"go/build"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -37,6 +33,7 @@ import (
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/billing"
+	"github.com/monkeythorn/meet/internal/testcert"
 	"github.com/monkeythorn/meet/sfu"
 )
 
@@ -309,7 +306,7 @@ type sunkMail struct {
 
 func startMailSink(t *testing.T) *mailSink {
 	t.Helper()
-	cert, pool := loopbackCert(t)
+	cert, pool := testcert.Loopback(t, 2)
 	k := &mailSink{pool: pool}
 	srv := smtp.NewServer(k)
 	srv.Domain = "127.0.0.1"
@@ -387,28 +384,6 @@ func (s *sinkSession) Data(r io.Reader) error {
 
 func (s *sinkSession) Reset()        { s.cur = sunkMail{authUser: s.cur.authUser} }
 func (s *sinkSession) Logout() error { return nil }
-
-func loopbackCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server billing test smtp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
 
 // billingWorld is what one test's billing-on servers share.
 type billingWorld struct {
