@@ -1,10 +1,11 @@
 package e2e
 
 import (
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/monkeythorn/meet/internal/leaktest"
 )
 
 // leakCheck finds goroutines of the server (SFU, signaling, Pion) still
@@ -26,7 +27,7 @@ func (l leakCheck) check(t *testing.T) {
 	var left []string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		left = left[:0]
-		for id, stack := range goroutineStacks() {
+		for id, stack := range leaktest.Stacks() {
 			if !l.before[id] && ours(stack) {
 				left = append(left, stack)
 			}
@@ -40,30 +41,8 @@ func (l leakCheck) check(t *testing.T) {
 
 func goroutineIDs() map[string]bool {
 	m := map[string]bool{}
-	for id := range goroutineStacks() {
+	for id := range leaktest.Stacks() {
 		m[id] = true
 	}
 	return m
-}
-
-func goroutineStacks() map[string]string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	out := map[string]string{}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		head, _, _ := strings.Cut(g, "\n")
-		// "goroutine 123 [running]:"
-		f := strings.Fields(head)
-		if len(f) >= 2 {
-			out[f[1]] = g
-		}
-	}
-	return out
 }

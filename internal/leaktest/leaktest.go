@@ -18,12 +18,12 @@ const Wait = 5 * time.Second
 // own cleanups have closed what they started.
 func Check(t testing.TB) {
 	t.Helper()
-	before := goroutines()
+	before := Stacks()
 	t.Cleanup(func() {
 		deadline := time.Now().Add(Wait)
 		for {
 			var leaked []string
-			for id, stack := range goroutines() {
+			for id, stack := range Stacks() {
 				if _, ok := before[id]; !ok && !ignorable(stack) {
 					leaked = append(leaked, stack)
 				}
@@ -40,8 +40,9 @@ func Check(t testing.TB) {
 	})
 }
 
-// goroutines maps goroutine ids ("goroutine 12") to their stacks.
-func goroutines() map[string]string {
+// Stacks maps the id of every running goroutine ("goroutine 12") to its
+// stack, for tests that judge leftovers with their own rules.
+func Stacks() map[string]string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
