@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/cluster"
@@ -234,29 +233,8 @@ func joinCluster(t *testing.T, wsURL, token, room string, index byte) (*pionClie
 	if err != nil {
 		t.Fatalf("client %d: join via %s: %v", index, wsURL, err)
 	}
-	c := &pionClient{t: t, index: index, ws: ws, id: w.ID, left: make(chan string, 8), stop: make(chan struct{}),
-		received: map[string]int{}, streams: map[byte]string{}, errs: make(chan error, 16)}
-	if c.pub, err = newPionAPI(t).NewPeerConnection(webrtc.Configuration{}); err != nil {
-		t.Fatal(err)
-	}
-	if c.sub, err = newPionAPI(t).NewPeerConnection(webrtc.Configuration{}); err != nil {
-		t.Fatal(err)
-	}
-	c.pub.OnICECandidate(c.onPubCandidate)
-	c.sub.OnICECandidate(func(ci *webrtc.ICECandidate) { c.sendCandidate(signaling.PCSub, ci) })
-	c.sub.OnTrack(c.onTrack)
-	stream := fmt.Sprintf("client-%d", index)
-	if c.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", stream); err != nil {
-		t.Fatal(err)
-	}
-	if c.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", stream); err != nil {
-		t.Fatal(err)
-	}
-	c.wg.Add(1)
-	go c.readLoop()
-	c.publish()
-	c.wg.Add(1)
-	go c.sendMedia()
+	c := newPionClient(t, ws, index)
+	c.start(w, pionOptions{})
 	t.Cleanup(c.leave)
 	return c, at
 }

@@ -141,13 +141,11 @@ type pionOptions struct {
 func joinPionWith(t *testing.T, ts *testServer, room string, index byte, opts pionOptions) *pionClient {
 	t.Helper()
 	tr := ts.token(room, true)
-	c := &pionClient{t: t, index: index, left: make(chan string, 8), stop: make(chan struct{}),
-		received: map[string]int{}, streams: map[byte]string{}, errs: make(chan error, 16)}
-	var err error
-	c.ws, _, err = websocket.DefaultDialer.Dial(tr.WS, nil)
+	ws, _, err := websocket.DefaultDialer.Dial(tr.WS, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := newPionClient(t, ws, index)
 	c.send(signaling.Join{Type: signaling.TypeJoin, Version: signaling.Version, Token: tr.Token, Room: room})
 	var w signaling.Welcome
 	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -155,8 +153,20 @@ func joinPionWith(t *testing.T, ts *testServer, room string, index byte, opts pi
 		t.Fatalf("client %d: welcome: %+v %v", index, w, err)
 	}
 	_ = c.ws.SetReadDeadline(time.Time{})
-	c.id = w.ID
+	c.start(w, opts)
+	return c
+}
 
+func newPionClient(t *testing.T, ws *websocket.Conn, index byte) *pionClient {
+	return &pionClient{t: t, index: index, ws: ws, left: make(chan string, 8), stop: make(chan struct{}),
+		received: map[string]int{}, streams: map[byte]string{}, errs: make(chan error, 16)}
+}
+
+// start sets up the joined client's two connections, publishes audio and
+// video and begins checking what it receives.
+func (c *pionClient) start(w signaling.Welcome, opts pionOptions) {
+	t := c.t
+	c.id = w.ID
 	pcConf := webrtc.Configuration{}
 	if opts.relayOnly {
 		pcConf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
@@ -164,18 +174,17 @@ func joinPionWith(t *testing.T, ts *testServer, room string, index byte, opts pi
 			pcConf.ICEServers = append(pcConf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 		}
 	}
-	c.pub, err = newPionAPI(t, opts.networks...).NewPeerConnection(pcConf)
-	if err != nil {
+	var err error
+	if c.pub, err = newPionAPI(t, opts.networks...).NewPeerConnection(pcConf); err != nil {
 		t.Fatal(err)
 	}
-	c.sub, err = newPionAPI(t, opts.networks...).NewPeerConnection(pcConf)
-	if err != nil {
+	if c.sub, err = newPionAPI(t, opts.networks...).NewPeerConnection(pcConf); err != nil {
 		t.Fatal(err)
 	}
 	c.pub.OnICECandidate(c.onPubCandidate)
 	c.sub.OnICECandidate(func(ci *webrtc.ICECandidate) { c.sendCandidate(signaling.PCSub, ci) })
 	c.sub.OnTrack(c.onTrack)
-	stream := fmt.Sprintf("client-%d", index)
+	stream := fmt.Sprintf("client-%d", c.index)
 	if c.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", stream); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +196,6 @@ func joinPionWith(t *testing.T, ts *testServer, room string, index byte, opts pi
 	c.publish()
 	c.wg.Add(1)
 	go c.sendMedia()
-	return c
 }
 
 func (c *pionClient) send(v any) {
