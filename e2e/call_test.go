@@ -199,17 +199,7 @@ func TestCall(t *testing.T) {
 	phase("wrong key detected")
 	ann.screenshot(t, shots, "screenshot-e2ee.png")
 
-	if line := srv.rec.contains(key); line != "" {
-		t.Errorf("the room key reached the server: %s", line)
-	}
-
-	closeBrowser()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	if err := srv.shutdown(sctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	leaks.check(t)
+	endCall(t, srv, key, closeBrowser, leaks)
 }
 
 // TestE2EEStreams repeats the encryption checks of TestCall on Chrome's
@@ -240,16 +230,7 @@ func TestE2EEStreams(t *testing.T) {
 	checkWrongKey(t, eve, ann, bob)
 	eve.chat(t, "can you read me?")
 	ann.waitFor(t, "Eve's unreadable message", `meetTest.messages().some(m => !m.readable && m.text === '')`, 5*time.Second)
-	if line := srv.rec.contains(key); line != "" {
-		t.Errorf("the room key reached the server: %s", line)
-	}
-	closeBrowser()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	if err := srv.shutdown(sctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	leaks.check(t)
+	endCall(t, srv, key, closeBrowser, leaks)
 }
 
 // TestUnencryptedCall: a room made with ?e2ee=off works without the E2EE
@@ -325,4 +306,21 @@ func checkWrongKey(t *testing.T, eve, ann, bob *member) {
 	if s := ann.stats(t)[bob.id]; s.DecryptState != "ok" {
 		t.Errorf("Ann's view of Bob became %q after Eve joined", s.DecryptState)
 	}
+}
+
+// endCall finishes a browser call test: the room key must not have reached
+// the server in any request, the browser closes, the server shuts down and
+// none of its goroutines are left.
+func endCall(t *testing.T, srv *testServer, key string, closeBrowser func(), leaks leakCheck) {
+	t.Helper()
+	if line := srv.rec.contains(key); line != "" {
+		t.Errorf("the room key reached the server: %s", line)
+	}
+	closeBrowser()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	leaks.check(t)
 }

@@ -298,16 +298,7 @@ func TestMeetingExperience(t *testing.T) {
 	}
 	phase("leaver dropped")
 
-	if line := srv.rec.contains(key); line != "" {
-		t.Errorf("the room key reached the server: %s", line)
-	}
-	closeBrowser()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	if err := srv.shutdown(sctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	leaks.check(t)
+	endCall(t, srv, key, closeBrowser, leaks)
 }
 
 // mobile saves a phone-sized screenshot of m (390×844 CSS pixels).
