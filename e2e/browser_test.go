@@ -14,9 +14,10 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/monkeythorn/meet/internal/chromium"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+const chromiumPath = chromium.Path
 
 // requireBrowser fails the test when Chromium is missing, unless the
 // developer opted out with MEET_SKIP_BROWSER=1.
@@ -42,27 +43,14 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 func newBrowserWith(t *testing.T, ctx context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	requireBrowser(t)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("disable-gpu", true),
+	opts := append(chromium.Options(t.TempDir()),
 		// Hidden tabs must keep decoding and running timers like a
 		// foreground one: every tab of the test is "someone's screen".
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
-	}
+	)
 	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
