@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/monkeythorn/meet/internal/pionlog"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/interceptor"
@@ -114,7 +115,8 @@ func New(cfg Config) (*SFU, error) {
 	_ = conn.SetWriteBuffer(4 << 20)
 	_ = conn.SetReadBuffer(4 << 20)
 	s := &SFU{cfg: cfg, log: cfg.Logger, conn: conn, batch: udpbatch.New(conn, udpbatch.DefaultSize), rooms: make(map[string]*Room)}
-	lf := pionLoggerFactory{log: cfg.Logger}
+	// Pion's warnings go to debug too: a misbehaving client triggers them.
+	lf := pionlog.Factory{Log: cfg.Logger, Problems: slog.LevelDebug}
 	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), s.batch)
 	s.mux = mux
 
@@ -213,7 +215,7 @@ func registerCodecs(m *webrtc.MediaEngine, publisher bool) error {
 
 // listenTCP opens the ICE-TCP port. One listener serves every connection,
 // as the UDP mux does, so the firewall needs one TCP port only.
-func (s *SFU) listenTCP(se *webrtc.SettingEngine, lf pionLoggerFactory, ip net.IP, network string) error {
+func (s *SFU) listenTCP(se *webrtc.SettingEngine, lf pionlog.Factory, ip net.IP, network string) error {
 	ln, err := net.ListenTCP("tcp"+network[3:], &net.TCPAddr{IP: ip, Port: s.cfg.TCPPort})
 	if err != nil {
 		return fmt.Errorf("sfu: open ICE-TCP port %d: %w", s.cfg.TCPPort, err)

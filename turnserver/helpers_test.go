@@ -14,6 +14,7 @@ import (
 	"github.com/pion/turn/v5"
 
 	"github.com/monkeythorn/meet/auth"
+	"github.com/monkeythorn/meet/internal/pionlog"
 	"github.com/monkeythorn/meet/internal/testcert"
 )
 
@@ -145,7 +146,7 @@ func (ts *testServer) dialClient(t *testing.T, transport, user, pass string) *tu
 		Username:       user,
 		Password:       pass,
 		RTO:            100 * time.Millisecond,
-		LoggerFactory:  slogFactory{slog.New(slog.DiscardHandler)},
+		LoggerFactory:  pionlog.Factory{Log: slog.New(slog.DiscardHandler)},
 	})
 	if err != nil {
 		_ = conn.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/turn/v5"
 
 	"github.com/monkeythorn/meet/auth"
+	"github.com/monkeythorn/meet/internal/pionlog"
 )
 
 // DefaultRealm is the TURN realm used when Config.Realm is empty.
@@ -158,8 +159,11 @@ func (c *Config) defaults() {
 func (s *Server) listen(cfg *Config) (*turn.ServerConfig, error) {
 	quota := newUserQuota(cfg.MaxAllocationsPerUser)
 	sc := &turn.ServerConfig{
-		Realm:         cfg.Realm,
-		LoggerFactory: slogFactory{s.log},
+		Realm: cfg.Realm,
+		// pion logs addresses and usernames and an unauthenticated client
+		// can trigger its errors at will (a failed TLS handshake): they are
+		// our warnings, not our failures.
+		LoggerFactory: pionlog.Factory{Log: s.log, Problems: slog.LevelWarn},
 		AuthHandler:   s.authHandler(cfg),
 		QuotaHandler: func(user, _ string, _ net.Addr) bool {
 			if quota.allow(user) {
