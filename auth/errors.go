@@ -23,6 +23,8 @@ var (
 	ErrTURNExpired = errors.New("auth: TURN credentials expired")
 	// ErrTURNMalformed means a TURN username is not "<unix expiry>:<id>".
 	ErrTURNMalformed = errors.New("auth: malformed TURN username")
+	// ErrBadHostKey means a host key is not the one of its room.
+	ErrBadHostKey = errors.New("auth: wrong host key")
 	// ErrConfig means an IssuerConfig is unusable.
 	ErrConfig = errors.New("auth: bad configuration")
 )

@@ -28,6 +28,9 @@ const (
 type Grants struct {
 	Publish   bool `json:"pub"`
 	Subscribe bool `json:"sub"`
+	// Host: the token was issued to the bearer of the room's host key
+	// (HostKey), who joins as a host past a lock or lobby.
+	Host bool `json:"host,omitempty"`
 }
 
 // Claims is the payload of a join token.
@@ -213,6 +216,7 @@ func (c Claims) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Bool("pub", c.Grants.Publish),
 		slog.Bool("sub", c.Grants.Subscribe),
+		slog.Bool("host", c.Grants.Host),
 		slog.Bool("e2ee", c.E2EE),
 		slog.String("plan", c.Plan),
 		slog.Time("exp", exp),

@@ -18,9 +18,12 @@ type roomsRequest struct {
 }
 
 type roomsResponse struct {
-	Code string    `json:"code"`
-	E2EE bool      `json:"e2ee"`
-	Plan *planInfo `json:"plan,omitempty"` // the paid plan the access code grants
+	Code string `json:"code"`
+	E2EE bool   `json:"e2ee"`
+	// HostKey makes its bearer a host of the meeting (auth.Issuer.HostKey).
+	// The creator's browser keeps it; it is never part of the invite link.
+	HostKey string    `json:"hostKey"`
+	Plan    *planInfo `json:"plan,omitempty"` // the paid plan the access code grants
 }
 
 // handleRooms makes a fresh room code. Nothing is stored: the room comes to
@@ -44,13 +47,14 @@ func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, codeInternal, "could not make a room code; try again")
 		return
 	}
-	writeJSON(w, http.StatusOK, roomsResponse{Code: code.String(), E2EE: req.E2EE == nil || *req.E2EE, Plan: plan})
+	writeJSON(w, http.StatusOK, roomsResponse{Code: code.String(), E2EE: req.E2EE == nil || *req.E2EE, HostKey: s.issuer.HostKey(code), Plan: plan})
 }
 
 type tokenRequest struct {
 	Room       string `json:"room"`
 	E2EE       *bool  `json:"e2ee"`       // default true: encryption is on unless turned off
 	AccessCode string `json:"accessCode"` // optional: a paid plan's token
+	HostKey    string `json:"hostKey"`    // optional: the room's host key, for a host's token
 }
 
 type tokenResponse struct {
@@ -80,6 +84,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRoomCode, "the room code is not valid; check the link")
 		return
 	}
+	if req.HostKey != "" && s.issuer.CheckHostKey(room, req.HostKey) != nil {
+		writeError(w, http.StatusForbidden, codeBadHostKey, "this host key is not the one of this meeting; join without it, or open the host link again")
+		return
+	}
 	ent, ok := s.entitlement(w, r, req.AccessCode)
 	if !ok {
 		return
@@ -92,7 +100,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	tok, claims, err := s.issuer.Issue(auth.TokenRequest{
 		Room:     room,
 		E2EE:     req.E2EE == nil || *req.E2EE,
-		Grants:   auth.Grants{Publish: true, Subscribe: true},
+		Grants:   auth.Grants{Publish: true, Subscribe: true, Host: req.HostKey != ""},
 		Plan:     planID,
 		Customer: customer,
 	})

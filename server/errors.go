@@ -13,6 +13,7 @@ const (
 	codeMethod      = "method-not-allowed"
 	codeNotFound    = "not-found"
 	codeUnauth      = "unauthorized"
+	codeBadHostKey  = "bad-host-key"
 	codeDraining    = "draining"
 	codeNotReady    = "not-ready"
 	codeInternal    = "internal"
