@@ -162,6 +162,15 @@ func (s *Server) MediaAddr() *net.UDPAddr {
 	return s.sfu.UDPAddr()
 }
 
+// ICETCPAddr is the SFU's ICE-TCP address, or nil when ICE-TCP is off or
+// Config.Media is set.
+func (s *Server) ICETCPAddr() *net.TCPAddr {
+	if s.sfu == nil {
+		return nil
+	}
+	return s.sfu.TCPAddr()
+}
+
 // Serve serves HTTP on ln until Shutdown; it then returns
 // http.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {

@@ -54,7 +54,7 @@ func (s *Server) startTURN(e *EmbeddedTURN, secret []byte) error {
 		Logger:       s.log.With("component", "turn"),
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err) // keeps syscall.EADDRINUSE for the caller's message
 	}
 	s.turn = ts
 	udp, tcp, tlsAddr := ts.Addrs()

@@ -20,6 +20,7 @@ import (
 // loadFlags are the flags of "meet-bench load".
 type loadFlags struct {
 	url, metricsURL, video, sweep, outDir, meetBin, profile string
+	serverArgs                                              string
 	rooms, pubs, subs, serverPID                            int
 	simulcast, e2ee, nack, asJSON, noCeiling                bool
 	duration, warmup                                        time.Duration
@@ -31,6 +32,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.url, "url", "", "server base URL (http://127.0.0.1:8080); empty = start a meet server on free loopback ports")
 	fs.StringVar(&f.meetBin, "meet-bin", "", "meet binary to start without --url; default bin/meet, else built from ./cmd/meet")
+	fs.StringVar(&f.serverArgs, "server-args", "", "without --url: extra flags for the meet it starts, space-separated, e.g. \"--ice-tcp-port=7881\"; they override meet-bench's (loopback, free ports, no TURN, no ICE-TCP, MEET_ variables ignored)")
 	fs.StringVar(&f.profile, "server-cpuprofile", "", "without --url: run the server in-process in a meet-bench child wired like `meet --dev` and write its CPU profile here")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "pid of the server given by --url, to read its CPU and RSS from /proc")
 	fs.StringVar(&f.metricsURL, "metrics-url", "", "Prometheus endpoint of the server (process_cpu_seconds_total), used when its pid is unknown")
@@ -83,13 +85,16 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Ceiling = ceilingChild
 	}
 	if cfg.URL == "" {
-		srv, err := startServer(ctx, f.meetBin, f.profile, stderr)
+		srv, err := startServer(ctx, f.meetBin, f.profile, strings.Fields(f.serverArgs), stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "meet-bench: %v\n", err)
 			return 1
 		}
 		defer srv.stop()
 		cfg.URL, cfg.ServerPID = srv.url, srv.pid
+		if cfg.MetricsURL == "" {
+			cfg.MetricsURL = srv.metricsURL
+		}
 	}
 	if f.sweep == "" {
 		res, err := load.Run(ctx, cfg)

@@ -26,10 +26,11 @@ import (
 
 // childServer is a meet server meet-bench started.
 type childServer struct {
-	cmd  *exec.Cmd
-	url  string
-	pid  int
-	done chan struct{}
+	cmd        *exec.Cmd
+	url        string
+	metricsURL string // "" for the profiling server, which serves none
+	pid        int
+	done       chan struct{}
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1. Another process
@@ -106,23 +107,48 @@ func fileExists(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
+// serverArgs are the flags of the meet server meet-bench starts: loopback
+// only, free ports for HTTP, media and metrics, and every side service
+// that would hold a fixed port (TURN, ICE-TCP) off, so that it starts
+// beside `make run` or another meet-bench. extra (--server-args) comes
+// last and so wins.
+func serverArgs(httpPort, udpPort, metricsPort int, extra []string) []string {
+	args := []string{"--dev", "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp-port", fmt.Sprint(udpPort),
+		"--media-ip", "127.0.0.1", "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsPort),
+		"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--ice-tcp-port=0", "--log-level", "warn"}
+	return append(args, extra...)
+}
+
+// serverEnv is the environment without MEET_ variables: the settings of
+// the user's own server (a config file, a Redis URL, fixed ports) are not
+// the benchmark's. --server-args is how to ask for one.
+func serverEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "MEET_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // startServer starts meet (or, with profile set, meet-bench's profiling
 // server) on free loopback ports and waits until /healthz answers.
-func startServer(ctx context.Context, meetBin, profile string, stderr io.Writer) (*childServer, error) {
-	httpPort, err := freePort("tcp")
-	if err != nil {
-		return nil, err
+func startServer(ctx context.Context, meetBin, profile string, extra []string, stderr io.Writer) (*childServer, error) {
+	var ports [3]int
+	for i, network := range []string{"tcp", "udp", "tcp"} {
+		p, err := freePort(network)
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
 	}
-	udpPort, err := freePort("udp")
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"--dev", "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp-port", fmt.Sprint(udpPort),
-		"--media-ip", "127.0.0.1", "--log-level", "warn"}
 	var cmd *exec.Cmd
+	var err error
 	cleanup := func() {}
 	if profile != "" {
-		if cmd, err = selfCommand(serverCommand, append(args, "--cpuprofile", profile)...); err != nil {
+		args := []string{"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--udp-port", fmt.Sprint(ports[1]), "--cpuprofile", profile}
+		if cmd, err = selfCommand(serverCommand, args...); err != nil {
 			return nil, err
 		}
 	} else {
@@ -130,14 +156,18 @@ func startServer(ctx context.Context, meetBin, profile string, stderr io.Writer)
 		if bin, cleanup, err = meetBinary(meetBin, stderr); err != nil {
 			return nil, err
 		}
-		cmd = exec.Command(bin, args...)
+		cmd = exec.Command(bin, serverArgs(ports[0], ports[1], ports[2], extra)...)
 	}
+	cmd.Env = serverEnv(os.Environ())
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	s := &childServer{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", httpPort), pid: cmd.Process.Pid, done: make(chan struct{})}
+	s := &childServer{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), pid: cmd.Process.Pid, done: make(chan struct{})}
+	if profile == "" {
+		s.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
+	}
 	go func() { cmd.Wait(); cleanup(); close(s.done) }()
 	if err := s.waitReady(ctx, 20*time.Second); err != nil {
 		s.stop()

@@ -61,7 +61,7 @@ func options() []option {
 		{"log-level", "MEET_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"log-format", "MEET_LOG_FORMAT", "text", "text or json (logs go to stderr only)"},
 		{"shutdown-timeout", "MEET_SHUTDOWN_TIMEOUT", "10s", "how long a graceful shutdown may take"},
-		{"dev", "MEET_DEV", "false", "development mode: generated in-memory secret, loopback candidates"},
+		{"dev", "MEET_DEV", "false", "development mode: generated in-memory secret; everything on loopback, free side ports, no TURN (docs/config.md)"},
 	}, append(append(clusterOptions(), billingOptions()...), opsOptions()...)...)
 }
 
@@ -107,6 +107,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		return nil, fileErr
 	}
 	fs.Visit(func(f *flag.Flag) { src[f.Name] = "flag" })
+	applyDevDefaults(vals, src)
 	secret, secretSrc := file["secret"], "file"
 	if e := getenv("MEET_SECRET"); e != "" {
 		secret, secretSrc = e, "env"
@@ -128,6 +129,39 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		c.Settings = append(c.Settings, st)
 	}
 	return c, nil
+}
+
+// devDefaults are the defaults that --dev changes: a development server is
+// for this machine only, so it binds loopback, takes free ports for what no
+// one types in (media, metrics), and leaves off what only a public server
+// needs (TURN, ICE-TCP). Two `meet --dev` on one host then differ in
+// --listen alone. A value set by flag, environment or file still wins.
+func devDefaults() map[string]string {
+	return map[string]string{
+		"listen":         "127.0.0.1:8080",
+		"http-listen":    "127.0.0.1:80",
+		"udp-port":       "0",
+		"media-ip":       "127.0.0.1",
+		"metrics-listen": "127.0.0.1:0",
+		"turn-udp-port":  "0",
+		"turn-tcp-port":  "0",
+		"turn-tls-port":  "0",
+		"ice-tcp-port":   "0",
+	}
+}
+
+// applyDevDefaults puts the --dev defaults in place of the plain ones for
+// every key nobody set. A --dev value that does not parse is left for
+// buildConfig to report.
+func applyDevDefaults(vals map[string]*string, src map[string]string) {
+	if dev, err := strconv.ParseBool(*vals["dev"]); err != nil || !dev {
+		return
+	}
+	for name, v := range devDefaults() {
+		if src[name] == "default" {
+			*vals[name], src[name] = v, "dev default"
+		}
+	}
 }
 
 // expandBoolFlag turns "--dev" into "--dev=true" so it needs no value.
@@ -224,14 +258,18 @@ func loadSecret(file, env string, dev bool) ([]byte, error) {
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: meet [flags]\n\nMonkeyThorn Meet: end-to-end encrypted video meetings in one binary.\nEvery flag can also be set by its environment variable or, without the\nleading --, as a key in the --config file (docs/config.md).\nA flag wins over the environment, which wins over the file.\n\nFlags:\n")
+	dev := devDefaults()
 	for _, o := range options() {
 		def := o.def
 		if def == "" {
 			def = `""`
 		}
+		if d, ok := dev[o.name]; ok {
+			def += ", with --dev " + d
+		}
 		fmt.Fprintf(w, "  --%s\n        %s (env %s, default %s)\n", o.name, o.usage, o.env, def)
 	}
-	fmt.Fprintf(w, "\nThe secret itself may be given in MEET_SECRET (or the file's secret key) instead of --secret-file.\n\nCheck a configuration without starting: meet config check [--config FILE] [flags]\n")
+	fmt.Fprintf(w, "\nThe secret itself may be given in MEET_SECRET (or the file's secret key) instead of --secret-file.\n\nCheck a configuration without starting: meet config check [--config FILE] [flags]\n\nTry it on this machine: meet --dev, then open the URL it prints (http://localhost:8080).\nA second one beside it needs only another --listen, e.g. meet --dev --listen 127.0.0.1:8081.\n")
 }
 
 func newLogger(c *config, w io.Writer) *slog.Logger {

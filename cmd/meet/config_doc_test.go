@@ -74,3 +74,36 @@ func TestDocConfigMatchesCode(t *testing.T) {
 		}
 	}
 }
+
+// TestDocDevDefaultsMatchCode checks the "Under --dev" table of
+// docs/config.md against devDefaults, both ways.
+func TestDocDevDefaultsMatchCode(t *testing.T) {
+	b, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "## Under --dev")
+	if !ok {
+		t.Fatal(`docs/config.md has no "## Under --dev" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	doc := map[string]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if len(cells) != 2 || !strings.HasPrefix(cells[0], "`") {
+			continue
+		}
+		doc[strings.Trim(cells[0], "`")] = strings.Trim(cells[1], "`")
+	}
+	want := devDefaults()
+	for k, v := range want {
+		if doc[k] != v {
+			t.Errorf("docs/config.md under --dev: %s is %q, the code says %q", k, doc[k], v)
+		}
+	}
+	for k := range doc {
+		if _, ok := want[k]; !ok {
+			t.Errorf("docs/config.md under --dev lists %s, which --dev does not change", k)
+		}
+	}
+}

@@ -70,6 +70,20 @@ func TestParseConfig(t *testing.T) {
 				t.Error("MEET_DEV=1 ignored")
 			}
 		}, ""},
+		{"dev binds loopback, no TURN or ICE-TCP, free side ports", []string{"--dev"}, env(), func(t *testing.T, c *config) {
+			o := c.Ops
+			if c.Listen != "127.0.0.1:8080" || c.MediaIP != "127.0.0.1" || c.UDPPort != 0 || o.MetricsListen != "127.0.0.1:0" ||
+				o.TURNUDPPort != 0 || o.TURNTCPPort != 0 || o.TURNTLSPort != 0 || o.ICETCPPort != 0 {
+				t.Errorf("%+v %+v", c, o)
+			}
+		}, ""},
+		{"dev: what is asked for wins", []string{"--dev", "--listen", ":9000", "--turn-udp-port", "3478"},
+			env("MEET_ICE_TCP_PORT", "7881", "MEET_MEDIA_IP", "10.0.0.2"), func(t *testing.T, c *config) {
+				o := c.Ops
+				if c.Listen != ":9000" || o.TURNUDPPort != 3478 || o.ICETCPPort != 7881 || c.MediaIP != "10.0.0.2" || o.TURNTCPPort != 0 {
+					t.Errorf("%+v %+v", c, o)
+				}
+			}, ""},
 		{"dev=false flag beats env", []string{"--dev=false"}, env("MEET_DEV", "true"), nil, "no secret"},
 		{"secret file", []string{"--secret-file", secretFile}, env(), func(t *testing.T, c *config) {
 			if string(c.Secret) != secret32 {

@@ -86,22 +86,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			TCPPort:         cfg.Ops.ICETCPPort,
 		},
 	})
-	if errors.Is(err, server.ErrConfig) {
-		fmt.Fprintf(stderr, "meet: %v\n", err)
-		return 2
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "meet: %v\n", err)
+		printStartError(stderr, err, cfg)
+		if errors.Is(err, server.ErrConfig) {
+			return 2
+		}
 		return 1
 	}
 	return serve(ctx, srv, cfg, ts, log, stderr)
+}
+
+// printStartError writes why the server could not start: for a port that
+// is taken, one line naming the flag to change.
+func printStartError(w io.Writer, err error, cfg *config) {
+	if line, ok := bindProblem(err, cfg); ok {
+		fmt.Fprintf(w, "meet: %s\n", line)
+		return
+	}
+	fmt.Fprintf(w, "meet: %v\n", err)
 }
 
 // serve runs the listeners until ctx ends (the first signal), then drains
 // and stops. A second signal is main's business: it exits at once.
 func serve(ctx context.Context, srv *server.Server, cfg *config, ts *tlsSetup, log *slog.Logger, stderr io.Writer) int {
 	fail := func(err error, auxs ...*aux) int {
-		fmt.Fprintf(stderr, "meet: %v\n", err)
+		printStartError(stderr, err, cfg)
 		for _, a := range auxs {
 			a.close(context.Background())
 		}
@@ -125,7 +134,7 @@ func serve(ctx context.Context, srv *server.Server, cfg *config, ts *tlsSetup, l
 	}
 	stopHUP := reloadOnHUP(ts, log)
 	defer stopHUP()
-	log.Info("meet is running", runningAttrs(srv, addr, ts, acmeHTTP, metricsHTTP)...)
+	log.Info("meet is running", runningAttrs(srv, cfg, addr, ts, acmeHTTP, metricsHTTP)...)
 	<-ctx.Done()
 	err = drainAndStop(srv, cfg, log)
 	actx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -156,7 +156,7 @@ type aux struct {
 func startAux(name, addr string, h http.Handler, log *slog.Logger) (*aux, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--%s %s: %w", name, addr, err)
+		return nil, &bindError{flag: name, err: err}
 	}
 	a := &aux{name: name, addr: ln.Addr(), done: make(chan struct{}), srv: &http.Server{
 		Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
@@ -189,11 +189,15 @@ func metricsHandler(srv *server.Server) http.Handler {
 // startMain serves the server on --listen, over TLS when configured.
 func startMain(srv *server.Server, addr string, ts *tlsSetup, log *slog.Logger) (net.Addr, error) {
 	if ts.cfg == nil {
-		return srv.Start(addr)
+		a, err := srv.Start(addr)
+		if err != nil {
+			return nil, &bindError{flag: "listen", err: err}
+		}
+		return a, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, &bindError{flag: "listen", err: err}
 	}
 	go func() {
 		if err := srv.ServeTLS(ln, ts.cfg); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -254,14 +258,21 @@ func reloadOnHUP(ts *tlsSetup, log *slog.Logger) (stop func()) {
 	}
 }
 
-// runningAttrs are the start-up log line's fields: this server's own
-// listen addresses, never a client's.
-func runningAttrs(srv *server.Server, addr net.Addr, ts *tlsSetup, acmeHTTP, metricsHTTP *aux) []any {
+// runningAttrs are the start-up log line's fields: the URL to open first,
+// then this server's own listen addresses, never a client's.
+func runningAttrs(srv *server.Server, c *config, addr net.Addr, ts *tlsSetup, acmeHTTP, metricsHTTP *aux) []any {
 	scheme := "http"
 	if ts.cfg != nil {
 		scheme = "https"
 	}
-	attrs := []any{scheme, addr.String(), "media_udp", srv.MediaAddr().String()}
+	attrs := []any{"open", openURL(c, scheme, addr)}
+	if c.Dev {
+		attrs = append(attrs, "invite_links", "this machine only: --dev listens on loopback; see docs/deploy.md to invite others")
+	}
+	attrs = append(attrs, scheme, addr.String(), "media_udp", srv.MediaAddr().String())
+	if tcp := srv.ICETCPAddr(); tcp != nil {
+		attrs = append(attrs, "ice_tcp", tcp.String())
+	}
 	if udp, tcp, tlsA := srv.TURNAddrs(); udp != nil || tcp != nil || tlsA != nil {
 		attrs = append(attrs, "turn_udp", fmt.Sprint(udp), "turn_tcp", fmt.Sprint(tcp), "turn_tls", fmt.Sprint(tlsA))
 	}
@@ -272,4 +283,21 @@ func runningAttrs(srv *server.Server, addr net.Addr, ts *tlsSetup, acmeHTTP, met
 		attrs = append(attrs, "metrics", metricsHTTP.addr.String())
 	}
 	return attrs
+}
+
+// openURL is the address to type into a browser: the public URL when one
+// is set, else the bound address, with "localhost" for loopback and the
+// wildcard (browsers allow the camera on http://localhost only).
+func openURL(c *config, scheme string, addr net.Addr) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -295,4 +298,56 @@ func waitRunning(t *testing.T, stderr *syncWriter) map[string]string {
 	}
 	t.Fatalf("not running after 10 s:\n%s", stderr.String())
 	return nil
+}
+
+// TestBindProblem: a port that is taken (or needs privileges) gives one
+// line naming the flag that moves it, whichever part of the server opened
+// it.
+func TestBindProblem(t *testing.T) {
+	c, err := parseConfig([]string{"--udp-port", "7882", "--turn-udp-port", "3479", "--ice-tcp-port", "7881"}, env("MEET_SECRET", secret32), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inUse := func(network string, a net.Addr) error {
+		return fmt.Errorf("sfu: open: %w", &net.OpError{Op: "listen", Net: network, Addr: a, Err: os.NewSyscallError("bind", syscall.EADDRINUSE)})
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string // "" = not a bind problem
+	}{
+		{"listen", &bindError{flag: "listen", err: inUse("tcp", &net.TCPAddr{Port: 8080})}, "--listen :8080: the port is taken"},
+		{"media udp", inUse("udp4", &net.UDPAddr{Port: 7882}), "--udp-port 7882: the port is taken"},
+		{"turn udp", fmt.Errorf("%w: %w", errors.New("server: bad configuration"), inUse("udp", &net.UDPAddr{Port: 3479})), "set --turn-udp-port (or MEET_TURN_UDP_PORT) to another port, or 0 to turn it off"},
+		{"ice-tcp", inUse("tcp4", &net.TCPAddr{Port: 7881}), "--ice-tcp-port 7881"},
+		{"metrics", &bindError{flag: "metrics-listen", err: inUse("tcp", &net.TCPAddr{Port: 9090})}, "or empty to turn metrics off"},
+		{"privileged", &bindError{flag: "listen", err: os.NewSyscallError("bind", syscall.EACCES)}, "CAP_NET_BIND_SERVICE"},
+		{"unknown port", inUse("udp", &net.UDPAddr{Port: 1}), ""},
+		{"other error", errors.New("no secret"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line, ok := bindProblem(tt.err, c)
+			if ok != (tt.want != "") || !strings.Contains(line, tt.want) || strings.Contains(line, "\n") {
+				t.Errorf("got %q, %v; want one line with %q", line, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenURL(t *testing.T) {
+	tests := []struct {
+		public, scheme, addr, want string
+	}{
+		{"", "http", "127.0.0.1:8080", "http://localhost:8080"},
+		{"", "http", "[::]:8080", "http://localhost:8080"},
+		{"", "https", "192.0.2.7:443", "https://192.0.2.7:443"},
+		{"https://meet.example.com", "http", "127.0.0.1:8080", "https://meet.example.com"},
+	}
+	for _, tt := range tests {
+		addr, _ := net.ResolveTCPAddr("tcp", tt.addr)
+		if got := openURL(&config{PublicURL: tt.public}, tt.scheme, addr); got != tt.want {
+			t.Errorf("%+v: got %s", tt, got)
+		}
+	}
 }
