@@ -38,6 +38,15 @@ type TrackInfo struct {
 	Simulcast   bool
 }
 
+// Encoding is one layer a publisher announces for a track it sends: rid
+// ("" when the track is not simulcast), size in pixels and target bit rate.
+// The SFU chooses layers from it before they have been measured.
+type Encoding struct {
+	RID           string
+	Width, Height int
+	MaxBitrate    uint64 // bits per second; 0 = not said
+}
+
 // PeerInfo describes a participant as the others see it.
 type PeerInfo struct {
 	ID     string

@@ -42,6 +42,7 @@ type DownTrack struct {
 	// UpTrack.updateWanted, which must not take d.mu.
 	wantLayer, curLayer atomic.Int32
 	maxLayer            int // highest layer the subscriber's tile needs
+	tileW, tileH        int // the tile's size in device pixels; -1 = not told
 	history             [seqHistory]sent
 	stats               downStats
 
@@ -91,6 +92,8 @@ func newDownTrack(up *UpTrack, sub *Participant) *DownTrack {
 		current:  -1,
 		target:   maxLayers - 1,
 		maxLayer: maxLayers - 1,
+		tileW:    -1,
+		tileH:    -1,
 		rtxBuf:   make([]byte, packetcache.MaxPacketSize),
 	}
 	d.wantLayer.Store(int32(d.target))
@@ -130,26 +133,40 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// setMaxSize picks the highest layer worth sending for a tile of w×h.
+// setMaxSize picks the highest layer worth sending for a tile of w×h
+// device pixels, from the sizes the publisher announced.
 func (d *DownTrack) setMaxSize(w, h int) {
-	layer := maxLayers - 1
-	switch {
-	case w <= 0 || h <= 0:
-		layer = 0
-	case h <= 240:
-		layer = 0
-	case h <= 480:
-		layer = 1
-	}
 	hidden := w <= 0 || h <= 0
 	d.mu.Lock()
-	d.maxLayer = layer
+	d.tileW, d.tileH = max(w, 0), max(h, 0)
+	d.maxLayer = d.tileLayer()
 	if d.paused && !hidden {
 		// Resume at a key frame, as after congestion.
 		d.congested = true
 		d.up.requestKeyframe(d.current)
 	}
 	d.paused = hidden
+	d.retarget()
+	d.mu.Unlock()
+}
+
+// tileLayer is the layer the tile needs; d.mu held.
+func (d *DownTrack) tileLayer() int {
+	if d.tileW < 0 {
+		return maxLayers - 1 // not told yet: the best the estimate allows
+	}
+	ladder := d.up.getLadder()
+	if l := ladder.ForTile(d.tileW, d.tileH); l >= 0 {
+		return l
+	}
+	return maxLayers - 1
+}
+
+// reconsider chooses the layer again after the publisher announced new
+// encodings (its capture size changed with the room's size).
+func (d *DownTrack) reconsider() {
+	d.mu.Lock()
+	d.maxLayer = d.tileLayer()
 	d.retarget()
 	d.mu.Unlock()
 }
@@ -165,7 +182,7 @@ func (d *DownTrack) setEstimate(bps uint64) {
 // retarget picks the layer to forward from the tile size and the bandwidth
 // estimate; the switch itself waits for a key frame. Called with d.mu held.
 func (d *DownTrack) retarget() {
-	rates := d.up.layerRates()
+	rates := d.up.layerRates(time.Now().UnixNano())
 	target := bwe.PickLayer(rates[:], d.budget.Rate(), d.maxLayer)
 	if target < 0 {
 		target = d.maxLayer

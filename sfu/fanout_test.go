@@ -12,6 +12,7 @@ import (
 
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
+	"github.com/monkeythorn/meet/sfu/simulcast"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -226,6 +227,8 @@ func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
 	for i, rid := range []string{"q", "h", "f"} {
 		up.layers[i] = &upLayer{index: i, rid: rid, cache: packetcache.New(8)}
 		up.layers[i].rate.Store(uint64(100_000 * (i + 1)))
+		up.layers[i].last.Store(time.Now().Add(time.Hour).UnixNano()) // live throughout
+		up.ladder[i] = simulcast.Spec{Known: true, RID: rid}
 	}
 	d := newDownTrack(up, &Participant{id: "sub", room: owner.room, log: slog.New(slog.DiscardHandler)})
 	d.writer.Store(&trackWriter{w: &countingWriter{}, ssrc: 1, pt: 96})

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -17,6 +19,10 @@ type JoinOptions struct {
 	Meta            any    // opaque to the SFU, shown to the others
 	Listener        Listener
 }
+
+// maxAnnouncedTracks bounds the tracks one participant may announce
+// encodings for.
+const maxAnnouncedTracks = 16
 
 // eventQueueLen bounds what waits for a slow Listener; past it the
 // participant is dropped rather than slowing the room.
@@ -43,7 +49,10 @@ type Participant struct {
 	pub     *webrtc.PeerConnection
 	pubMu   sync.Mutex // serialises publisher negotiation
 	sources map[string]string
-	ups     map[string]*UpTrack // by mid
+	encs    map[string][]Encoding // announced layers, by mid
+	ups     map[string]*UpTrack   // by mid
+
+	arrivals *arrivalFeedback // transport-wide feedback to the publisher
 
 	sub      *webrtc.PeerConnection
 	subMu    sync.Mutex // serialises subscriber negotiation
@@ -63,6 +72,7 @@ func newParticipant(r *Room, opts JoinOptions) (*Participant, error) {
 		done:     make(chan struct{}),
 		meta:     opts.Meta,
 		sources:  make(map[string]string),
+		encs:     make(map[string][]Encoding),
 		ups:      make(map[string]*UpTrack),
 		downs:    make(map[*UpTrack]*DownTrack),
 	}
@@ -74,6 +84,11 @@ func newParticipant(r *Room, opts JoinOptions) (*Participant, error) {
 		p.pub.Close()
 		return nil, fmt.Errorf("sfu: subscriber connection: %w", err)
 	}
+	p.arrivals = newArrivalFeedback(rand.Uint32(), func(pkts []rtcp.Packet) {
+		if err := p.pub.WriteRTCP(pkts); err != nil {
+			p.log.Debug("send transport feedback", "err", err)
+		}
+	})
 	p.watch(p.pub, PCPublisher)
 	p.watch(p.sub, PCSubscriber)
 	p.pub.OnTrack(p.onTrack)
@@ -245,7 +260,7 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 	up := p.ups[mid]
 	created := up == nil
 	if created {
-		up = newUpTrack(p, mid, source, track)
+		up = newUpTrack(p, mid, source, track, recv, p.encs[mid])
 		p.ups[mid] = up
 	}
 	p.room.mu.Unlock()
@@ -404,6 +419,24 @@ func (p *Participant) AddICECandidate(kind PCKind, c webrtc.ICECandidateInit) er
 		return p.sub.AddICECandidate(c)
 	}
 	return fmt.Errorf("%w: unknown connection %v", ErrBadSDP, kind)
+}
+
+// SetEncodings records the layers the client announces for the track it
+// sends on mid (its sizes and target rates), before or after the track's
+// first packet.
+func (p *Participant) SetEncodings(mid string, encs []Encoding) {
+	encs = append([]Encoding(nil), encs...)
+	p.room.mu.Lock()
+	if _, ok := p.encs[mid]; !ok && len(p.encs) >= maxAnnouncedTracks {
+		p.room.mu.Unlock()
+		return // a client cannot grow this map without bound
+	}
+	p.encs[mid] = encs
+	up := p.ups[mid]
+	p.room.mu.Unlock()
+	if up != nil {
+		up.setEncodings(encs)
+	}
 }
 
 // SetLayer records how large the client renders trackID (0×0: hidden).

@@ -184,7 +184,19 @@ func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
 // frames to it (sfu/bwe).
 func registerCodecs(m *webrtc.MediaEngine, publisher bool) error {
 	videoFB := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
-	if !publisher {
+	var audioFB []webrtc.RTCPFeedback
+	if publisher {
+		// Publishers get transport-wide feedback (arrivalFeedback), which
+		// their send-side estimator needs to ramp up to the top layer.
+		twcc := webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}
+		videoFB = append(videoFB, twcc)
+		audioFB = []webrtc.RTCPFeedback{twcc}
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+				return fmt.Errorf("sfu: register transport-cc: %w", err)
+			}
+		}
+	} else {
 		videoFB = append(videoFB, webrtc.RTCPFeedback{Type: "goog-remb"})
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}, webrtc.RTPCodecTypeVideo); err != nil {
 			return fmt.Errorf("sfu: register abs-send-time: %w", err)
@@ -194,9 +206,9 @@ func registerCodecs(m *webrtc.MediaEngine, publisher bool) error {
 		c    webrtc.RTPCodecParameters
 		kind webrtc.RTPCodecType
 	}{
-		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: audioFB}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
 		// Opus RED (RFC 2198) passes through when both ends negotiate it.
-		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: 63}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111", RTCPFeedback: audioFB}, PayloadType: 63}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFB}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFB}, PayloadType: 104}, webrtc.RTPCodecTypeVideo},

@@ -13,6 +13,7 @@ import (
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
 	"github.com/monkeythorn/meet/sfu/rtpstats"
+	"github.com/monkeythorn/meet/sfu/simulcast"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -31,7 +32,11 @@ const (
 const pliInterval = 500 * time.Millisecond
 
 // maxLayers is the number of simulcast layers a track may have.
-const maxLayers = 3
+const maxLayers = simulcast.MaxLayers
+
+// liveWindow is how long after its last packet a layer still counts as
+// being sent: a paused layer is not forwarded to anyone.
+const liveWindow = 1500 * time.Millisecond
 
 // UpTrack is one published track: the streams a publisher sends for one
 // transceiver (one, or one per simulcast layer).
@@ -46,11 +51,14 @@ type UpTrack struct {
 	nacksSent, plisSent atomic.Uint64
 
 	levelID uint8            // RFC 6464 extension id; 0 when not negotiated
+	twccID  uint8            // transport-wide sequence number extension id; 0 when not negotiated
 	meter   audiolevel.Meter // loudness, for speaker detection
 
 	mu     sync.Mutex
-	wanted uint8 // bit i: some subscriber needs layer i (as last told)
-	layers [maxLayers]*upLayer
+	wanted uint8                        // bit i: some subscriber needs layer i (as last told)
+	told   bool                         // wanted has been sent once
+	ladder simulcast.Ladder             // what the publisher announced or its SDP names
+	layers [maxLayers]*upLayer          // received at least once
 	downs  atomic.Pointer[[]*DownTrack] // copy on write: the reader never locks
 	closed bool
 }
@@ -66,6 +74,7 @@ type upLayer struct {
 	done    chan struct{}
 
 	rate atomic.Uint64 // received bits per second, measured every rrInterval
+	last atomic.Int64  // unix nanoseconds of the last packet
 
 	// Owned by the reader goroutine.
 	wg        sync.WaitGroup // parallel fan-out of the current packet
@@ -84,7 +93,7 @@ const (
 	rrInterval   = time.Second
 )
 
-func newUpTrack(owner *Participant, mid, source string, t *webrtc.TrackRemote) *UpTrack {
+func newUpTrack(owner *Participant, mid, source string, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, encs []Encoding) *UpTrack {
 	u := &UpTrack{
 		owner: owner,
 		mid:   mid,
@@ -100,7 +109,46 @@ func newUpTrack(owner *Participant, mid, source string, t *webrtc.TrackRemote) *
 		},
 	}
 	u.downs.Store(&[]*DownTrack{})
+	// The layers the SDP names exist even before their first packet: a
+	// browser starts its top layer only once its estimate allows.
+	for _, rt := range recv.Tracks() {
+		i := layerIndex(rt.RID())
+		u.ladder[i].Known, u.ladder[i].RID = true, rt.RID()
+	}
+	u.applyEncodings(encs)
+	// Set before any reader starts; every layer shares the receiver.
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		switch {
+		case e.URI == sdp.AudioLevelURI && u.kind == webrtc.RTPCodecTypeAudio:
+			u.levelID = uint8(e.ID)
+		case e.URI == sdp.TransportCCURI:
+			u.twccID = uint8(e.ID)
+		}
+	}
 	return u
+}
+
+// setEncodings records the layers the publisher announced and lets the
+// subscribers choose again.
+func (u *UpTrack) setEncodings(encs []Encoding) {
+	u.mu.Lock()
+	u.applyEncodings(encs)
+	u.mu.Unlock()
+	for _, d := range *u.downs.Load() {
+		d.reconsider()
+	}
+	u.updateWanted()
+}
+
+// applyEncodings is setEncodings with u.mu held (or u not yet shared).
+func (u *UpTrack) applyEncodings(encs []Encoding) {
+	for _, e := range encs {
+		i := layerIndex(e.RID)
+		if !u.info.Simulcast && e.RID != "" {
+			continue
+		}
+		u.ladder[i] = simulcast.Spec{Known: true, RID: e.RID, Width: e.Width, Height: e.Height, Bitrate: e.MaxBitrate}
+	}
 }
 
 // layerIndex orders simulcast layers from the lowest to the highest
@@ -132,22 +180,19 @@ func (u *UpTrack) addLayer(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		nackBuf: make([]uint16, 0, nack.Window),
 		done:    make(chan struct{}),
 	}
-	if u.kind == webrtc.RTPCodecTypeAudio {
-		for _, e := range recv.GetParameters().HeaderExtensions {
-			if e.URI == sdp.AudioLevelURI {
-				u.levelID = uint8(e.ID)
-			}
-		}
-	}
+	l.last.Store(time.Now().UnixNano())
 	u.mu.Lock()
 	if u.closed || u.layers[l.index] != nil {
 		u.mu.Unlock()
 		return
 	}
 	u.layers[l.index] = l
+	u.ladder[l.index].Known, u.ladder[l.index].RID = true, l.rid
 	u.mu.Unlock()
 	go u.read(t, l)
 	go l.readRTCP(recv)
+	// A layer seen for the first time may be paused now if nobody needs it.
+	u.updateWanted()
 }
 
 // readRTCP takes the publisher's sender reports for the receiver reports.
@@ -248,9 +293,13 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		now := time.Now().UnixNano()
 		pkt.now = now
 		pkt.absSendTime = absSendTime(now)
+		l.last.Store(now)
 		l.bytes += uint64(n)
 		l.nack.Push(pkt.esn)
 		l.stats.Update(pkt.esn, h.Timestamp, now)
+		if u.twccID != 0 && h.Extension {
+			u.owner.arrivals.record(l.ssrc, h.GetExtension(u.twccID), now)
+		}
 		if u.levelID != 0 && h.Extension {
 			if level, ok := audiolevel.ParseLevel(h.GetExtension(u.levelID)); ok {
 				u.meter.Update(level, now)
@@ -337,15 +386,22 @@ func (u *UpTrack) updateWanted() {
 		}
 	}
 	u.mu.Lock()
-	if mask == u.wanted || u.closed {
+	// A layer not yet seen stays on: pausing the top layer before the
+	// browser has started it leaves nothing to switch up to.
+	for i, l := range u.layers {
+		if u.ladder[i].Known && l == nil {
+			mask |= 1 << i
+		}
+	}
+	if (u.told && mask == u.wanted) || u.closed {
 		u.mu.Unlock()
 		return
 	}
-	u.wanted = mask
+	u.wanted, u.told = mask, true
 	rids := make([]string, 0, maxLayers)
-	for i, l := range u.layers {
-		if l != nil && mask&(1<<i) != 0 {
-			rids = append(rids, l.rid)
+	for i, spec := range u.ladder {
+		if spec.Known && mask&(1<<i) != 0 {
+			rids = append(rids, spec.RID)
 		}
 	}
 	u.mu.Unlock()
@@ -362,31 +418,58 @@ func (u *UpTrack) layer(i int) *upLayer {
 	return u.layers[i]
 }
 
-// layerRates returns the measured bit rate of each layer, 0 for a layer
-// not received.
-func (u *UpTrack) layerRates() (rates [maxLayers]uint64) {
+// layerRates returns the bit rate to expect of each layer, 0 for a layer
+// the publisher does not send: measured while the layer flows, announced
+// (or the default ladder's) while it is paused or not yet started.
+func (u *UpTrack) layerRates(now int64) (rates [maxLayers]uint64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for i, l := range u.layers {
-		if l != nil {
-			rates[i] = max(l.rate.Load(), 1) // received, not yet measured
+		switch {
+		case l != nil && l.live(now) && l.rate.Load() > 0:
+			rates[i] = l.rate.Load()
+		case l != nil || u.ladder[i].Known:
+			rates[i] = u.ladder.Bitrate(i)
 		}
 	}
 	return rates
 }
 
-// bestLayer returns the highest layer at or below max that is being received.
-func (u *UpTrack) bestLayer(max int) int {
+// getLadder returns what is known of the layers.
+func (u *UpTrack) getLadder() simulcast.Ladder {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	return u.ladder
+}
+
+// live reports whether the layer sent a packet within liveWindow of now.
+func (l *upLayer) live(now int64) bool { return now-l.last.Load() < int64(liveWindow) }
+
+// bestLayer returns the highest layer at or below max that is being
+// received, else the lowest one received; a layer paused by the publisher
+// counts only when no other flows.
+func (u *UpTrack) bestLayer(max int) int {
+	now := time.Now().UnixNano()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for i := min(max, maxLayers-1); i >= 0; i-- {
+		if l := u.layers[i]; l != nil && l.live(now) {
+			return i
+		}
+	}
+	for _, l := range u.layers {
+		if l != nil && l.live(now) {
+			return l.index
+		}
+	}
 	for i := min(max, maxLayers-1); i >= 0; i-- {
 		if u.layers[i] != nil {
 			return i
 		}
 	}
-	for i := range u.layers {
-		if u.layers[i] != nil {
-			return i
+	for _, l := range u.layers {
+		if l != nil {
+			return l.index
 		}
 	}
 	return -1

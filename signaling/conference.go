@@ -36,6 +36,7 @@ type Participant interface {
 	SetMeta(meta any)
 	Relay(payload any)
 	SetLayer(trackID string, width, height int)
+	SetEncodings(mid string, layers []sfu.Encoding)
 	// Close leaves the room; it is idempotent.
 	Close()
 	Done() <-chan struct{}

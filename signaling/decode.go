@@ -13,6 +13,9 @@ const (
 	maxTrackIDLen   = 256   // track ids are SFU-made, short
 	maxCandidateLen = 1024  // an ICE candidate line is ~100-200 bytes
 	maxDimension    = 16384 // pixels; larger than any screen
+	maxEncodings    = 3     // simulcast layers of one track
+	maxRIDLen       = 16    // a rid is a short token ("q", "h", "f")
+	maxBitrate      = 100_000_000
 )
 
 // Decode parses one client→server message into its typed struct (*Join,
@@ -79,6 +82,8 @@ func newInbound(t string) inbound {
 		return new(Chat)
 	case TypeLayer:
 		return new(Layer)
+	case TypeEncodings:
+		return new(Encodings)
 	case TypeLeave:
 		return new(Leave)
 	case TypePing:

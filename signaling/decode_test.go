@@ -29,6 +29,8 @@ func TestDecodeValid(t *testing.T) {
 		{`{"type":"chat","data":"b3BhcXVl"}`, &Chat{Type: TypeChat, Data: "b3BhcXVl"}},
 		{`{"type":"layer","track":"t1","width":640,"height":360}`, &Layer{Type: TypeLayer, Track: "t1", Width: 640, Height: 360}},
 		{`{"type":"layer","track":"t1","width":0,"height":0}`, &Layer{Type: TypeLayer, Track: "t1"}},
+		{`{"type":"encodings","mid":"1","layers":[{"rid":"q","width":320,"height":180,"maxBitrate":150000},{"rid":"f","width":1280,"height":720}]}`,
+			&Encodings{Type: TypeEncodings, Mid: "1", Layers: []EncodingLayer{{RID: "q", Width: 320, Height: 180, MaxBitrate: 150000}, {RID: "f", Width: 1280, Height: 720}}}},
 		{`{"type":"leave"}`, &Leave{Type: TypeLeave}},
 		{`{"type":"ping","t":42}`, &Ping{Type: TypePing, T: 42}},
 		{`{"type":"pong","t":42}`, &Pong{Type: TypePong, T: 42}},
@@ -95,6 +97,13 @@ func TestDecodeInvalid(t *testing.T) {
 		{"chat huge", `{"type":"chat","data":"` + big + `"}`, ErrTooLarge},
 		{"chat data array", `{"type":"chat","data":["x"]}`, ErrBadMessage},
 		{"layer no track", `{"type":"layer","width":1,"height":1}`, ErrBadMessage},
+		{"encodings no mid", `{"type":"encodings","layers":[{"width":1,"height":1}]}`, ErrBadMessage},
+		{"encodings no layers", `{"type":"encodings","mid":"1","layers":[]}`, ErrBadMessage},
+		{"encodings too many layers", `{"type":"encodings","mid":"1","layers":[{},{},{},{}]}`, ErrBadMessage},
+		{"encodings long rid", `{"type":"encodings","mid":"1","layers":[{"rid":"` + strings.Repeat("r", maxRIDLen+1) + `"}]}`, ErrBadMessage},
+		{"encodings huge size", `{"type":"encodings","mid":"1","layers":[{"width":99999,"height":1}]}`, ErrBadMessage},
+		{"encodings negative rate", `{"type":"encodings","mid":"1","layers":[{"maxBitrate":-1}]}`, ErrBadMessage},
+		{"encodings rate string", `{"type":"encodings","mid":"1","layers":[{"maxBitrate":"fast"}]}`, ErrBadMessage},
 		{"layer negative", `{"type":"layer","track":"t","width":-1,"height":1}`, ErrBadMessage},
 		{"layer huge", `{"type":"layer","track":"t","width":1,"height":99999}`, ErrBadMessage},
 		{"layer float", `{"type":"layer","track":"t","width":1.5,"height":1}`, ErrBadMessage},
@@ -127,7 +136,7 @@ func manyTracks(n int) string {
 func TestRoutesCoverEveryType(t *testing.T) {
 	all := []string{TypeJoin, TypeWelcome, TypeOffer, TypeAnswer, TypeCandidate, TypeJoined, TypeLeft,
 		TypeUpdated, TypePublished, TypeUnpublished, TypeMute, TypeProfile, TypeChat, TypeLayer,
-		TypeSpeakers, TypeLeave, TypePing, TypePong, TypeError, TypeDrain, TypeRedirect}
+		TypeEncodings, TypeLayers, TypeSpeakers, TypeLeave, TypePing, TypePong, TypeError, TypeDrain, TypeRedirect}
 	r := routes()
 	n := 0
 	for _, typ := range all {

@@ -27,6 +27,7 @@ func routes() map[string]route {
 		TypeProfile:   on((*session).onProfile),
 		TypeChat:      on((*session).onChat),
 		TypeLayer:     on((*session).onLayer),
+		TypeEncodings: on((*session).onEncodings),
 		TypeLeave:     on((*session).onLeave),
 		TypePing:      on((*session).onPing),
 		TypePong:      on((*session).onPong),
@@ -116,6 +117,15 @@ func (s *session) onChat(m *Chat) error {
 
 func (s *session) onLayer(m *Layer) error {
 	s.p.SetLayer(m.Track, m.Width, m.Height)
+	return nil
+}
+
+func (s *session) onEncodings(m *Encodings) error {
+	encs := make([]sfu.Encoding, len(m.Layers))
+	for i, l := range m.Layers {
+		encs[i] = sfu.Encoding{RID: l.RID, Width: l.Width, Height: l.Height, MaxBitrate: uint64(l.MaxBitrate)}
+	}
+	s.p.SetEncodings(m.Mid, encs)
 	return nil
 }
 

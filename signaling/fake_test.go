@@ -101,12 +101,18 @@ type fakePart struct {
 	answers    []string
 	candidates []fakeCandidate
 	layers     []fakeLayer
+	encodings  []fakeEncodings
 	publishErr error
 }
 
 type fakeCandidate struct {
 	pc   sfu.PCKind
 	init webrtc.ICECandidateInit
+}
+
+type fakeEncodings struct {
+	mid  string
+	encs []sfu.Encoding
 }
 
 type fakeLayer struct {
@@ -207,6 +213,12 @@ func (p *fakePart) SetLayer(track string, w, h int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.layers = append(p.layers, fakeLayer{track, w, h})
+}
+
+func (p *fakePart) SetEncodings(mid string, encs []sfu.Encoding) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.encodings = append(p.encodings, fakeEncodings{mid, encs})
 }
 
 func (p *fakePart) Close() {

@@ -35,6 +35,7 @@ const (
 	TypeChat        = "chat"
 	TypeLayer       = "layer"
 	TypeLayers      = "layers"
+	TypeEncodings   = "encodings"
 	TypeSpeakers    = "speakers"
 	TypeLeave       = "leave"
 	TypePing        = "ping"
@@ -200,6 +201,24 @@ type Layer struct {
 	Track  string `json:"track"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
+}
+
+// Encodings announces the layers a publisher sends on one transceiver (by
+// mid): rid ("" when not simulcast), size in pixels and target bit rate.
+// The server picks layers for subscribers from it before it has measured
+// them. Sent after each pub negotiation and when the capture size changes.
+type Encodings struct {
+	Type   string          `json:"type"`
+	Mid    string          `json:"mid"`
+	Layers []EncodingLayer `json:"layers"`
+}
+
+// EncodingLayer is one layer of Encodings.
+type EncodingLayer struct {
+	RID        string `json:"rid,omitempty"`
+	Width      int    `json:"width"`
+	Height     int    `json:"height"`
+	MaxBitrate int    `json:"maxBitrate,omitempty"` // bits per second
 }
 
 // Layers tells a publisher which simulcast layers (by rid) of its track

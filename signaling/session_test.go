@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,18 @@ func TestClientMessages(t *testing.T) {
 		a.expect(TypePong, nil)
 		if _, _, _, _, layers := pa.snapshot(); len(layers) != 1 || layers[0] != (fakeLayer{"tr1", 320, 180}) {
 			t.Errorf("layers %+v", layers)
+		}
+	})
+	t.Run("encodings", func(t *testing.T) {
+		a.send(Encodings{Type: TypeEncodings, Mid: "1", Layers: []EncodingLayer{{RID: "q", Width: 320, Height: 180, MaxBitrate: 150000}}})
+		a.send(Ping{Type: TypePing})
+		a.expect(TypePong, nil)
+		pa.mu.Lock()
+		got := append([]fakeEncodings(nil), pa.encodings...)
+		pa.mu.Unlock()
+		want := []fakeEncodings{{"1", []sfu.Encoding{{RID: "q", Width: 320, Height: 180, MaxBitrate: 150000}}}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("encodings %+v, want %+v", got, want)
 		}
 	})
 	t.Run("ping", func(t *testing.T) {

@@ -95,6 +95,26 @@ func (m *Layer) validate() error {
 	return nil
 }
 
+func (m *Encodings) validate() error {
+	switch {
+	case m.Mid == "" || len(m.Mid) > maxMidLen:
+		return fmt.Errorf("%w: encodings need a mid", ErrBadMessage)
+	case len(m.Layers) == 0 || len(m.Layers) > maxEncodings:
+		return fmt.Errorf("%w: encodings need 1 to %d layers", ErrBadMessage, maxEncodings)
+	}
+	for i, l := range m.Layers {
+		switch {
+		case len(l.RID) > maxRIDLen:
+			return fmt.Errorf("%w: layers[%d]: rid longer than %d bytes", ErrBadMessage, i, maxRIDLen)
+		case l.Width < 0 || l.Height < 0 || l.Width > maxDimension || l.Height > maxDimension:
+			return fmt.Errorf("%w: layers[%d]: width and height must be 0..%d", ErrBadMessage, i, maxDimension)
+		case l.MaxBitrate < 0 || l.MaxBitrate > maxBitrate:
+			return fmt.Errorf("%w: layers[%d]: maxBitrate must be 0..%d", ErrBadMessage, i, maxBitrate)
+		}
+	}
+	return nil
+}
+
 func (m *Leave) validate() error { return nil }
 func (m *Ping) validate() error  { return nil }
 func (m *Pong) validate() error  { return nil }

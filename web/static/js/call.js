@@ -207,7 +207,7 @@ export class Call extends Emitter {
     on('closed', ({ reason }) => this._onClosed(reason));
     on('connection', ({ state }) => this._onMediaState(state));
     const tracks = /** @type {MediaStreamTrack[]} */ ([this._sentAudio, this.self.video].filter(Boolean));
-    const welcome = await s.join({ stream: new MediaStream(tracks), audio: this._sentAudio, video: this.self.video, simulcast: this._simulcast });
+    const welcome = await s.join({ stream: new MediaStream(tracks), audio: this._sentAudio, video: this.self.video, simulcast: this._simulcast, fixedCapture: this._lowVideo });
     if (welcome.e2ee !== sec.e2ee) {
       this._fatalCode = 'e2ee-mismatch';
       s.leave();

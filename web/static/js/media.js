@@ -1,12 +1,13 @@
 // Camera and microphone capture. Kept apart from the UI so the call
 // controller can restart the camera without knowing about the page.
 
-/** Capture settings: moderate sizes, since every participant's upload is fanned out by the server. */
-export const VIDEO_CONSTRAINTS = {
-  width: { ideal: 640 },
-  height: { ideal: 360 },
-  frameRate: { ideal: 24, max: 30 },
-};
+import { captureConstraints, tierFor, SCREEN } from './ladder.js';
+
+/**
+ * Capture settings before the room's size is known: a small room's (the
+ * session resizes the camera to the room, see ladder.js).
+ */
+export const VIDEO_CONSTRAINTS = captureConstraints(tierFor(1));
 
 /** Small, slow video for weak machines and links. */
 export const LOW_VIDEO_CONSTRAINTS = {
@@ -106,7 +107,7 @@ export async function captureScreen(low = false) {
     throw new Error('This browser cannot share the screen.');
   }
   try {
-    const video = low ? { width: { max: 960 }, height: { max: 540 }, frameRate: { max: 5 } } : { frameRate: { ideal: 15, max: 15 } };
+    const video = low ? { width: { max: 960 }, height: { max: 540 }, frameRate: { max: 5 } } : { frameRate: { ideal: SCREEN.frameRate, max: SCREEN.frameRate } };
     const s = await navigator.mediaDevices.getDisplayMedia({ video, audio: false });
     const t = s.getVideoTracks()[0] || null;
     // Text on a screen should stay sharp rather than move smoothly.

@@ -12,6 +12,7 @@
 // the config, applied to every sender and receiver of both connections.
 
 import { Emitter } from './emitter.js';
+import { announced, cameraEncodings, captureConstraints, tierFor, SCREEN } from './ladder.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -76,21 +77,12 @@ export const MAX_REDIRECTS = 3;
  * @property {MediaStream} stream the stream the tracks are sent in
  * @property {MediaStreamTrack|null} audio
  * @property {MediaStreamTrack|null} video
- * @property {boolean} [simulcast] send the camera as three layers (SIMULCAST_LAYERS)
+ * @property {boolean} [simulcast] send the camera as three layers (ladder.js)
+ * @property {boolean} [fixedCapture] keep the camera's size whatever the room's (small, slow video)
  */
 
-/**
- * The camera's simulcast layers, lowest first: the server forwards each
- * subscriber the one that fits its tile and bandwidth (rids as in sfu/).
- */
 /** How long a layer the server no longer needs keeps going (see _setActiveLayers). */
 export const LAYER_PAUSE_DELAY_MS = 2000;
-
-export const SIMULCAST_LAYERS = [
-  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
-  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
-];
 
 /**
  * What the session knows of another participant.
@@ -187,6 +179,9 @@ export class Session extends Emitter {
     this._closed = false;
     /** @type {ReturnType<typeof setInterval>|undefined} */
     this._pinger = undefined;
+    /** People in the room (us included) the camera is sized for (ladder.js). */
+    this._roomSize = 1;
+    this._fixedCapture = false;
   }
 
   /**
@@ -305,7 +300,9 @@ export class Session extends Emitter {
     const audio = pc.addTransceiver(media.audio || 'audio', { direction: 'sendonly', streams: [media.stream] });
     /** @type {RTCRtpTransceiverInit} */
     const videoInit = { direction: 'sendonly', streams: [media.stream] };
-    if (media.simulcast) videoInit.sendEncodings = SIMULCAST_LAYERS.map((l) => ({ ...l }));
+    this._fixedCapture = !!media.fixedCapture;
+    this._roomSize = this.remotes.size + 1;
+    if (media.simulcast) videoInit.sendEncodings = cameraEncodings(tierFor(this._roomSize));
     const video = pc.addTransceiver(media.video || 'video', videoInit);
     this._senders = { audio: audio.sender, video: video.sender };
     this._sources.set(audio, 'microphone');
@@ -343,7 +340,11 @@ export class Session extends Emitter {
       await this._screen.sender.replaceTrack(track);
       return;
     }
-    const tr = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+    // Full resolution, few frames: text stays sharp and the rate low.
+    const tr = pc.addTransceiver(track, {
+      direction: 'sendonly', streams: [new MediaStream([track])],
+      sendEncodings: [{ maxBitrate: SCREEN.maxBitrate, maxFramerate: SCREEN.frameRate }],
+    });
     if (this._cfg.transforms) this._cfg.transforms.attachSender(tr.sender, { senderId: this.id, kind: 'video' });
     this._screen = tr;
     this._sources.set(tr, 'screen');
@@ -359,6 +360,57 @@ export class Session extends Emitter {
     await tr.sender.replaceTrack(null).catch(() => {});
     tr.direction = 'inactive';
     this._offerPub();
+  }
+
+  /**
+   * Tells the server the layers each sending transceiver produces (size
+   * and target rate), so it can choose a subscriber's layer before it has
+   * measured it. Sent after each pub negotiation and capture change.
+   */
+  _announceEncodings() {
+    const pc = this._pub;
+    if (!pc || this._closed) return;
+    for (const tr of this._sources.keys()) {
+      const track = tr.sender.track;
+      if (!tr.mid || !track || track.kind !== 'video') continue;
+      const s = track.getSettings();
+      if (!s.width || !s.height) continue;
+      const layers = announced(tr.sender.getParameters().encodings || [], s.width, s.height);
+      this._send({ type: 'encodings', mid: tr.mid, layers });
+    }
+  }
+
+  /**
+   * Sizes the camera for a room of people (us included): capture size and
+   * layer rates from ladder.js, then tells the server. Small, slow video
+   * (?video=low) stays as it is.
+   * @param {number} people
+   */
+  async setRoomSize(people) {
+    const before = tierFor(this._roomSize);
+    this._roomSize = people;
+    const tier = tierFor(people);
+    if (tier === before || this._fixedCapture) return;
+    this._enqueue('pub', () => this._fitCamera());
+  }
+
+  /** Applies the room's tier to the camera track and its encodings. */
+  async _fitCamera() {
+    const sender = this._senders.video;
+    if (!sender || this._closed || this._fixedCapture) return;
+    const tier = tierFor(this._roomSize);
+    const track = sender.track;
+    if (track) await track.applyConstraints(captureConstraints(tier)).catch(() => {});
+    const params = sender.getParameters();
+    if (params.encodings && params.encodings.length > 1) {
+      const want = cameraEncodings(tier);
+      for (const e of params.encodings) {
+        const w = want.find((x) => x.rid === e.rid);
+        if (w) e.maxBitrate = w.maxBitrate;
+      }
+      await sender.setParameters(params).catch(() => {});
+    }
+    this._announceEncodings();
   }
 
   /**
@@ -556,7 +608,9 @@ export class Session extends Emitter {
    * @param {MediaStreamTrack|null} track
    */
   async replaceVideoTrack(track) {
-    if (this._senders.video) await this._senders.video.replaceTrack(track);
+    if (!this._senders.video) return;
+    await this._senders.video.replaceTrack(track);
+    if (track) this._enqueue('pub', () => this._fitCamera());
   }
 
   /**
@@ -707,13 +761,17 @@ const HANDLERS = {
   answer(msg) {
     if (msg.pc !== 'pub' || !this._pub) return;
     const pc = this._pub;
-    this._enqueue('pub', () => pc.setRemoteDescription({ type: 'answer', sdp: String(msg.sdp) }));
+    this._enqueue('pub', async () => {
+      await pc.setRemoteDescription({ type: 'answer', sdp: String(msg.sdp) });
+      this._announceEncodings();
+    });
   },
   candidate(msg) {
     if (msg.pc === 'pub' || msg.pc === 'sub') this._addCandidate(msg.pc, msg.candidate || null);
   },
   'participant-joined'(msg) {
     this.emit('participant-joined', this._upsert(msg.participant));
+    void this.setRoomSize(this.remotes.size + 1);
   },
   'participant-updated'(msg) {
     this.emit('participant-updated', this._upsert(msg.participant));
@@ -723,6 +781,7 @@ const HANDLERS = {
     this.remotes.delete(id);
     for (const [rcv, meta] of this._receivers) if (meta.participant === id) this._receivers.delete(rcv);
     this.emit('participant-left', { id });
+    void this.setRoomSize(this.remotes.size + 1);
   },
   'track-published'(msg) {
     const t = /** @type {TrackInfo} */ (msg.track);

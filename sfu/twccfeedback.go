@@ -1,0 +1,57 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/rtcp"
+)
+
+// twccInterval is how often a publisher is told when its packets arrived.
+const twccInterval = 100 * time.Millisecond
+
+// arrivalFeedback tells a publisher's browser when each of its packets
+// arrived (transport-wide congestion control feedback), so its send-side
+// estimator ramps up, probes and backs off as the uplink allows. Without it
+// a browser's estimate stays near its start value and it never starts the
+// top simulcast layer.
+//
+// The readers of all the publisher's streams record here; the one that
+// finds feedback due builds and sends it. Recording allocates nothing.
+type arrivalFeedback struct {
+	send func([]rtcp.Packet)
+
+	mu    sync.Mutex
+	rec   *twcc.Recorder
+	start int64 // unix nanoseconds; arrival times are microseconds since
+	next  int64 // when the next feedback is due
+}
+
+func newArrivalFeedback(senderSSRC uint32, send func([]rtcp.Packet)) *arrivalFeedback {
+	return &arrivalFeedback{send: send, rec: twcc.NewRecorder(senderSSRC)}
+}
+
+// record notes the arrival at now of a packet of ssrc carrying the
+// transport-wide sequence number extension ext, and sends feedback when due.
+func (f *arrivalFeedback) record(ssrc uint32, ext []byte, now int64) {
+	if len(ext) < 2 {
+		return
+	}
+	seq := binary.BigEndian.Uint16(ext)
+	f.mu.Lock()
+	if f.start == 0 {
+		f.start, f.next = now, now+int64(twccInterval)
+	}
+	f.rec.Record(ssrc, seq, (now-f.start)/1e3)
+	var pkts []rtcp.Packet
+	if now >= f.next {
+		f.next = now + int64(twccInterval)
+		pkts = f.rec.BuildFeedbackPacket()
+	}
+	f.mu.Unlock()
+	if len(pkts) > 0 {
+		f.send(pkts)
+	}
+}
