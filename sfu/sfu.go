@@ -9,6 +9,7 @@ import (
 	"github.com/monkeythorn/meet/internal/pionlog"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
@@ -121,6 +122,11 @@ func New(cfg Config) (*SFU, error) {
 	s.mux = mux
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
+	// No mDNS: Pion's default opens 0.0.0.0:5353 (and IPv6 wildcards) for
+	// every peer connection, outside --media-ip, with a DNS parser that
+	// anyone on the network can reach. A server has no .local names to
+	// resolve or hide; browsers' mDNS candidates it cannot reach anyway.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICEUDPMux(mux)
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
