@@ -89,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 	sigCfg.Logger = cfg.Logger.With("component", "signaling")
 	sigCfg.Conference = timedConference{conf, s.observeJoin}
 	sigCfg.Verifier = issuer
+	sigCfg.Tickets = issuer
 	s.wireBilling(&sigCfg)
 	sigCfg.ICEServers = s.iceServers
 	sigCfg.CheckOrigin = s.checkOrigin

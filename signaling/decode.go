@@ -19,8 +19,8 @@ const (
 )
 
 // Decode parses one client→server message into its typed struct (*Join,
-// *Offer, *Answer, *Candidate, *Mute, *Profile, *Chat, *Layer, *Leave, *Ping
-// or *Pong) and checks its values. Errors wrap ErrBadMessage, ErrUnknownType
+// *Offer, *Answer, *Candidate, *Mute, *Profile, *Chat, *Layer, *Leave, *Ping,
+// *Pong, or one of the host controls of hostmsg.go) and checks its values. Errors wrap ErrBadMessage, ErrUnknownType
 // or ErrTooLarge. Server→client types are unknown here: a client has no
 // business sending a welcome.
 func Decode(data []byte) (any, error) {
@@ -90,6 +90,22 @@ func newInbound(t string) inbound {
 		return new(Ping)
 	case TypePong:
 		return new(Pong)
+	case TypeHand:
+		return new(Hand)
+	case TypeRemove:
+		return new(Remove)
+	case TypeSetLock:
+		return new(SetLock)
+	case TypeSetLobby:
+		return new(SetLobby)
+	case TypeAdmit:
+		return new(Admit)
+	case TypeDeny:
+		return new(Deny)
+	case TypeMakeHost:
+		return new(MakeHost)
+	case TypeAskMute:
+		return new(AskMute)
 	}
 	return nil
 }

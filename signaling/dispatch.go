@@ -31,6 +31,14 @@ func routes() map[string]route {
 		TypeLeave:     on((*session).onLeave),
 		TypePing:      on((*session).onPing),
 		TypePong:      on((*session).onPong),
+		TypeHand:      on((*session).onHand),
+		TypeRemove:    on((*session).onRemove),
+		TypeSetLock:   on((*session).onSetLock),
+		TypeSetLobby:  on((*session).onSetLobby),
+		TypeAdmit:     on((*session).onAdmit),
+		TypeDeny:      on((*session).onDeny),
+		TypeMakeHost:  on((*session).onMakeHost),
+		TypeAskMute:   on((*session).onAskMute),
 	}
 }
 

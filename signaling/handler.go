@@ -36,6 +36,10 @@ type Config struct {
 	Logger     *slog.Logger // required
 	Conference Conference   // required: the SFU
 	Verifier   Verifier     // required: checks join tokens
+	// Tickets issues and checks rejoin tickets (see RejoinTickets).
+	// Optional: without it a participant whose connection dropped comes
+	// back like a newcomer, through the lock and lobby.
+	Tickets RejoinTickets
 	// ICEServers returns the iceServers for a participant's Welcome (for
 	// example with fresh TURN credentials). Optional.
 	ICEServers func(participantID string) []ICEServer
@@ -119,6 +123,11 @@ type Handler struct {
 	drain    *Drain // sent to sessions that join after Drain
 	wg       sync.WaitGroup
 
+	// mmu guards meetings: the host rules and sessions of each room with
+	// sessions here (meeting.go).
+	mmu      sync.Mutex
+	meetings map[string]*meeting
+
 	nextConn                                   atomic.Uint64
 	slow, bad, disconnected, refused, accepted atomic.Int64
 }
@@ -132,6 +141,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		sessions: make(map[*session]struct{}),
+		meetings: make(map[string]*meeting),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.JoinTimeout,
 			CheckOrigin:      cfg.CheckOrigin,

@@ -57,6 +57,7 @@ func newHarness(t *testing.T, modify func(*Config)) *harness {
 		Logger:     slog.New(slog.NewTextHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Conference: hs.conf,
 		Verifier:   issuer,
+		Tickets:    issuer,
 		ICEServers: func(string) []ICEServer { return []ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}} },
 	}
 	if modify != nil {

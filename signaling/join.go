@@ -44,6 +44,9 @@ func (s *session) join() bool {
 		return false
 	}
 	s.id, s.grants, s.meta = claims.Subject, claims.Grants, Meta{Profile: j.Profile}
+	if !s.admit(claims, j) {
+		return false // locked, removed, denied, or gave up waiting in the lobby
+	}
 	p, err := s.h.cfg.Conference.Join(claims.Room, JoinRequest{ID: s.id, E2EE: claims.E2EE, Meta: s.meta, Listener: s})
 	if err != nil && s.joinRedirect(err) {
 		return false // multi-node: another node hosts the room, or none can
@@ -57,7 +60,7 @@ func (s *session) join() bool {
 	}
 	s.p = p
 	s.log.Debug("joined", "participant", s.id, "claims", claims)
-	s.send(s.welcome(claims))
+	s.enterMeeting(p, s.welcome(claims))
 	s.joined <- p.Done()
 	p.Start()
 	return true
@@ -83,6 +86,9 @@ func (s *session) welcome(c *auth.Claims) *Welcome {
 	}
 	if s.h.cfg.ICEServers != nil {
 		w.ICEServers = s.h.cfg.ICEServers(s.id)
+	}
+	if s.h.cfg.Tickets != nil {
+		w.Rejoin = s.h.cfg.Tickets.RejoinTicket(c.Room, s.id)
 	}
 	return w
 }

@@ -62,6 +62,11 @@ type Join struct {
 	// (from its page URL); a token for any other room is refused. Added by
 	// the signaling helper.
 	Room string `json:"room,omitempty"`
+	// RejoinID and RejoinTicket: after a lost connection, the id this
+	// client had and the ticket its welcome carried. They let it back in
+	// past a lock or lobby it was admitted through (unless it was removed).
+	RejoinID     string `json:"rejoinId,omitempty"`
+	RejoinTicket string `json:"rejoinTicket,omitempty"`
 }
 
 // MaxOpaqueSize caps an encrypted profile or chat payload.
@@ -80,6 +85,7 @@ type ParticipantInfo struct {
 	Profile    string      `json:"profile,omitempty"`
 	AudioMuted bool        `json:"audioMuted"`
 	VideoMuted bool        `json:"videoMuted"`
+	HandRaised bool        `json:"handRaised,omitempty"`
 	Tracks     []TrackInfo `json:"tracks,omitempty"`
 }
 
@@ -101,6 +107,13 @@ type Welcome struct {
 	E2EE         bool              `json:"e2ee"`
 	Participants []ParticipantInfo `json:"participants"`
 	ICEServers   []ICEServer       `json:"iceServers,omitempty"`
+	// Rejoin is this participant's rejoin ticket (see Join.RejoinTicket).
+	Rejoin string `json:"rejoin,omitempty"`
+	// Meeting is the host state as this participant joins; RoomState
+	// messages update it.
+	Meeting *MeetingState `json:"meeting,omitempty"`
+	// Lobby is who waits to be let in, for a host (LobbyList updates it).
+	Lobby []LobbyEntry `json:"lobby,omitempty"`
 }
 
 // TrackSource tells the server what a sending transceiver carries.

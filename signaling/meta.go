@@ -14,12 +14,13 @@ type Meta struct {
 	Profile    string // sealed with the room key; opaque here
 	AudioMuted bool
 	VideoMuted bool
+	HandRaised bool
 }
 
 // LogValue keeps the sealed profile out of logs: even encrypted, its length
 // and presence say something about a person.
 func (m Meta) LogValue() slog.Value {
-	return slog.GroupValue(slog.Bool("audioMuted", m.AudioMuted), slog.Bool("videoMuted", m.VideoMuted))
+	return slog.GroupValue(slog.Bool("audioMuted", m.AudioMuted), slog.Bool("videoMuted", m.VideoMuted), slog.Bool("handRaised", m.HandRaised))
 }
 
 // participantInfo turns the SFU's view of a peer into the wire form. A Meta
@@ -31,6 +32,7 @@ func participantInfo(p sfu.PeerInfo) ParticipantInfo {
 		Profile:    m.Profile,
 		AudioMuted: m.AudioMuted,
 		VideoMuted: m.VideoMuted,
+		HandRaised: m.HandRaised,
 	}
 	for _, t := range p.Tracks {
 		info.Tracks = append(info.Tracks, trackInfo(t))

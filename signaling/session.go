@@ -46,6 +46,11 @@ type session struct {
 	grants auth.Grants
 	errs   int // bad messages in a row
 	bucket tokenBucket
+	// host rules (hostctl.go): the meeting this session is attached to,
+	// its room and whether it joined with the host key.
+	mt      *meeting
+	room    string
+	hostKey bool
 }
 
 // errLeave ends the read loop after a leave message.
@@ -72,6 +77,7 @@ func newSession(h *Handler, conn *websocket.Conn) *session {
 // connection fails or the session is finished.
 func (s *session) run() {
 	defer s.finish(websocket.CloseNormalClosure, "")
+	defer s.leaveMeeting()
 	if !s.join() {
 		s.h.refused.Add(1)
 		return

@@ -452,6 +452,12 @@ func TestSlowClientDisconnected(t *testing.T) {
 	}
 	var left ParticipantLeft
 	fast.expect(TypeLeft, &left)
+	// The slow client was the first in, so the host; fast takes over.
+	var st RoomState
+	fast.expect(TypeRoomState, &st)
+	if len(st.Hosts) != 1 || st.Hosts[0] != wf.ID {
+		t.Errorf("hosts after the host was dropped: %v, want [%s]", st.Hosts, wf.ID)
+	}
 	fast.send(Ping{Type: TypePing})
 	fast.expect(TypePong, nil)
 	waitFor(t, "slow session gone", func() bool { return hs.h.Stats().Sessions == 1 })

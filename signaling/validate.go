@@ -15,8 +15,10 @@ func (m *Join) validate() error {
 		return fmt.Errorf("%w: token longer than %d bytes", ErrTooLarge, maxTokenLen)
 	case len(m.Profile) > MaxOpaqueSize:
 		return fmt.Errorf("%w: profile longer than %d bytes", ErrTooLarge, MaxOpaqueSize)
+	case len(m.RejoinTicket) > maxTokenLen:
+		return fmt.Errorf("%w: rejoin ticket longer than %d bytes", ErrTooLarge, maxTokenLen)
 	}
-	return nil
+	return validID("rejoinId", m.RejoinID, false)
 }
 
 func (m *Offer) validate() error {
