@@ -1,12 +1,18 @@
-// Package udpbatch wraps a UDP socket so that the packets written inside a
-// batch go out in one sendmmsg system call instead of one sendto each.
+// Package udpbatch sends many UDP datagrams with few system calls.
 //
-// The SFU forwards each received packet to every subscriber from one
-// goroutine. The system call per packet, not encryption, is the cost that
-// grows with subscribers, so the forwarding loop opens a batch, writes
-// through the usual Pion path (which ends in WriteTo on this socket), and
-// closes the batch, which sends everything at once. Writes outside any
-// batch (ICE, DTLS, RTCP from timers) go out at once as before.
+// The SFU forwards each received packet to every subscriber. The system
+// call per packet, not encryption, is the cost that grows with
+// subscribers. Two ways through this package:
+//
+//   - Batch (with Socket): the writer owns a set of slots, writes each
+//     datagram (an SRTP packet) straight into one, and Flush sends them all
+//     in one sendmmsg; consecutive datagrams to one destination (the
+//     packets of one frame to one subscriber) become one UDP GSO send
+//     (UDP_SEGMENT), so the kernel's UDP/IP send path runs once for them.
+//   - Conn: a net.PacketConn for Pion. Between Begin and End, what Pion
+//     writes (its SRTP path ends in WriteTo on this socket) is copied and
+//     sent in one sendmmsg at End. Writes outside any batch (ICE, DTLS,
+//     RTCP from timers) go out at once.
 package udpbatch
 
 import (
