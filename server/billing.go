@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/billing"
-	"github.com/monkeythorn/meet/signaling"
 )
 
 // codeSecretLabel separates the access-code key from the token key: both
@@ -57,29 +56,12 @@ func (s *Server) setupBilling() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	now := bc.Now
-	if now == nil {
-		now = time.Now
-	}
 	var usage usageRecorder = svc
 	if s.cfg.wrapUsage != nil {
 		usage = s.cfg.wrapUsage(usage)
 	}
-	b := &billingWiring{svc: svc, usage: usage, now: now, log: s.log.With("component", "plans"),
-		rooms: map[string]*planRoom{}, handoff: newClaimsHandoff()}
-	s.billing = b
+	s.billing = &billingWiring{svc: svc, usage: usage, log: s.log.With("component", "plans")}
 	return nil
-}
-
-// wireBilling puts the plan-aware Conference and Verifier between
-// signaling and the SFU when billing is on. It cannot fail: setupBilling,
-// which can, ran before anything was started.
-func (s *Server) wireBilling(sc *signaling.Config) {
-	if s.billing == nil {
-		return
-	}
-	sc.Conference = planConference{b: s.billing, next: sc.Conference}
-	sc.Verifier = planVerifier{next: sc.Verifier, h: s.billing.handoff}
 }
 
 // registerBilling adds the billing routes and starts the periodic usage
@@ -100,9 +82,9 @@ func (s *Server) registerBilling() {
 	}()
 }
 
-// shutdownBilling runs after the SFU has closed every participant: it waits
-// until their connection time is recorded, stops the periodic flush and
-// reports what is pending to Stripe. Usage that cannot be reported is lost
+// shutdownBilling runs after the SFU has closed every participant, so the
+// connection time of all of them is recorded: it stops the periodic flush
+// and reports what is pending to Stripe. Usage that cannot be reported is lost
 // with the process (nothing is written to disk), so the error says how much.
 func (s *Server) shutdownBilling(ctx context.Context) error {
 	b := s.billing
@@ -110,10 +92,6 @@ func (s *Server) shutdownBilling(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	if err := b.waitLeaves(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("server: participants still leaving at shutdown: %w", err))
-	}
-	b.stopTimers()
 	b.stopRun()
 	select {
 	case <-b.runDone:

@@ -426,7 +426,8 @@ func (w *billingWorld) server(t *testing.T, secret []byte, modify func(*Config))
 	cfg := Config{
 		Logger: slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Secret: secret,
-		SFU:    sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true},
+		// Connected time is measured by the SFU: on the test's clock too.
+		SFU: sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true, Now: w.clock.Now},
 		Billing: billing.Config{
 			StripeKey: testStripeKey, WebhookSecret: testWebhookSecret, Plans: w.plans(),
 			PublicURL:        testBillingURL,
@@ -478,13 +479,13 @@ func (bs *billingServer) shutdown() error {
 	return bs.stopErr
 }
 
-// waitRooms waits until the server tracks n rooms.
+// waitRooms waits until the server hosts n rooms.
 func (bs *billingServer) waitRooms(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for bs.s.billing.roomCount() != n {
+	for bs.s.sfu.RoomCount() != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("server tracks %d rooms, want %d", bs.s.billing.roomCount(), n)
+			t.Fatalf("server hosts %d rooms, want %d", bs.s.sfu.RoomCount(), n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

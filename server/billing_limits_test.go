@@ -9,7 +9,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/billing"
 	"github.com/monkeythorn/meet/signaling"
 )
@@ -72,12 +71,6 @@ func isNetTimeout(err error) bool {
 
 func (p *wsPeer) close() { _ = p.ws.Close() }
 
-func claimsFor(sub, plan, customer string) *auth.Claims {
-	c := &auth.Claims{Plan: plan, Customer: customer}
-	c.Subject = sub
-	return c
-}
-
 func limitedPlans(w *billingWorld, free, pro billing.Plan) func(*Config) {
 	return func(c *Config) {
 		plans := w.plans()
@@ -122,8 +115,8 @@ func TestRoomPlanLimits(t *testing.T) {
 		}
 		peers = append(peers, p)
 	}
-	if n := bs.s.billing.roomCount(); n != 2 {
-		t.Errorf("%d rooms tracked, want 2", n)
+	if n := bs.s.sfu.RoomCount(); n != 2 {
+		t.Errorf("%d rooms hosted, want 2", n)
 	}
 	w.clock.Advance(3 * time.Minute)
 	for _, p := range peers {
@@ -200,33 +193,5 @@ func TestLengthText(t *testing.T) {
 		if got := lengthText(tt.d); got != tt.want {
 			t.Errorf("lengthText(%v) = %q, want %q", tt.d, got, tt.want)
 		}
-	}
-}
-
-// TestClaimsHandoff: paid claims reach exactly the joins that verified
-// them, concurrent joins with one token each get them, free claims are
-// never stored and stale entries are swept.
-func TestClaimsHandoff(t *testing.T) {
-	h := newClaimsHandoff()
-	paid := claimsFor("p1", "pro", "cus_1")
-	h.put(paid)
-	h.put(paid)
-	h.put(claimsFor("f1", "", ""))
-	if got := h.take("f1"); got != nil {
-		t.Errorf("free claims were handed off: %+v", got)
-	}
-	for i := range 2 {
-		if got := h.take("p1"); got == nil || got.Customer != "cus_1" {
-			t.Fatalf("take %d: %+v", i, got)
-		}
-	}
-	if got := h.take("p1"); got != nil {
-		t.Errorf("third take of two puts: %+v", got)
-	}
-	h.put(claimsFor("old", "pro", "cus_2"))
-	h.m["old"].at = time.Now().Add(-2 * handoffTTL)
-	h.put(claimsFor("new", "pro", "cus_3"))
-	if _, ok := h.m["old"]; ok || len(h.m) != 1 {
-		t.Errorf("stale entry not swept: %v", h.m)
 	}
 }

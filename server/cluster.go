@@ -18,12 +18,13 @@ import (
 	"github.com/monkeythorn/meet/signaling"
 )
 
-// Multi-node mode (docs/scaling.md): every join asks the cluster where its
-// room lives. A room hosted here joins at once; a room hosted elsewhere gets
-// a redirect to that node; a room nobody hosts is claimed for the least
-// loaded node. The cluster needs the SFU (load, room hooks) and the SFU's
-// hooks need the cluster, so the server builds both and owns their
-// lifecycle; three nodes can then run in one test process.
+// Multi-node mode (docs/scaling.md): a check before every join asks the
+// cluster where its room lives. A room hosted here joins at once; a room
+// hosted elsewhere gets a redirect to that node; a room nobody hosts is
+// claimed for the least loaded node. The cluster hears of rooms opened and
+// closed here as SFU room events. The cluster needs the SFU (load) and the
+// SFU's observers include the cluster, so the server builds both and owns
+// their lifecycle; three nodes can then run in one test process.
 
 // Time limits of cluster calls made on behalf of a client. Place takes two
 // or three Redis round trips; a Redis slower than this is an outage.
@@ -41,43 +42,36 @@ type clusterNode struct {
 	done   chan struct{} // closed when Run returns
 	lostWG sync.WaitGroup
 	drain  atomic.Bool // SetDraining(true) sent
-
-	mu    sync.Mutex
-	rooms map[string]map[sfu.Listener]struct{} // participants joined here, by room
 }
 
-// hookCluster points the SFU's room hooks at the cluster. The hooks run
-// only after New has returned (no join happens before), when s.cl is set.
-func (s *Server) hookCluster(sc *sfu.Config) {
+// newClusterNode is this node's part in the cluster, before it joins: the
+// SFU needs it as an observer when it is built.
+func (s *Server) newClusterNode() *clusterNode {
 	if s.cfg.Cluster == nil {
-		return
+		return nil
 	}
-	opened, closed := sc.OnRoomOpened, sc.OnRoomClosed
-	sc.OnRoomOpened = func(room string) {
-		if opened != nil {
-			opened(room)
-		}
-		s.cl.c.RoomOpened(room)
-	}
-	sc.OnRoomClosed = func(room string) {
-		if closed != nil {
-			closed(room)
-		}
-		s.cl.c.RoomClosed(room)
+	return &clusterNode{cpu: cluster.NewCPUSampler(), done: make(chan struct{})}
+}
+
+// RoomEvent records which rooms this node hosts (sfu.RoomObserver). Events
+// come only after New has returned (no join happens before), when n.c is
+// set.
+func (n *clusterNode) RoomEvent(e sfu.RoomEvent) {
+	switch e := e.(type) {
+	case sfu.RoomOpened:
+		n.c.RoomOpened(e.Room)
+	case sfu.RoomClosed:
+		n.c.RoomClosed(e.Room)
 	}
 }
 
-// startCluster joins the cluster (when configured) and returns the
-// Conference the signaling handler should use. Every failure wraps ErrConfig:
-// a node that cannot check its secret against the others must not start.
-func (s *Server) startCluster(conf signaling.Conference) (signaling.Conference, error) {
-	if s.cfg.Cluster == nil {
-		return conf, nil
+// startCluster joins the cluster (when configured). Every failure wraps
+// ErrConfig: a node that cannot check its secret against the others must
+// not start.
+func (s *Server) startCluster(n *clusterNode) error {
+	if n == nil {
+		return nil
 	}
-	if s.sfu == nil {
-		return nil, fmt.Errorf("%w: cluster mode needs the built-in SFU (Config.Media must be nil)", ErrConfig)
-	}
-	n := &clusterNode{cpu: cluster.NewCPUSampler(), done: make(chan struct{}), rooms: map[string]map[sfu.Listener]struct{}{}}
 	cc := *s.cfg.Cluster
 	cc.Secret = s.cfg.Secret
 	if cc.Logger == nil {
@@ -96,7 +90,7 @@ func (s *Server) startCluster(conf signaling.Conference) (signaling.Conference, 
 	defer cancel()
 	c, err := cluster.New(ctx, cc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	n.c = c
 	runCtx, stop := context.WithCancel(context.Background())
@@ -111,7 +105,7 @@ func (s *Server) startCluster(conf signaling.Conference) (signaling.Conference, 
 		Check: func(context.Context) error { return c.Ready() },
 	})
 	s.web = clusterPages(s.web, s.public, cc.PublicURL)
-	return clusterConference{Conference: conf, n: n}, nil
+	return nil
 }
 
 // followDraining passes the server's draining state (Drain or Shutdown) to
@@ -150,8 +144,9 @@ func (s *Server) closeCluster(ctx context.Context) error {
 }
 
 // roomLost sends the participants of a room this node no longer owns to
-// the node that does. Called from the cluster's heartbeat, so it must not
-// block.
+// the node that does: the SFU closes the room here, and each participant's
+// Closed event names the node to go to. Called from the cluster's
+// heartbeat, so it must not block.
 func (s *Server) roomLost(n *clusterNode, room string) {
 	n.lostWG.Add(1)
 	go func() {
@@ -169,39 +164,7 @@ func (s *Server) roomLost(n *clusterNode, room string) {
 			s.log.Error("cluster: bad node URL in Redis", "node", p.NodeID, "err", err)
 			return
 		}
-		for _, l := range n.listeners(room) {
-			signaling.RedirectListener(l, ws)
-		}
-	}()
-}
-
-func (n *clusterNode) listeners(room string) []sfu.Listener {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make([]sfu.Listener, 0, len(n.rooms[room]))
-	for l := range n.rooms[room] {
-		out = append(out, l)
-	}
-	return out
-}
-
-// track remembers a joined participant's Listener until it leaves, for
-// roomLost.
-func (n *clusterNode) track(room string, l sfu.Listener, done <-chan struct{}) {
-	n.mu.Lock()
-	if n.rooms[room] == nil {
-		n.rooms[room] = map[sfu.Listener]struct{}{}
-	}
-	n.rooms[room][l] = struct{}{}
-	n.mu.Unlock()
-	go func() {
-		<-done
-		n.mu.Lock()
-		delete(n.rooms[room], l)
-		if len(n.rooms[room]) == 0 {
-			delete(n.rooms, room)
-		}
-		n.mu.Unlock()
+		s.sfu.CloseRoom(room, sfu.Closed{MovedTo: ws})
 	}()
 }
 
@@ -219,25 +182,19 @@ func (n *clusterNode) place(room string) (string, error) {
 	return signaling.SignalingURL(p.URL)
 }
 
-// clusterConference places the room before joining it here.
-type clusterConference struct {
-	signaling.Conference
-	n *clusterNode
-}
-
-func (c clusterConference) Join(room string, req signaling.JoinRequest) (signaling.Participant, error) {
-	ws, err := c.n.place(room)
+// checkJoin is the placement check before a join (signaling.JoinCheck): a
+// room hosted on another node redirects there, a room that cannot be
+// placed is unavailable, and a room hosted here (or claimed for this node
+// now) joins.
+func (n *clusterNode) checkJoin(room string, _ *signaling.JoinRequest) error {
+	ws, err := n.place(room)
 	if err != nil {
-		return nil, &signaling.UnavailableError{Message: placeMessage(err), Err: err}
+		return &signaling.UnavailableError{Message: placeMessage(err), Err: err}
 	}
 	if ws != "" {
-		return nil, &signaling.RedirectError{URL: ws}
+		return &signaling.RedirectError{URL: ws}
 	}
-	p, err := c.Conference.Join(room, req)
-	if err == nil {
-		c.n.track(room, req.Listener, p.Done())
-	}
-	return p, err
+	return nil
 }
 
 // placeMessage is what a participant reads when their room cannot be

@@ -32,10 +32,8 @@ type Config struct {
 	// server; the signaling URL in token responses is derived from it. Empty:
 	// derived from each request's Host and X-Forwarded-Proto.
 	PublicURL string
-	// SFU configures the built-in SFU. Ignored when Media is set.
+	// SFU configures the built-in SFU; the server adds its own Observers.
 	SFU sfu.Config
-	// Media replaces the built-in SFU (tests of the HTTP side).
-	Media signaling.Conference
 	// ICEServers are handed to every client as they are (STUN).
 	ICEServers []signaling.ICEServer
 	TURN       TURNConfig

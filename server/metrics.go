@@ -4,34 +4,25 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/metrics"
-	"github.com/monkeythorn/meet/signaling"
+	"github.com/monkeythorn/meet/sfu"
 )
 
-// timedConference measures joins for the join latency histogram. Join is
-// what stands between a client's join message and its welcome (the token
-// check before it takes microseconds), so its duration is the server's part
-// of the join latency.
-type timedConference struct {
-	signaling.Conference
-	observe func(time.Duration)
-}
+// joinTimer feeds the join latency histogram from the SFU's MemberJoined
+// events (sfu.RoomObserver): the time from the client's join message to
+// its place in the room, checks before the join included, is the server's
+// part of the join latency.
+type joinTimer struct{ s *Server }
 
-func (c timedConference) Join(room string, req signaling.JoinRequest) (signaling.Participant, error) {
-	start := time.Now()
-	p, err := c.Conference.Join(room, req)
-	if err == nil {
-		c.observe(time.Since(start))
+func (t joinTimer) RoomEvent(e sfu.RoomEvent) {
+	if j, ok := e.(sfu.MemberJoined); ok && !j.Requested.IsZero() {
+		t.s.observeJoin(time.Since(j.Requested))
 	}
-	return p, err
 }
 
 // newMetrics builds the node's registry over whatever this node runs. Typed
 // nil pointers must not become non-nil interfaces, hence the checks.
 func (s *Server) newMetrics() (*metrics.Metrics, error) {
-	mc := metrics.Config{Signaling: s.sig, Process: s.cfg.ProcessMetrics}
-	if s.sfu != nil {
-		mc.SFU = s.sfu
-	}
+	mc := metrics.Config{Signaling: s.sig, SFU: s.sfu, Process: s.cfg.ProcessMetrics}
 	if s.turn != nil {
 		mc.TURN = s.turn
 	}
@@ -39,7 +30,7 @@ func (s *Server) newMetrics() (*metrics.Metrics, error) {
 }
 
 // observeJoin feeds the histogram; s.metrics is set in New before any
-// request can arrive.
+// join can happen.
 func (s *Server) observeJoin(d time.Duration) { s.metrics.ObserveJoin(d) }
 
 // Metrics returns the node's Prometheus registry; serve its Handler on a

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ type Server struct {
 	issuer  *auth.Issuer
 	sig     *signaling.Handler
 	web     http.Handler
-	sfu     *sfu.SFU       // nil when Config.Media replaced it
+	sfu     *sfu.SFU
 	billing *billingWiring // nil while billing is off
 	public  *url.URL
 	origins []string
@@ -45,8 +46,7 @@ type Server struct {
 	serving  sync.WaitGroup
 }
 
-// New validates cfg, opens the SFU's media port (unless Config.Media is
-// set) and wires the routes.
+// New validates cfg, opens the SFU's media port and wires the routes.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -69,34 +69,29 @@ func New(cfg Config) (*Server, error) {
 	if err := s.setupBilling(); err != nil {
 		return nil, err
 	}
-	conf := cfg.Media
-	if conf == nil {
-		sc := cfg.SFU
-		if sc.Logger == nil {
-			sc.Logger = cfg.Logger.With("component", "sfu")
-		}
-		s.hookCluster(&sc)
-		if s.sfu, err = sfu.New(sc); err != nil {
-			return nil, err
-		}
-		conf = signaling.SFUConference(s.sfu)
+	cl := s.newClusterNode()
+	sc := cfg.SFU
+	if sc.Logger == nil {
+		sc.Logger = cfg.Logger.With("component", "sfu")
 	}
-	if conf, err = s.startCluster(conf); err != nil {
+	sc.Observers = append(slices.Clip(sc.Observers), s.roomObservers(cl)...)
+	if s.sfu, err = sfu.New(sc); err != nil {
+		return nil, err
+	}
+	if err := s.startCluster(cl); err != nil {
 		s.closeMedia()
 		return nil, err
 	}
 	sigCfg := cfg.Signaling
 	sigCfg.Logger = cfg.Logger.With("component", "signaling")
-	sigCfg.Conference = timedConference{conf, s.observeJoin}
+	sigCfg.Conference = signaling.SFUConference(s.sfu)
 	sigCfg.Verifier = issuer
 	sigCfg.Tickets = issuer
-	s.wireBilling(&sigCfg)
+	sigCfg.Checks = append(slices.Clip(sigCfg.Checks), s.joinChecks()...)
 	sigCfg.ICEServers = s.iceServers
 	sigCfg.CheckOrigin = s.checkOrigin
 	if s.sig, err = signaling.NewHandler(sigCfg); err != nil {
-		if s.sfu != nil {
-			_ = s.sfu.Close()
-		}
+		s.closeMedia()
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	// After the SFU (relays may reach only its port).
@@ -113,6 +108,37 @@ func New(cfg Config) (*Server, error) {
 	s.routes()
 	s.handler = securityHeaders(s.logRequests(s.mux))
 	return s, nil
+}
+
+// The join path (docs/architecture.md): signaling verifies the token, runs
+// the checks of joinChecks in order, then joins the SFU, which owns room
+// membership and tells the roomObservers of every change.
+
+// joinChecks are the decisions taken before a join: where the room lives
+// (cluster), then the terms a room opened by it gets (billing).
+func (s *Server) joinChecks() []signaling.JoinCheck {
+	var checks []signaling.JoinCheck
+	if s.cl != nil {
+		checks = append(checks, s.cl.checkJoin)
+	}
+	if s.billing != nil {
+		checks = append(checks, s.billing.checkJoin)
+	}
+	return checks
+}
+
+// roomObservers are who hears of rooms opened and closed and participants
+// joined and left: metrics, billing (metering) and the cluster (hosted
+// rooms).
+func (s *Server) roomObservers(cl *clusterNode) []sfu.RoomObserver {
+	obs := []sfu.RoomObserver{joinTimer{s}}
+	if s.billing != nil {
+		obs = append(obs, s.billing)
+	}
+	if cl != nil {
+		obs = append(obs, cl)
+	}
+	return obs
 }
 
 // closeMedia releases what New opened before failing.
@@ -155,13 +181,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 // Handler returns the server's routes, for embedding or httptest.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// MediaAddr is the SFU's UDP address, or nil when Config.Media is set.
-func (s *Server) MediaAddr() *net.UDPAddr {
-	if s.sfu == nil {
-		return nil
-	}
-	return s.sfu.UDPAddr()
-}
+// MediaAddr is the SFU's UDP address.
+func (s *Server) MediaAddr() *net.UDPAddr { return s.sfu.UDPAddr() }
 
 // ICETCPAddr is the SFU's ICE-TCP address, or nil when ICE-TCP is off or
 // Config.Media is set.
@@ -232,9 +253,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, srv.Shutdown(ctx))
 	}
 	errs = append(errs, s.sig.Close(ctx))
-	if s.sfu != nil {
-		errs = append(errs, s.sfu.Close())
-	}
+	errs = append(errs, s.sfu.Close())       // every MemberLeft is out when it returns
 	errs = append(errs, s.closeCluster(ctx)) // after the SFU released its rooms
 	if s.turn != nil {
 		errs = append(errs, s.turn.Close())

@@ -111,5 +111,10 @@ type Relayed struct {
 }
 
 // Closed is the last event: the participant was removed by the SFU (media
-// failed, queue overflow, SFU closing). Reason is safe to show and log.
-type Closed struct{ Reason string }
+// failed, queue overflow, SFU closing, meeting ended by CloseRoom). Reason
+// is safe to show and log. MovedTo, when set, is the signaling URL of the
+// node that hosts the room now: the client should go there.
+type Closed struct {
+	Reason  string
+	MovedTo string
+}

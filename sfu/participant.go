@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -13,11 +14,14 @@ import (
 
 // JoinOptions describes a participant joining a room.
 type JoinOptions struct {
-	ID              string // unique in the room; random, never a name
-	E2EE            bool   // must match the room's, fixed by its first join
-	MaxParticipants int    // room cap when this join creates the room; 0 = Config default
-	Meta            any    // opaque to the SFU, shown to the others
-	Listener        Listener
+	ID       string    // unique in the room; random, never a name
+	E2EE     bool      // must match the room's, fixed by its first join
+	Terms    RoomTerms // the room's when this join opens it; ignored otherwise
+	Meta     any       // opaque to the SFU, shown to the others
+	Listener Listener
+	// Requested is when the join was asked for; it comes back in
+	// MemberJoined for join latency. Zero if unknown.
+	Requested time.Time
 }
 
 // maxAnnouncedTracks bounds the tracks one participant may announce
@@ -37,11 +41,14 @@ type Participant struct {
 	listener Listener
 	peers    []PeerInfo
 
+	joined    time.Time // by Config.Now, for MemberLeft; rooms with a payer only
 	events    chan any
 	startOnce sync.Once
+	started   bool // deliver runs; written in startOnce
 	closeOnce sync.Once
-	done      chan struct{}
-	reason    string // why the SFU closed it; "" when the caller did
+	done      chan struct{} // closed when leaving starts
+	gone      chan struct{} // Done: closed once the Listener has heard the last
+	why       Closed        // why the SFU closed it; zero when the caller did
 
 	metaMu sync.Mutex
 	meta   any
@@ -62,14 +69,16 @@ type Participant struct {
 	subCands []webrtc.ICECandidateInit // arrived before the first answer
 }
 
-func newParticipant(r *Room, opts JoinOptions) (*Participant, error) {
+// newParticipant builds a participant's connections; Room.join puts it in
+// a room.
+func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 	p := &Participant{
 		id:       opts.ID,
-		room:     r,
-		log:      r.sfu.log.With("room", r.log),
+		log:      s.log.With("room", roomRef{}),
 		listener: opts.Listener,
 		events:   make(chan any, eventQueueLen),
 		done:     make(chan struct{}),
+		gone:     make(chan struct{}),
 		meta:     opts.Meta,
 		sources:  make(map[string]string),
 		encs:     make(map[string][]Encoding),
@@ -77,10 +86,10 @@ func newParticipant(r *Room, opts JoinOptions) (*Participant, error) {
 		downs:    make(map[*UpTrack]*DownTrack),
 	}
 	var err error
-	if p.pub, err = r.sfu.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("sfu: publisher connection: %w", err)
 	}
-	if p.sub, err = r.sfu.subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if p.sub, err = s.subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		p.pub.Close()
 		return nil, fmt.Errorf("sfu: subscriber connection: %w", err)
 	}
@@ -93,6 +102,12 @@ func newParticipant(r *Room, opts JoinOptions) (*Participant, error) {
 	p.watch(p.sub, PCSubscriber)
 	p.pub.OnTrack(p.onTrack)
 	return p, nil
+}
+
+// discard closes the connections of a participant whose join was refused.
+func (p *Participant) discard() {
+	_ = p.pub.Close()
+	_ = p.sub.Close()
 }
 
 // watch trickles local candidates and drops the participant when a
@@ -120,22 +135,28 @@ func (p *Participant) ID() string { return p.id }
 // Peers returns the other participants as they were when this one joined.
 func (p *Participant) Peers() []PeerInfo { return p.peers }
 
-// Done is closed when the participant has left.
-func (p *Participant) Done() <-chan struct{} { return p.done }
+// Done is closed when the participant has left, after its Listener got
+// the Closed event if the SFU removed it.
+func (p *Participant) Done() <-chan struct{} { return p.gone }
 
 // Start begins delivering Listener calls, including those queued since Join.
 func (p *Participant) Start() {
-	p.startOnce.Do(func() { go p.deliver() })
+	p.startOnce.Do(func() {
+		p.started = true
+		go p.deliver()
+	})
 }
 
 func (p *Participant) deliver() {
+	defer close(p.gone)
 	for {
 		select {
 		case m := <-p.events:
 			p.dispatch(m)
 		case <-p.done:
-			if p.reason != "" {
-				p.listener.Event(&Closed{Reason: p.reason})
+			if p.why != (Closed{}) {
+				why := p.why
+				p.listener.Event(&why)
 			}
 			return
 		}
@@ -452,12 +473,20 @@ func (p *Participant) SetLayer(trackID string, width, height int) {
 }
 
 // Close removes the participant from its room. It is idempotent.
-func (p *Participant) Close() { p.closeWithReason("") }
+func (p *Participant) Close() { p.closeWith(Closed{}) }
 
-func (p *Participant) closeWithReason(reason string) {
+func (p *Participant) closeWithReason(reason string) { p.closeWith(Closed{Reason: reason}) }
+
+// closeWith removes the participant; a non-zero why is the last thing its
+// Listener hears.
+func (p *Participant) closeWith(why Closed) {
 	p.closeOnce.Do(func() {
-		p.reason = reason
+		p.why = why
 		close(p.done)
+		p.startOnce.Do(func() {}) // no deliveries start after this
+		if !p.started {
+			close(p.gone)
+		}
 		p.room.leave(p)
 		p.subMu.Lock()
 		downs := p.downs
@@ -473,8 +502,10 @@ func (p *Participant) closeWithReason(reason string) {
 		if err := p.sub.Close(); err != nil {
 			p.log.Debug("close subscriber connection", "err", err)
 		}
-		if reason != "" {
-			p.log.Info("participant removed", "reason", reason)
+		if why.Reason != "" {
+			p.log.Info("participant removed", "reason", why.Reason)
+		} else if why.MovedTo != "" {
+			p.log.Info("participant sent to the node now hosting the room")
 		}
 	})
 }

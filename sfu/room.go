@@ -12,11 +12,12 @@ import (
 // Room is a set of participants who receive each other's tracks. It lives
 // while anyone is in it.
 type Room struct {
-	sfu  *SFU
-	id   string
-	log  roomRef
-	e2ee bool
-	max  int
+	sfu   *SFU
+	id    string
+	log   roomRef
+	e2ee  bool
+	terms RoomTerms   // of the join that opened it
+	timer *time.Timer // ends the meeting at terms.MaxDuration; nil = no limit
 
 	done     chan struct{} // closed when the room is dropped
 	stopOnce sync.Once
@@ -32,13 +33,23 @@ type roomRef struct{ n int }
 
 func (r roomRef) LogValue() slog.Value { return slog.StringValue("[room]") }
 
-func newRoom(s *SFU, id string, e2ee bool, max int) *Room {
-	r := &Room{sfu: s, id: id, e2ee: e2ee, max: max, done: make(chan struct{})}
+func newRoom(s *SFU, id string, e2ee bool, terms RoomTerms) *Room {
+	r := &Room{sfu: s, id: id, e2ee: e2ee, terms: terms, done: make(chan struct{})}
+	if terms.MaxDuration > 0 {
+		r.timer = time.AfterFunc(terms.MaxDuration, func() { s.endMeeting(r) })
+	}
 	go r.detectSpeakers()
 	return r
 }
 
-func (r *Room) stop() { r.stopOnce.Do(func() { close(r.done) }) }
+func (r *Room) stop() {
+	r.stopOnce.Do(func() {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+		close(r.done)
+	})
+}
 
 // speakerInterval is how often the room looks for its active speakers.
 const speakerInterval = 300 * time.Millisecond
@@ -94,25 +105,26 @@ func (r *Room) updateSpeakers(now int64) ([]string, bool) {
 	return ids, true
 }
 
-// join registers a new participant and subscribes it to every track already
-// published. Called with sfu.mu held, so the room cannot be dropped meanwhile.
-func (r *Room) join(opts JoinOptions) (*Participant, error) {
+// join registers p, built for this room, and subscribes it to every track
+// already published. Called with sfu.mu held, so the room cannot be
+// dropped meanwhile.
+func (r *Room) join(p *Participant, opts JoinOptions) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if opts.E2EE != r.e2ee {
-		return nil, ErrE2EEMismatch
+		return ErrE2EEMismatch
 	}
-	if len(r.participants) >= r.max {
-		return nil, ErrRoomFull
+	if len(r.participants) >= r.terms.MaxParticipants {
+		return ErrRoomFull
 	}
 	for _, o := range r.participants {
 		if o.id == opts.ID {
-			return nil, ErrDuplicateID
+			return ErrDuplicateID
 		}
 	}
-	p, err := newParticipant(r, opts)
-	if err != nil {
-		return nil, err
+	p.room = r
+	if r.terms.Payer != "" {
+		p.joined = r.sfu.cfg.Now() // only rooms someone pays for are timed
 	}
 	p.peers = make([]PeerInfo, 0, len(r.participants))
 	for _, o := range r.participants {
@@ -120,10 +132,11 @@ func (r *Room) join(opts JoinOptions) (*Participant, error) {
 		o.event(&ParticipantJoined{Peer: p.info()})
 	}
 	r.participants = append(r.participants, p)
+	r.sfu.observe(MemberJoined{Room: r.id, ID: p.id, Requested: opts.Requested})
 	for _, t := range r.tracks {
 		p.subscribe(t)
 	}
-	return p, nil
+	return nil
 }
 
 // leave removes p and everything it published.
@@ -132,6 +145,11 @@ func (r *Room) leave(p *Participant) {
 	for i, o := range r.participants {
 		if o == p {
 			r.participants = append(r.participants[:i], r.participants[i+1:]...)
+			left := MemberLeft{Room: r.id, ID: p.id, Payer: r.terms.Payer}
+			if left.Payer != "" {
+				left.Connected = r.sfu.cfg.Now().Sub(p.joined)
+			}
+			r.sfu.observe(left)
 			break
 		}
 	}

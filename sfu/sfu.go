@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/monkeythorn/meet/internal/pionlog"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
@@ -36,21 +37,26 @@ type Config struct {
 	PublicIP string
 	// IncludeLoopback gathers 127.0.0.1 candidates: tests and local runs.
 	IncludeLoopback bool
-	// MaxParticipants caps a room unless JoinOptions says otherwise.
+	// MaxParticipants caps a room; RoomTerms may lower it for one room.
 	MaxParticipants int
 	// TCPPort, when not 0, also offers ICE-TCP (RFC 6544 passive
 	// candidates) on this TCP port of ListenIP, for clients whose network
 	// blocks UDP but lets TCP out. 0 = off.
 	TCPPort int
-	// OnRoomOpened and OnRoomClosed, when set, hear of each room created
-	// and dropped (multi-node mode records which node hosts a room). They
-	// run under the SFU's lock, in order, and must not block.
-	OnRoomOpened, OnRoomClosed func(room string)
+	// Observers hear of every room opened and closed and every
+	// participant joined and left (membership.go).
+	Observers []RoomObserver
+	// Now reads the clock for the connected time in MemberLeft; default
+	// time.Now.
+	Now func() time.Time
 }
 
 func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.UDPPort < 0 || c.UDPPort > 65535 {
 		return fmt.Errorf("%w: UDP port %d out of range", ErrBadConfig, c.UDPPort)
@@ -256,41 +262,51 @@ func (s *SFU) TCPAddr() *net.TCPAddr {
 // UDPAddr returns the media port's address.
 func (s *SFU) UDPAddr() *net.UDPAddr { return s.conn.LocalAddr().(*net.UDPAddr) }
 
-// Join adds a participant to room, creating the room on first join.
+// Join adds a participant to room, opening the room on first join with
+// opts.Terms.
 func (s *SFU) Join(room string, opts JoinOptions) (*Participant, error) {
 	if opts.Listener == nil || opts.ID == "" {
 		return nil, fmt.Errorf("%w: join needs an id and a listener", ErrBadConfig)
 	}
-	if opts.MaxParticipants == 0 {
-		opts.MaxParticipants = s.cfg.MaxParticipants
+	switch m := opts.Terms.MaxParticipants; {
+	case m < 0 || opts.Terms.MaxDuration < 0:
+		return nil, fmt.Errorf("%w: negative room terms", ErrBadConfig)
+	case m == 0 || m > s.cfg.MaxParticipants:
+		opts.Terms.MaxParticipants = s.cfg.MaxParticipants
 	}
+	// The connections are built before any lock is taken: Pion's set-up
+	// takes a while, and other rooms must not wait for it.
+	p, err := newParticipant(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.admit(room, p, opts); err != nil {
+		p.discard()
+		return nil, err
+	}
+	return p, nil
+}
+
+// admit puts p in room, opening the room if nobody is in it.
+func (s *SFU) admit(room string, p *Participant, opts JoinOptions) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	r := s.rooms[room]
 	created := r == nil
 	if created {
-		r = newRoom(s, room, opts.E2EE, opts.MaxParticipants)
+		r = newRoom(s, room, opts.E2EE, opts.Terms)
 		s.rooms[room] = r
-	}
-	p, err := r.join(opts)
-	if err != nil && created {
-		delete(s.rooms, room)
-		r.stop()
-	}
-	if err == nil && created && s.cfg.OnRoomOpened != nil {
-		s.cfg.OnRoomOpened(room)
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if created {
+		s.observe(RoomOpened{Room: room, Terms: r.terms})
 		s.log.Debug("room opened", "room", r.log)
 	}
-	return p, nil
+	err := r.join(p, opts)
+	if err != nil && created {
+		s.dropRoom(r) // cannot happen with a cap of at least one; kept safe
+	}
+	return err
 }
 
 // roomEmpty drops r if nobody is left in it.
@@ -298,12 +314,7 @@ func (s *SFU) roomEmpty(r *Room) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rooms[r.id] == r && r.empty() {
-		delete(s.rooms, r.id)
-		r.stop()
-		if s.cfg.OnRoomClosed != nil {
-			s.cfg.OnRoomClosed(r.id)
-		}
-		s.log.Debug("room closed", "room", r.log)
+		s.dropRoom(r)
 	}
 }
 

@@ -321,36 +321,95 @@ func TestThreeParticipantsForward(t *testing.T) {
 	waitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
-func TestRoomHooks(t *testing.T) {
+// TestRoomEvents: observers hear a room open, its members join and leave
+// with their connected time (by Config.Now) and the room's payer, and the
+// room close; a refused join is heard of not at all.
+func TestRoomEvents(t *testing.T) {
 	var mu sync.Mutex
 	var events []string
-	hook := func(what string) func(string) {
-		return func(room string) { mu.Lock(); events = append(events, what+" "+room); mu.Unlock() }
-	}
-	s, err := New(Config{ListenIP: "127.0.0.1", OnRoomOpened: hook("open"), OnRoomClosed: hook("close")})
+	var now time.Time
+	obs := RoomObserverFunc(func(e RoomEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := e.(type) {
+		case RoomOpened:
+			events = append(events, "open "+e.Room+" "+e.Terms.Payer)
+		case MemberJoined:
+			events = append(events, "join "+e.ID)
+		case MemberLeft:
+			events = append(events, fmt.Sprintf("leave %s %v %s", e.ID, e.Connected, e.Payer))
+		case RoomClosed:
+			events = append(events, "close "+e.Room)
+		}
+	})
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, err := New(Config{ListenIP: "127.0.0.1", Observers: []RoomObserver{obs}, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	l := &testClient{t: t}
-	a, _ := s.Join("r", JoinOptions{ID: "a", Listener: l})
+	a, _ := s.Join("r", JoinOptions{ID: "a", Listener: l, Terms: RoomTerms{Payer: "cus"}})
 	b, _ := s.Join("r", JoinOptions{ID: "b", Listener: l})
-	if _, err := s.Join("q", JoinOptions{ID: "c", E2EE: true, Listener: l, MaxParticipants: -1}); err == nil {
+	if _, err := s.Join("q", JoinOptions{ID: "c", E2EE: true, Listener: l, Terms: RoomTerms{MaxParticipants: -1}}); err == nil {
 		t.Fatal("join with a negative cap succeeded")
 	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
 	a.Close()
 	b.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	if want := []string{"open r", "close r"}; !slices.Equal(events, want) {
-		t.Fatalf("hooks saw %q, want %q", events, want)
+	want := []string{"open r cus", "join a", "join b", "leave a 1m0s cus", "leave b 1m0s cus", "close r"}
+	if !slices.Equal(events, want) {
+		t.Fatalf("observer heard %q, want %q", events, want)
+	}
+}
+
+// TestCloseRoom: a room ended by CloseRoom (moved to another node) tells
+// each participant why as its last event before Done, and its code opens a
+// new room at once.
+func TestCloseRoom(t *testing.T) {
+	s := newTestSFU(t)
+	clients := []*testClient{{t: t}, {t: t}}
+	for i, c := range clients {
+		p, err := s.Join("r", JoinOptions{ID: string(rune('a' + i)), Listener: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.p = p
+		p.Start()
+	}
+	why := Closed{MovedTo: "wss://node2.example.com/ws"}
+	if n := s.CloseRoom("r", why); n != 2 {
+		t.Fatalf("CloseRoom removed %d participants, want 2", n)
+	}
+	for _, c := range clients {
+		select {
+		case <-c.p.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("participant not done after CloseRoom")
+		}
+		c.mu.Lock()
+		last, _ := c.events[len(c.events)-1].(*Closed)
+		c.mu.Unlock()
+		if last == nil || *last != why {
+			t.Errorf("last event %#v, want %#v", last, why)
+		}
+	}
+	if _, err := s.Join("r", JoinOptions{ID: "a", Listener: &testClient{t: t}}); err != nil {
+		t.Fatalf("join after CloseRoom: %v", err)
+	}
+	if n := s.CloseRoom("nowhere", why); n != 0 {
+		t.Errorf("CloseRoom of no room removed %d", n)
 	}
 }
 
 func TestJoinRules(t *testing.T) {
 	s := newTestSFU(t)
 	l := &testClient{t: t}
-	if _, err := s.Join("r", JoinOptions{ID: "x", E2EE: true, Listener: l, MaxParticipants: 1}); err != nil {
+	if _, err := s.Join("r", JoinOptions{ID: "x", E2EE: true, Listener: l, Terms: RoomTerms{MaxParticipants: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

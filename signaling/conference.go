@@ -1,6 +1,8 @@
 package signaling
 
 import (
+	"time"
+
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/pion/webrtc/v4"
@@ -12,13 +14,22 @@ type Conference interface {
 	Join(room string, req JoinRequest) (Participant, error)
 }
 
-// JoinRequest is what a session asks the SFU for. It mirrors the part of
-// sfu.JoinOptions signaling decides.
+// JoinRequest is what a session asks the SFU for: the part of
+// sfu.JoinOptions signaling decides, and what the checks before the join
+// need to know about it (Config.Checks).
 type JoinRequest struct {
 	ID       string
 	E2EE     bool
 	Meta     Meta // stored by the SFU as the participant's opaque Meta
 	Listener sfu.Listener
+	// Claims are the verified claims of the join token (plan, customer,
+	// grants), for the checks.
+	Claims *auth.Claims
+	// Terms are what the room gets if this join opens it; checks fill
+	// them in (the zero value means the SFU's defaults).
+	Terms sfu.RoomTerms
+	// Requested is when the client's join message arrived.
+	Requested time.Time
 }
 
 // Participant is one session's handle in the SFU. It is larger than the five

@@ -45,7 +45,7 @@ func (c *fakeConf) Join(room string, req JoinRequest) (Participant, error) {
 			return nil, sfu.ErrDuplicateID
 		}
 	}
-	p := &fakePart{conf: c, room: room, id: req.ID, l: req.Listener, meta: req.Meta, done: make(chan struct{})}
+	p := &fakePart{conf: c, room: room, id: req.ID, req: req, l: req.Listener, meta: req.Meta, done: make(chan struct{})}
 	for _, o := range r.parts {
 		p.peers = append(p.peers, o.info())
 		o.deliver(func(l sfu.Listener) { l.Event(&sfu.ParticipantJoined{Peer: p.info()}) })
@@ -86,6 +86,7 @@ type fakePart struct {
 	conf  *fakeConf
 	room  string
 	id    string
+	req   JoinRequest // as the checks left it
 	l     sfu.Listener
 	peers []sfu.PeerInfo
 

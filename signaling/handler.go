@@ -40,6 +40,10 @@ type Config struct {
 	// Optional: without it a participant whose connection dropped comes
 	// back like a newcomer, through the lock and lobby.
 	Tickets RejoinTickets
+	// Checks run in order before every join reaches the Conference (and
+	// before the host rules of hostctl.go); the first error refuses it
+	// (admit.go). Optional.
+	Checks []JoinCheck
 	// ICEServers returns the iceServers for a participant's Welcome (for
 	// example with fresh TURN credentials). Optional.
 	ICEServers func(participantID string) []ICEServer

@@ -24,6 +24,7 @@ func (s *session) join() bool {
 		s.fail(fatal(toWire(msgErr)))
 		return false
 	}
+	requested := time.Now()
 	_, msg, err := decode(data)
 	if err != nil {
 		s.fail(fatal(toWire(err)))
@@ -44,10 +45,15 @@ func (s *session) join() bool {
 		return false
 	}
 	s.id, s.grants, s.meta = claims.Subject, claims.Grants, Meta{Profile: j.Profile}
-	if !s.admit(claims, j) {
+	req := JoinRequest{ID: s.id, E2EE: claims.E2EE, Meta: s.meta, Listener: s, Claims: claims, Requested: requested}
+	err = s.h.admit(claims.Room, &req) // Config.Checks: placement, plan terms
+	if err == nil && !s.admit(claims, j) {
 		return false // locked, removed, denied, or gave up waiting in the lobby
 	}
-	p, err := s.h.cfg.Conference.Join(claims.Room, JoinRequest{ID: s.id, E2EE: claims.E2EE, Meta: s.meta, Listener: s})
+	var p Participant
+	if err == nil {
+		p, err = s.h.cfg.Conference.Join(claims.Room, req)
+	}
 	if err != nil && s.joinRedirect(err) {
 		return false // multi-node: another node hosts the room, or none can
 	}
@@ -112,6 +118,9 @@ func tokenError(err error) *wireError {
 }
 
 func joinError(err error) *wireError {
+	if we, ok := refusedError(err); ok {
+		return we
+	}
 	switch {
 	case errors.Is(err, sfu.ErrRoomFull):
 		return fatalErr(CodeRoomFull, "the room is full")

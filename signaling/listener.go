@@ -91,6 +91,10 @@ func (s *session) Event(e any) {
 	case *sfu.Relayed:
 		s.relayed(v)
 	case *sfu.Closed:
+		if v.MovedTo != "" {
+			s.redirect(v.MovedTo)
+			return
+		}
 		s.send(&Error{Type: TypeError, Code: CodeClosed, Message: v.Reason, Fatal: true})
 		s.finish(websocket.CloseGoingAway, CodeClosed)
 	default:

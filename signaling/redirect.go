@@ -6,7 +6,6 @@ import (
 	"path"
 
 	"github.com/gorilla/websocket"
-	"github.com/monkeythorn/meet/sfu"
 )
 
 // CodeUnavailable: the room cannot be placed right now (multi-node mode
@@ -14,8 +13,8 @@ import (
 // to do, and a later retry may succeed.
 const CodeUnavailable = "unavailable"
 
-// RedirectError is what a Conference returns from Join when another node
-// hosts the room. The session answers with a redirect message naming URL and
+// RedirectError is what a JoinCheck (or a Conference) returns when another
+// node hosts the room. The session answers with a redirect message naming URL and
 // closes, instead of an error: the client reconnects there with the same
 // token, which every node of the cluster accepts.
 type RedirectError struct {
@@ -24,8 +23,8 @@ type RedirectError struct {
 
 func (e *RedirectError) Error() string { return "signaling: the room is hosted at " + e.URL }
 
-// UnavailableError is what a Conference returns from Join when the room
-// cannot be placed now. Message goes to the client as it is, so it must say
+// UnavailableError is what a JoinCheck (or a Conference) returns when the
+// room cannot be placed now. Message goes to the client as it is, so it must say
 // what to do next and carry no internal detail.
 type UnavailableError struct {
 	Message string
@@ -59,20 +58,6 @@ func SignalingURL(nodeURL string) (string, error) {
 	u.Path = path.Join("/", u.Path, "ws")
 	u.RawQuery, u.Fragment, u.User = "", "", nil
 	return u.String(), nil
-}
-
-// RedirectListener sends the participant behind l (a Listener the Handler passed to
-// Conference.Join) to the node at wsURL and ends its session, as a join
-// redirect does. It is for a room this node hosted and lost to another node
-// (after a Redis outage); it reports false if l is not a session of this
-// package. It never blocks.
-func RedirectListener(l sfu.Listener, wsURL string) bool {
-	s, ok := l.(*session)
-	if !ok {
-		return false
-	}
-	s.redirect(wsURL)
-	return true
 }
 
 // redirect queues the redirect message and closes once it is written.

@@ -3,18 +3,17 @@ package signaling
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/monkeythorn/meet/sfu"
 )
 
-// refusingConf answers every Join with err, as the server's cluster wrapper
-// does for a room hosted elsewhere or a Redis outage.
-type refusingConf struct{ err error }
-
-func (c refusingConf) Join(string, JoinRequest) (Participant, error) { return nil, c.err }
-
-func TestJoinRefusedByPlacement(t *testing.T) {
+// TestJoinRefusedByCheck: a check before the join refuses it as the
+// server's cluster placement does for a room hosted elsewhere or a Redis
+// outage, or as a membership rule does with its own code.
+func TestJoinRefusedByCheck(t *testing.T) {
 	cause := errors.New("dial tcp 10.0.0.5:6379: connection refused")
 	tests := []struct {
 		name      string
@@ -26,12 +25,14 @@ func TestJoinRefusedByPlacement(t *testing.T) {
 	}{
 		{"redirect", &RedirectError{URL: "wss://node2.example.com/ws"}, TypeRedirect, "", "wss://node2.example.com/ws", websocket.CloseNormalClosure},
 		{"wrapped redirect", errorsJoin(&RedirectError{URL: "ws://127.0.0.1:9/ws"}), TypeRedirect, "", "ws://127.0.0.1:9/ws", websocket.CloseNormalClosure},
+		{"refused", &RefusedError{Code: "locked", Message: "the meeting is locked"}, TypeError, "locked", "", websocket.ClosePolicyViolation},
 		{"unavailable", &UnavailableError{Message: "new meetings cannot start right now; try again in a minute", Err: cause}, TypeError, CodeUnavailable, "", websocket.CloseTryAgainLater},
 		{"other error stays internal", cause, TypeError, CodeInternal, "", websocket.CloseInternalServerErr},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hs := newHarness(t, func(c *Config) { c.Conference = refusingConf{tt.err} })
+			refuse := func(string, *JoinRequest) error { return tt.err }
+			hs := newHarness(t, func(c *Config) { c.Checks = []JoinCheck{refuse} })
 			c := hs.dial()
 			c.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(newRoom(t), true, true)})
 			switch tt.wantType {
@@ -56,6 +57,41 @@ func TestJoinRefusedByPlacement(t *testing.T) {
 
 func errorsJoin(err error) error { return errors.Join(errors.New("placement"), err) }
 
+// TestChecksFillTheRequest: checks run in order on the verified claims
+// and what they fill in reaches the Conference.
+func TestChecksFillTheRequest(t *testing.T) {
+	var mu sync.Mutex // the checks run on the session's goroutine
+	var order []string
+	first := func(room string, req *JoinRequest) error {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, "first")
+		if req.Claims == nil || req.Claims.Room != room || req.Claims.Subject != req.ID {
+			t.Errorf("check saw claims %+v for room %q, id %q", req.Claims, room, req.ID)
+		}
+		req.Terms.MaxParticipants = 7
+		return nil
+	}
+	second := func(_ string, req *JoinRequest) error {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, "second")
+		req.Terms.Payer = "cus_1"
+		return nil
+	}
+	hs := newHarness(t, func(c *Config) { c.Checks = []JoinCheck{first, second} })
+	_, w := hs.join(newRoom(t), "")
+	p := hs.conf.part(w.ID)
+	if p.req.Terms.MaxParticipants != 7 || p.req.Terms.Payer != "cus_1" || p.req.Requested.IsZero() {
+		t.Errorf("the Conference got %+v", p.req)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 2 || order[0] != "first" {
+		t.Errorf("checks ran %v", order)
+	}
+}
+
 // TestRedirectJoinedSession: a participant already in a room is sent to
 // another node (the room was lost to it) with a redirect, then closed.
 func TestRedirectJoinedSession(t *testing.T) {
@@ -63,9 +99,7 @@ func TestRedirectJoinedSession(t *testing.T) {
 	room := newRoom(t)
 	c, w := hs.join(room, "")
 	p := hs.conf.part(w.ID)
-	if !RedirectListener(p.l, "wss://node3.example.com/ws") {
-		t.Fatal("RedirectListener refused the handler's own listener")
-	}
+	p.deliver(func(l sfu.Listener) { l.Event(&sfu.Closed{MovedTo: "wss://node3.example.com/ws"}) })
 	var r Redirect
 	c.expect(TypeRedirect, &r)
 	if r.URL != "wss://node3.example.com/ws" {
@@ -82,9 +116,6 @@ func TestRedirectJoinedSession(t *testing.T) {
 			return false
 		}
 	})
-	if RedirectListener(nil, "wss://x/ws") {
-		t.Error("RedirectListener accepted a listener that is not a session")
-	}
 }
 
 func TestSignalingURL(t *testing.T) {

@@ -19,17 +19,6 @@ import (
 	"github.com/monkeythorn/meet/signaling"
 )
 
-// conference adapts the SFU to signaling, as the server does.
-type conference struct{ s *sfu.SFU }
-
-func (c conference) Join(room string, req signaling.JoinRequest) (signaling.Participant, error) {
-	p, err := c.s.Join(room, sfu.JoinOptions{ID: req.ID, E2EE: req.E2EE, Meta: req.Meta, Listener: req.Listener})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // testServer is the server's HTTP surface the bench uses, wired in-process
 // from the real sfu, signaling and auth packages: /api/rooms, /api/token
 // and /ws.
@@ -44,7 +33,7 @@ func testServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := signaling.NewHandler(signaling.Config{Logger: log, Conference: conference{s}, Verifier: iss})
+	h, err := signaling.NewHandler(signaling.Config{Logger: log, Conference: signaling.SFUConference(s), Verifier: iss})
 	if err != nil {
 		t.Fatal(err)
 	}
