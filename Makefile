@@ -12,7 +12,7 @@ PEBBLE_VERSION      := v2.10.3
 NOISE_PKG           := node_modules/@sapphi-red/web-noise-suppressor/dist
 
 .PHONY: run test build deps test-deps go-deps npm-deps apt-deps tools vendor-web \
-        test-go test-js typecheck bench clean
+        test-go test-js typecheck bench fuzz clean
 
 ## run: build and start meet on http://localhost:8080 (dev mode, in-memory secret)
 run: deps build
@@ -72,6 +72,13 @@ test-go:
 ## bench: Go benchmarks of the forwarding hot path
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./sfu/...
+
+## fuzz: every fuzz target for FUZZTIME each (default 60s); plain `go test`
+## replays their seed corpora (testdata/fuzz). FUZZPARALLEL caps workers.
+FUZZTIME     ?= 60s
+FUZZPARALLEL ?=
+fuzz: tools
+	@scripts/fuzz.sh $(FUZZTIME) $(FUZZPARALLEL)
 
 clean:
 	rm -rf $(BIN) web/vendor

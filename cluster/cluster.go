@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,8 +88,7 @@ func (c *Cluster) join(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("%w: cannot reach Redis at startup, so the token secret cannot be checked: %v", ErrUnavailable, err)
 	default:
-		var n Node
-		if json.Unmarshal(raw, &n) == nil && n.URL != c.cfg.PublicURL {
+		if n, ok := decodeNode(c.cfg.NodeID, raw); ok && n.URL != c.cfg.PublicURL {
 			return fmt.Errorf("%w: node id %q is in use by the live node at %s; give each node its own id", ErrConfig, c.cfg.NodeID, n.URL)
 		}
 	}

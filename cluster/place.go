@@ -2,8 +2,7 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+		"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -55,6 +54,11 @@ func (c *Cluster) place(ctx context.Context, key string) (Placement, error) {
 		case errors.Is(err, redis.Nil):
 		case err != nil:
 			return Placement{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		case !validNodeID(owner):
+			// Not a node id: free the record as for a gone owner.
+			if err := releaseRoom.Run(ctx, c.rdb, []string{key}, owner).Err(); err != nil {
+				return Placement{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
 		case owner == c.cfg.NodeID && !c.isDraining():
 			// Another node claimed the room for this one and redirected the
 			// participant here.
@@ -107,12 +111,8 @@ func (c *Cluster) node(ctx context.Context, id string) (Node, bool, error) {
 	if err != nil {
 		return Node{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	var n Node
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return Node{}, false, nil // unreadable: treat as gone, its TTL ends it
-	}
-	n.ID = id
-	return n, true, nil
+	n, ok := decodeNode(id, raw)
+	return n, ok, nil // unreadable: treat as gone, its TTL ends it
 }
 
 // liveNodes returns the nodes that accept new rooms. Ids whose record has
@@ -138,12 +138,11 @@ func (c *Cluster) liveNodes(ctx context.Context) ([]Node, error) {
 	var dead []any
 	for i, v := range vals {
 		s, ok := v.(string)
-		var n Node
-		if !ok || json.Unmarshal([]byte(s), &n) != nil {
+		n, ok := decodeNode(ids[i], []byte(s))
+		if !ok {
 			dead = append(dead, ids[i])
 			continue
 		}
-		n.ID = ids[i]
 		n.Self = n.ID == c.cfg.NodeID
 		// This node's own draining flag is read locally: its record may be
 		// a heartbeat behind.

@@ -81,7 +81,7 @@ type sent struct {
 // answering each repeat on a loaded server only feeds the loss.
 const rtxMinInterval = 100 * time.Millisecond
 
-// maxRTXPerNACK bounds the retransmissions one NACK packet can trigger.
+// maxRTXPerNACK bounds the retransmissions one RTCP datagram can trigger.
 const maxRTXPerNACK = 64
 
 func newDownTrack(up *UpTrack, sub *Participant) *DownTrack {
@@ -349,17 +349,38 @@ func (d *DownTrack) readRTCP() {
 		if err != nil {
 			return
 		}
-		for _, pkt := range pkts {
-			switch p := pkt.(type) {
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				d.setEstimate(uint64(p.Bitrate))
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.up.requestKeyframe(d.currentLayer())
-			case *rtcp.TransportLayerNack:
-				d.answerNACK(p)
-			}
+		d.handleRTCP(pkts)
+	}
+}
+
+// handleRTCP acts on one compound RTCP packet from the subscriber. Every
+// field is the client's to choose (FuzzSubscriberRTCP). The retransmission
+// budget is per compound packet: one datagram holding many NACKs must not
+// buy more resends than one NACK does.
+func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
+	budget := maxRTXPerNACK
+	for _, pkt := range pkts {
+		switch p := pkt.(type) {
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			d.setEstimate(rembRate(p.Bitrate))
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.up.requestKeyframe(d.currentLayer())
+		case *rtcp.TransportLayerNack:
+			budget = d.answerNACK(p, budget)
 		}
 	}
+}
+
+// maxREMB caps a subscriber's estimate: REMB can express up to 2^81 bit/s,
+// past what a uint64 holds, and no link the SFU serves is faster.
+const maxREMB = 100e9
+
+// rembRate turns a REMB bitrate into bits per second within [0, maxREMB].
+func rembRate(bps float32) uint64 {
+	if !(bps > 0) { // also NaN
+		return 0
+	}
+	return uint64(min(float64(bps), maxREMB))
 }
 
 func (d *DownTrack) currentLayer() int {
@@ -369,25 +390,27 @@ func (d *DownTrack) currentLayer() int {
 }
 
 // answerNACK resends the packets a subscriber asked for, in one send
-// batch, at most maxRTXPerNACK of them and each at most once per
-// rtxMinInterval.
-func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack) {
+// batch, at most budget of them and each at most once per rtxMinInterval;
+// it returns the budget left.
+func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack, budget int) int {
 	batch := d.sub.room.sfu.batch
 	batch.Begin()
 	defer batch.End()
 	now := time.Now().UnixNano()
-	budget := maxRTXPerNACK
+	var asked uint64
 	for _, pair := range p.Nacks {
 		pair.Range(func(seq uint16) bool {
-			d.mu.Lock()
-			d.stats.nacks++
-			d.mu.Unlock()
+			asked++
 			if budget > 0 && d.retransmit(seq, now) {
 				budget--
 			}
 			return true
 		})
 	}
+	d.mu.Lock()
+	d.stats.nacks += asked
+	d.mu.Unlock()
+	return budget
 }
 
 // retransmit resends the packet sent as seq, if the cache still holds it

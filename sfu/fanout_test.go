@@ -165,7 +165,7 @@ func TestAnswerNACK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		before := w.n.Load()
-		d.answerNACK(tt.nack)
+		d.answerNACK(tt.nack, maxRTXPerNACK)
 		if got := w.n.Load() - before; got != tt.want {
 			t.Fatalf("%s: %d retransmissions, want %d", tt.name, got, tt.want)
 		}

@@ -222,6 +222,9 @@ func (p *Participant) Publish(offerSDP string, sources map[string]string) (strin
 	if p.closed() {
 		return "", ErrParticipantGone
 	}
+	if err := checkSDP(offerSDP); err != nil {
+		return "", err
+	}
 	p.setSources(sources)
 	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}
 	if err := p.pub.SetRemoteDescription(offer); err != nil {
@@ -391,6 +394,10 @@ func (p *Participant) Answer(sdp string) error {
 	if !p.awaiting {
 		p.subMu.Unlock()
 		return ErrNotNegotiating
+	}
+	if err := checkSDP(sdp); err != nil {
+		p.subMu.Unlock()
+		return err
 	}
 	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	if err != nil {

@@ -270,24 +270,17 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 			}
 			return
 		}
-		hl, err := h.Unmarshal(buf[:n])
-		if err != nil {
+		payload, ok := parseRTP(buf[:n], &h)
+		if !ok {
 			continue
-		}
-		end := n
-		if h.Padding && n > hl {
-			end = n - int(buf[n-1])
-			if end < hl {
-				continue
-			}
 		}
 		pkt = packet{
 			header:   &h,
-			payload:  buf[hl:end],
+			payload:  payload,
 			esn:      seq.Unwrap(uint32(h.SequenceNumber)),
 			ets:      ts.Unwrap(h.Timestamp),
 			layer:    l.index,
-			keyframe: rtpcodec.IsKeyframe(u.codec, buf[hl:end]),
+			keyframe: rtpcodec.IsKeyframe(u.codec, payload),
 		}
 		l.cache.Store(pkt.esn, buf[:n])
 		now := time.Now().UnixNano()
@@ -300,16 +293,41 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		if u.twccID != 0 && h.Extension {
 			u.owner.arrivals.record(l.ssrc, h.GetExtension(u.twccID), now)
 		}
-		if u.levelID != 0 && h.Extension {
-			if level, ok := audiolevel.ParseLevel(h.GetExtension(u.levelID)); ok {
-				u.meter.Update(level, now)
-			}
+		if level, ok := audioLevel(&h, u.levelID); ok {
+			u.meter.Update(level, now)
 		}
 		if downs := *u.downs.Load(); len(downs) > 0 {
 			u.owner.room.sfu.fanout.forward(downs, &pkt, &l.wg)
 		}
 		u.feedback(l, now)
 	}
+}
+
+// parseRTP reads a received packet's header into h and returns its
+// payload without padding; ok is false for a packet to drop. Everything in
+// it is the publisher's to choose (FuzzPublisherRTP).
+func parseRTP(b []byte, h *rtp.Header) (payload []byte, ok bool) {
+	hl, err := h.Unmarshal(b)
+	if err != nil {
+		return nil, false
+	}
+	end := len(b)
+	if h.Padding && end > hl {
+		end -= int(b[end-1])
+		if end < hl {
+			return nil, false
+		}
+	}
+	return b[hl:end], true
+}
+
+// audioLevel reads the RFC 6464 audio level of a packet whose header
+// extensions use id for it (0: not negotiated).
+func audioLevel(h *rtp.Header, id uint8) (uint8, bool) {
+	if id == 0 || !h.Extension {
+		return 0, false
+	}
+	return audiolevel.ParseLevel(h.GetExtension(id))
 }
 
 func (u *UpTrack) layerEnded(l *upLayer) {

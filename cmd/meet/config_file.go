@@ -83,6 +83,10 @@ func parseConfigFile(path string, b []byte) (map[string]string, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
+		// A second document ("---") would be ignored silently.
+		return nil, fmt.Errorf("%s: more than one YAML document; keep all keys in one", path)
+	}
 	if len(doc.Content) == 0 {
 		return map[string]string{}, nil
 	}

@@ -1,0 +1,64 @@
+package sfu
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// Limits on a client's session description, checked before Pion applies
+// it. A real browser offer stays far below each; without them one offer
+// could make the SFU set up hundreds of transceivers, or send
+// connectivity checks to hundreds of addresses the client chose.
+const (
+	maxSDPSize       = 64 << 10 // as signaling.MaxMessageSize
+	maxMediaSections = 32       // as signaling's track limit
+	maxRIDs          = maxLayers
+	maxSSRCs         = 4 * maxLayers // a=ssrc lines name primary and RTX streams
+	maxCandidates    = 16            // per media section
+	maxExtmaps       = 32            // per media section
+)
+
+// checkSDP refuses a session description that does not parse or exceeds
+// the limits above. Errors wrap ErrBadSDP and never quote the SDP.
+func checkSDP(raw string) error {
+	if len(raw) > maxSDPSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrBadSDP, len(raw), maxSDPSize)
+	}
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(raw); err != nil {
+		return fmt.Errorf("%w: does not parse", ErrBadSDP)
+	}
+	if len(d.MediaDescriptions) > maxMediaSections {
+		return fmt.Errorf("%w: %d media sections, limit %d", ErrBadSDP, len(d.MediaDescriptions), maxMediaSections)
+	}
+	for i, m := range d.MediaDescriptions {
+		var rids, cands, exts int
+		ssrcs := map[string]bool{}
+		for _, a := range m.Attributes {
+			switch a.Key {
+			case "rid":
+				rids++
+			case "candidate":
+				cands++
+			case "extmap":
+				exts++
+			case "ssrc":
+				id, _, _ := strings.Cut(a.Value, " ")
+				ssrcs[id] = true
+			}
+		}
+		switch {
+		case rids > maxRIDs:
+			return fmt.Errorf("%w: media %d has %d rids, limit %d", ErrBadSDP, i, rids, maxRIDs)
+		case len(ssrcs) > maxSSRCs:
+			return fmt.Errorf("%w: media %d has %d SSRCs, limit %d", ErrBadSDP, i, len(ssrcs), maxSSRCs)
+		case cands > maxCandidates:
+			return fmt.Errorf("%w: media %d has %d candidates, limit %d", ErrBadSDP, i, cands, maxCandidates)
+		case exts > maxExtmaps:
+			return fmt.Errorf("%w: media %d has %d header extensions, limit %d", ErrBadSDP, i, exts, maxExtmaps)
+		}
+	}
+	return nil
+}
