@@ -128,7 +128,7 @@ func serve(ctx context.Context, srv *server.Server, cfg *config, ts *tlsSetup, l
 		}
 	}
 	if cfg.Ops.MetricsListen != "" {
-		if metricsHTTP, err = startAux("metrics-listen", cfg.Ops.MetricsListen, metricsHandler(srv), log); err != nil {
+		if metricsHTTP, err = startAux("metrics-listen", cfg.Ops.MetricsListen, metricsHandler(srv, cfg.Ops.DebugPprof), log); err != nil {
 			return fail(err, acmeHTTP)
 		}
 	}

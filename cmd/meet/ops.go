@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -179,11 +180,34 @@ func (a *aux) close(ctx context.Context) {
 	<-a.done
 }
 
-// metricsHandler serves /metrics only.
-func metricsHandler(srv *server.Server) http.Handler {
+// metricsHandler serves /metrics, and with --debug-pprof the pprof
+// handlers, which answer loopback clients only (the flag already requires
+// a loopback listener; this holds if a proxy is put in front).
+func metricsHandler(srv *server.Server, pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", srv.Metrics().Handler())
+	if pprofOn {
+		debug := http.NewServeMux()
+		debug.HandleFunc("/debug/pprof/", pprof.Index)
+		debug.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		debug.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		debug.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		debug.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/pprof/", loopbackOnly(debug))
+	}
 	return mux
+}
+
+// loopbackOnly refuses requests that do not come from loopback.
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || r.Header.Get("X-Forwarded-For") != "" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // startMain serves the server on --listen, over TLS when configured.

@@ -28,6 +28,7 @@ func opsOptions() []option {
 		{"turn-relay-ports", "MEET_TURN_RELAY_PORTS", "", "UDP port range for TURN relays, e.g. 49160-49200; empty = any ephemeral port"},
 		{"ice-tcp-port", "MEET_ICE_TCP_PORT", "7881", "TCP port for ICE-TCP media, for networks that block UDP; 0 = off"},
 		{"metrics-listen", "MEET_METRICS_LISTEN", "127.0.0.1:9090", "address serving Prometheus /metrics; empty = off"},
+		{"debug-pprof", "MEET_DEBUG_PPROF", "false", "also serve Go's pprof handlers under /debug/pprof/ on --metrics-listen (heap?gc=1 forces a GC first), for soak tests; only when that listens on loopback"},
 		{"drain-timeout", "MEET_DRAIN_TIMEOUT", "30s", "on SIGTERM/SIGINT: how long to wait for calls to end before closing them"},
 	}
 }
@@ -40,6 +41,7 @@ type opsFlags struct {
 	RelayPortMin, RelayPortMax                                          uint16
 	ICETCPPort                                                          int
 	MetricsListen                                                       string
+	DebugPprof                                                          bool
 	DrainTimeout                                                        time.Duration
 }
 
@@ -79,10 +81,29 @@ func parseOpsFlags(v map[string]*string) (opsFlags, error) {
 		}
 	}
 	var err error
+	if o.DebugPprof, err = strconv.ParseBool(*v["debug-pprof"]); err != nil {
+		return o, fmt.Errorf("--debug-pprof %q: want true or false", *v["debug-pprof"])
+	}
+	if o.DebugPprof && !loopbackAddr(o.MetricsListen) {
+		return o, fmt.Errorf("--debug-pprof needs --metrics-listen on a loopback address such as 127.0.0.1:9090, not %q: profiles reveal memory contents", o.MetricsListen)
+	}
 	if o.DrainTimeout, err = time.ParseDuration(*v["drain-timeout"]); err != nil || o.DrainTimeout < 0 {
 		return o, fmt.Errorf("--drain-timeout %q: want a duration such as 30s (0 = close calls at once)", *v["drain-timeout"])
 	}
 	return o, nil
+}
+
+// loopbackAddr reports whether host:port listens on loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (o *opsFlags) checkTLS() error {

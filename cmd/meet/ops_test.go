@@ -67,6 +67,13 @@ func TestParseOpsFlags(t *testing.T) {
 		{"bad range", []string{"--turn-relay-ports", "5000-4000"}, nil, "--turn-relay-ports"},
 		{"bad metrics", []string{"--metrics-listen", "9090"}, nil, "--metrics-listen"},
 		{"bad drain", []string{"--drain-timeout", "soon"}, nil, "--drain-timeout"},
+		{"pprof on loopback", []string{"--debug-pprof=true", "--metrics-listen", "[::1]:9090"}, func(t *testing.T, c *config) {
+			if !c.Ops.DebugPprof {
+				t.Errorf("%+v", c.Ops)
+			}
+		}, ""},
+		{"pprof on all interfaces", []string{"--debug-pprof=true", "--metrics-listen", ":9090"}, nil, "--debug-pprof"},
+		{"pprof without metrics", []string{"--debug-pprof=true", "--metrics-listen="}, nil, "--debug-pprof"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
