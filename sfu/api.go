@@ -1,6 +1,10 @@
 package sfu
 
-import "github.com/pion/webrtc/v4"
+import (
+	"log/slog"
+
+	"github.com/pion/webrtc/v4"
+)
 
 // PCKind names one of a participant's two peer connections.
 type PCKind int
@@ -50,8 +54,25 @@ type Encoding struct {
 // PeerInfo describes a participant as the others see it.
 type PeerInfo struct {
 	ID     string
-	Meta   any // opaque to the SFU: set by the caller with SetMeta
+	Meta   Meta // set by the caller with SetMeta
 	Tracks []TrackInfo
+}
+
+// Meta is what the others see of a participant besides its id and tracks.
+// The SFU stores and passes it on without reading it. It is a value, so
+// one participant's later changes never alter a snapshot another already
+// holds.
+type Meta struct {
+	Profile    string // sealed end to end by the client (name, avatar); opaque here
+	AudioMuted bool
+	VideoMuted bool
+	HandRaised bool
+}
+
+// LogValue keeps the sealed profile out of logs: even encrypted, its length
+// and presence say something about a person.
+func (m Meta) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("audioMuted", m.AudioMuted), slog.Bool("videoMuted", m.VideoMuted), slog.Bool("handRaised", m.HandRaised))
 }
 
 // Listener receives what the SFU has to tell one participant. Calls for one
@@ -60,14 +81,54 @@ type PeerInfo struct {
 // Listener delays only its own participant; one that falls too far behind is
 // closed.
 type Listener interface {
-	// Signal carries negotiation for the participant's own connections:
-	// *Offer and *Candidate.
-	Signal(s any)
-	// Event carries news of the room: *ParticipantJoined, *ParticipantLeft,
-	// *MetaChanged, *TrackPublished, *TrackUnpublished, *Speakers, *LayersWanted, *Relayed
-	// and *Closed.
-	Event(e any)
+	// Signal carries negotiation for the participant's own connections.
+	Signal(s Signal)
+	// Event carries news of the room.
+	Event(e Event)
 }
+
+// Signal is one of *Offer and *Candidate: a closed set.
+type Signal interface {
+	delivery
+	signal()
+}
+
+// Event is one of *ParticipantJoined, *ParticipantLeft, *MetaChanged,
+// *TrackPublished, *TrackUnpublished, *Speakers, *LayersWanted, *Relayed
+// and *Closed: a closed set.
+type Event interface {
+	delivery
+	event()
+}
+
+// delivery is what waits in a participant's queue for its Listener.
+type delivery interface{ deliverTo(l Listener) }
+
+func (s *Offer) signal()     {}
+func (s *Candidate) signal() {}
+
+func (s *Offer) deliverTo(l Listener)     { l.Signal(s) }
+func (s *Candidate) deliverTo(l Listener) { l.Signal(s) }
+
+func (*ParticipantJoined) event() {}
+func (*ParticipantLeft) event()   {}
+func (*MetaChanged) event()       {}
+func (*TrackPublished) event()    {}
+func (*TrackUnpublished) event()  {}
+func (*Speakers) event()          {}
+func (*LayersWanted) event()      {}
+func (*Relayed) event()           {}
+func (*Closed) event()            {}
+
+func (e *ParticipantJoined) deliverTo(l Listener) { l.Event(e) }
+func (e *ParticipantLeft) deliverTo(l Listener)   { l.Event(e) }
+func (e *MetaChanged) deliverTo(l Listener)       { l.Event(e) }
+func (e *TrackPublished) deliverTo(l Listener)    { l.Event(e) }
+func (e *TrackUnpublished) deliverTo(l Listener)  { l.Event(e) }
+func (e *Speakers) deliverTo(l Listener)          { l.Event(e) }
+func (e *LayersWanted) deliverTo(l Listener)      { l.Event(e) }
+func (e *Relayed) deliverTo(l Listener)           { l.Event(e) }
+func (e *Closed) deliverTo(l Listener)            { l.Event(e) }
 
 // Offer is a server offer on the subscriber connection.
 type Offer struct{ SDP string }
@@ -104,10 +165,11 @@ type LayersWanted struct {
 	RIDs []string
 }
 
-// Relayed carries a payload another participant relayed with Relay.
+// Relayed carries what another participant relayed with Relay: a chat
+// message sealed end to end, opaque here.
 type Relayed struct {
-	From    string
-	Payload any
+	From string
+	Data string
 }
 
 // Closed is the last event: the participant was removed by the SFU (media

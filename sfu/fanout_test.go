@@ -221,7 +221,7 @@ func TestHiddenTilePausesVideo(t *testing.T) {
 func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
 	_, up, _ := fakeFanout(t, 0)
 	owner := up.owner
-	owner.events = make(chan any, 16)
+	owner.events = make(chan delivery, 16)
 	owner.done = make(chan struct{})
 	up.info.Simulcast = true
 	for i, rid := range []string{"q", "h", "f"} {

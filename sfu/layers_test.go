@@ -16,7 +16,7 @@ func simulcastUp(t *testing.T, flowing ...int) (*UpTrack, *DownTrack, func() []s
 	t.Helper()
 	_, up, _ := fakeFanout(t, 0)
 	owner := up.owner
-	owner.events = make(chan any, 16)
+	owner.events = make(chan delivery, 16)
 	owner.done = make(chan struct{})
 	up.info.Simulcast = true
 	up.layers[0] = nil

@@ -17,7 +17,7 @@ type JoinOptions struct {
 	ID       string    // unique in the room; random, never a name
 	E2EE     bool      // must match the room's, fixed by its first join
 	Terms    RoomTerms // the room's when this join opens it; ignored otherwise
-	Meta     any       // opaque to the SFU, shown to the others
+	Meta     Meta      // shown to the others
 	Listener Listener
 	// Requested is when the join was asked for; it comes back in
 	// MemberJoined for join latency. Zero if unknown.
@@ -42,7 +42,7 @@ type Participant struct {
 	peers    []PeerInfo
 
 	joined    time.Time // by Config.Now, for MemberLeft; rooms with a payer only
-	events    chan any
+	events    chan delivery
 	startOnce sync.Once
 	started   bool // deliver runs; written in startOnce
 	closeOnce sync.Once
@@ -51,7 +51,7 @@ type Participant struct {
 	why       Closed        // why the SFU closed it; zero when the caller did
 
 	metaMu sync.Mutex
-	meta   any
+	meta   Meta
 
 	pub     *webrtc.PeerConnection
 	pubMu   sync.Mutex // serialises publisher negotiation
@@ -76,7 +76,7 @@ func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 		id:       opts.ID,
 		log:      s.log.With("room", roomRef{}),
 		listener: opts.Listener,
-		events:   make(chan any, eventQueueLen),
+		events:   make(chan delivery, eventQueueLen),
 		done:     make(chan struct{}),
 		gone:     make(chan struct{}),
 		meta:     opts.Meta,
@@ -152,7 +152,7 @@ func (p *Participant) deliver() {
 	for {
 		select {
 		case m := <-p.events:
-			p.dispatch(m)
+			m.deliverTo(p.listener)
 		case <-p.done:
 			if p.why != (Closed{}) {
 				why := p.why
@@ -163,18 +163,9 @@ func (p *Participant) deliver() {
 	}
 }
 
-func (p *Participant) dispatch(m any) {
-	switch m.(type) {
-	case *Offer, *Candidate:
-		p.listener.Signal(m)
-	default:
-		p.listener.Event(m)
-	}
-}
-
 // enqueue never blocks: a participant whose Listener cannot keep up is
 // dropped so that the room goes on.
-func (p *Participant) enqueue(m any) {
+func (p *Participant) enqueue(m delivery) {
 	select {
 	case <-p.done:
 	case p.events <- m:
@@ -183,10 +174,10 @@ func (p *Participant) enqueue(m any) {
 	}
 }
 
-func (p *Participant) signal(m any) { p.enqueue(m) }
-func (p *Participant) event(m any)  { p.enqueue(m) }
+func (p *Participant) signal(m Signal) { p.enqueue(m) }
+func (p *Participant) event(m Event)   { p.enqueue(m) }
 
-func (p *Participant) getMeta() any {
+func (p *Participant) getMeta() Meta {
 	p.metaMu.Lock()
 	defer p.metaMu.Unlock()
 	return p.meta
@@ -198,7 +189,7 @@ func (p *Participant) info() PeerInfo {
 }
 
 // SetMeta replaces the participant's opaque metadata and tells the others.
-func (p *Participant) SetMeta(meta any) {
+func (p *Participant) SetMeta(meta Meta) {
 	p.metaMu.Lock()
 	p.meta = meta
 	p.metaMu.Unlock()
@@ -208,9 +199,9 @@ func (p *Participant) SetMeta(meta any) {
 	p.room.broadcast(p, &MetaChanged{Peer: info})
 }
 
-// Relay hands payload to every other participant.
-func (p *Participant) Relay(payload any) {
-	p.room.broadcast(p, &Relayed{From: p.id, Payload: payload})
+// Relay hands data (a sealed chat message) to every other participant.
+func (p *Participant) Relay(data string) {
+	p.room.broadcast(p, &Relayed{From: p.id, Data: data})
 }
 
 // Publish applies the client's offer on the publisher connection and

@@ -219,7 +219,7 @@ func (r *Room) unpublish(t *UpTrack) {
 }
 
 // broadcast sends e to everyone but from.
-func (r *Room) broadcast(from *Participant, e any) {
+func (r *Room) broadcast(from *Participant, e Event) {
 	for _, o := range r.snapshot() {
 		if o != from {
 			o.event(e)

@@ -31,7 +31,7 @@ type testClient struct {
 
 	mu       sync.Mutex
 	pending  map[PCKind][]webrtc.ICECandidateInit // before the remote description
-	events   []any
+	events   []Event
 	received map[string]*atomic.Int64 // publisher id + kind -> intact frames
 	bad      atomic.Int64
 }
@@ -61,7 +61,7 @@ func clientAPI(t *testing.T) *webrtc.API {
 }
 
 // Signal and Event make testClient a Listener.
-func (c *testClient) Signal(s any) {
+func (c *testClient) Signal(s Signal) {
 	if c.closing.Load() {
 		return
 	}
@@ -122,7 +122,7 @@ func (c *testClient) close() {
 	c.sub.Close()
 }
 
-func (c *testClient) Event(e any) {
+func (c *testClient) Event(e Event) {
 	c.mu.Lock()
 	c.events = append(c.events, e)
 	c.mu.Unlock()
@@ -150,7 +150,7 @@ func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.close)
-	c.p, err = s.Join(room, JoinOptions{ID: "id-" + string(name), Listener: c, Meta: string(name)})
+	c.p, err = s.Join(room, JoinOptions{ID: "id-" + string(name), Listener: c, Meta: Meta{Profile: string(name)}})
 	if err != nil {
 		t.Fatal(err)
 	}

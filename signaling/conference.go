@@ -20,7 +20,7 @@ type Conference interface {
 type JoinRequest struct {
 	ID       string
 	E2EE     bool
-	Meta     Meta // stored by the SFU as the participant's opaque Meta
+	Meta     Meta // stored by the SFU, shown to the others
 	Listener sfu.Listener
 	// Claims are the verified claims of the join token (plan, customer,
 	// grants), for the checks.
@@ -44,8 +44,9 @@ type Participant interface {
 	Publish(offerSDP string, sources map[string]string) (answerSDP string, err error)
 	Answer(sdp string) error
 	AddICECandidate(pc sfu.PCKind, c webrtc.ICECandidateInit) error
-	SetMeta(meta any)
-	Relay(payload any)
+	SetMeta(meta Meta)
+	// Relay passes a sealed chat message to the others.
+	Relay(data string)
 	SetLayer(trackID string, width, height int)
 	SetEncodings(mid string, layers []sfu.Encoding)
 	// Close leaves the room; it is idempotent.

@@ -117,9 +117,9 @@ func (s *session) onProfile(m *Profile) error {
 }
 
 func (s *session) onChat(m *Chat) error {
-	// From is set here, never taken from the client, so nobody can speak
-	// in another's name.
-	s.p.Relay(Chat{Type: TypeChat, From: s.id, Data: m.Data})
+	// From is set by the SFU on the way out, never taken from the
+	// client, so nobody can speak in another's name.
+	s.p.Relay(m.Data)
 	return nil
 }
 

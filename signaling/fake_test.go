@@ -91,7 +91,7 @@ type fakePart struct {
 	peers []sfu.PeerInfo
 
 	mu         sync.Mutex
-	meta       any
+	meta       Meta
 	started    bool
 	closed     bool
 	pending    []func(sfu.Listener)
@@ -190,7 +190,7 @@ func (p *fakePart) AddICECandidate(pc sfu.PCKind, c webrtc.ICECandidateInit) err
 	return nil
 }
 
-func (p *fakePart) SetMeta(meta any) {
+func (p *fakePart) SetMeta(meta Meta) {
 	p.mu.Lock()
 	p.meta = meta
 	p.mu.Unlock()
@@ -201,12 +201,12 @@ func (p *fakePart) SetMeta(meta any) {
 	c.others(p, func(o *fakePart) { o.deliver(func(l sfu.Listener) { l.Event(&sfu.MetaChanged{Peer: info}) }) })
 }
 
-func (p *fakePart) Relay(payload any) {
+func (p *fakePart) Relay(data string) {
 	c := p.conf
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.others(p, func(o *fakePart) {
-		o.deliver(func(l sfu.Listener) { l.Event(&sfu.Relayed{From: p.id, Payload: payload}) })
+		o.deliver(func(l sfu.Listener) { l.Event(&sfu.Relayed{From: p.id, Data: data}) })
 	})
 }
 

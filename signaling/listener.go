@@ -9,7 +9,7 @@ import (
 // Signal implements sfu.Listener: negotiation for this client's own
 // connections. Like Event it only queues, so the SFU never waits on a
 // client.
-func (s *session) Signal(sig any) {
+func (s *session) Signal(sig sfu.Signal) {
 	switch v := sig.(type) {
 	case *sfu.Offer:
 		s.sendReleasing(1, &Offer{Type: TypeOffer, PC: PCSub, SDP: v.SDP})
@@ -68,7 +68,7 @@ func (s *session) sendReleasing(i int, desc any) {
 }
 
 // Event implements sfu.Listener: news of the room.
-func (s *session) Event(e any) {
+func (s *session) Event(e sfu.Event) {
 	switch v := e.(type) {
 	case *sfu.ParticipantJoined:
 		s.send(&ParticipantJoined{Type: TypeJoined, Participant: participantInfo(v.Peer)})
@@ -102,14 +102,9 @@ func (s *session) Event(e any) {
 	}
 }
 
+// relayed passes on a chat message; the SFU's From is authoritative.
 func (s *session) relayed(r *sfu.Relayed) {
-	switch p := r.Payload.(type) {
-	case Chat:
-		// The SFU's From is authoritative.
-		s.send(&Chat{Type: TypeChat, From: r.From, Data: p.Data})
-	default:
-		s.log.Debug("unhandled relayed payload", "type", typeName(p))
-	}
+	s.send(&Chat{Type: TypeChat, From: r.From, Data: r.Data})
 }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }

@@ -321,13 +321,13 @@ func TestSFUEvents(t *testing.T) {
 	a, wa := hs.join(room, "")
 	p := hs.conf.part(wa.ID)
 	track := sfu.TrackInfo{ID: "tr", Participant: "pid", Kind: "video", Source: sfu.SourceCamera, Simulcast: true}
-	events := []struct{ event any }{
+	events := []struct{ event sfu.Event }{
 		{&sfu.TrackPublished{Track: track}},
 		{&sfu.TrackUnpublished{Track: track}},
 		{&sfu.Speakers{IDs: []string{"x", "y"}}},
 		{&sfu.Speakers{}},
 		{&sfu.ParticipantJoined{Peer: sfu.PeerInfo{ID: "q", Meta: Meta{Profile: "pq", VideoMuted: true}, Tracks: []sfu.TrackInfo{track}}}},
-		{&sfu.Relayed{From: "q", Payload: "not a chat"}}, // dropped
+		{&sfu.Relayed{From: "q", Data: "sealed"}},
 	}
 	wants := []string{
 		`{"type":"track-published","track":{"id":"tr","participant":"pid","kind":"video","source":"camera","simulcast":true}}`,
@@ -335,6 +335,7 @@ func TestSFUEvents(t *testing.T) {
 		`{"type":"speakers","ids":["x","y"]}`,
 		`{"type":"speakers","ids":[]}`,
 		`{"type":"participant-joined","participant":{"id":"q","profile":"pq","audioMuted":false,"videoMuted":true,"tracks":[{"id":"tr","participant":"pid","kind":"video","source":"camera","simulcast":true}]}}`,
+		`{"type":"chat","from":"q","data":"sealed"}`,
 	}
 	for _, e := range events {
 		p.deliver(func(l sfu.Listener) { l.Event(e.event) })
@@ -445,7 +446,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 	// Each Relay reaches the slow client's queue; bounded in count, and it
 	// must never block (a blocked Relay would hang this loop and time out).
 	for i := 0; i < 20000 && hs.h.Stats().SlowClients == 0; i++ {
-		pf.Relay(Chat{Type: TypeChat, From: wf.ID, Data: payload})
+		pf.Relay(payload)
 	}
 	if n := hs.h.Stats().SlowClients; n != 1 {
 		t.Fatalf("SlowClients = %d, want 1", n)
