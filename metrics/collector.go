@@ -1,10 +1,6 @@
 package metrics
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/monkeythorn/meet/sfu"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // collector turns the sources' Stats into metrics at scrape time.
 type collector struct {
@@ -64,10 +60,10 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads each source once per scrape.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.cfg.SFU != nil {
-		c.collectSFU(ch, c.cfg.SFU.Stats())
+		c.collectSFU(ch, c.cfg.SFU())
 	}
 	if c.cfg.Signaling != nil {
-		s := c.cfg.Signaling.Stats()
+		s := c.cfg.Signaling()
 		ch <- gauge(c.sessions, float64(s.Sessions))
 		ch <- counter(c.joins, float64(s.AcceptedJoins))
 		ch <- counter(c.refusedJoins, float64(s.RefusedJoins))
@@ -75,36 +71,30 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- counter(c.badMessages, float64(s.BadMessages))
 	}
 	if c.cfg.TURN != nil {
-		s := c.cfg.TURN.Stats()
-		ch <- gauge(c.turnAllocs, float64(c.cfg.TURN.AllocationCount()))
-		for reason, v := range map[string]uint64{
-			"peer_not_allowed":  s.RefusedPermissions,
-			"dropped_to_peer":   s.DroppedToPeer,
-			"dropped_from_peer": s.DroppedFromPeer,
-			"auth_failure":      s.AuthFailures,
-			"allocation_quota":  s.QuotaRefusals,
-		} {
+		s := c.cfg.TURN()
+		ch <- gauge(c.turnAllocs, float64(s.Allocations))
+		for reason, v := range s.Refused {
 			ch <- counter(c.turnRefused, float64(v), reason)
 		}
 	}
 }
 
-func (c *collector) collectSFU(ch chan<- prometheus.Metric, s sfu.Stats) {
+func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	ch <- gauge(c.rooms, float64(s.Rooms))
 	ch <- gauge(c.participants, float64(s.Participants))
 	ch <- gauge(c.tracks, float64(s.Tracks))
 	ch <- counter(c.packets, float64(s.PacketsForwarded))
 	ch <- counter(c.bytes, float64(s.BytesForwarded))
-	for r, v := range s.Drops {
-		ch <- counter(c.drops, float64(v), sfu.DropReason(r).String())
+	for reason, v := range s.Drops {
+		ch <- counter(c.drops, float64(v), reason)
 	}
 	ch <- counter(c.nacksIn, float64(s.NACKsReceived))
 	ch <- counter(c.rtx, float64(s.Retransmits))
 	ch <- counter(c.nacksOut, float64(s.NACKsSent))
 	ch <- counter(c.pli, float64(s.PLIsSent))
-	ch <- counter(c.sockPackets, float64(s.Socket.Packets))
-	ch <- counter(c.sockSyscalls, float64(s.Socket.Syscalls))
-	ch <- counter(c.sockErrors, float64(s.Socket.Errors))
+	ch <- counter(c.sockPackets, float64(s.SocketPackets))
+	ch <- counter(c.sockSyscalls, float64(s.SocketSyscalls))
+	ch <- counter(c.sockErrors, float64(s.SocketErrors))
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

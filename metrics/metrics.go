@@ -8,10 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/monkeythorn/meet/sfu"
-	"github.com/monkeythorn/meet/signaling"
-	"github.com/monkeythorn/meet/turnserver"
 )
 
 // Namespace prefixes every metric of ours.
@@ -21,26 +17,12 @@ const Namespace = "meet"
 // join on an idle server takes a few milliseconds; seconds mean trouble.
 var JoinBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
-// SFUStats is what the collector needs from the SFU. *sfu.SFU has it.
-type SFUStats interface{ Stats() sfu.Stats }
-
-// SignalingStats is what the collector needs from signaling.
-// *signaling.Handler has it.
-type SignalingStats interface{ Stats() signaling.Stats }
-
-// TURNStats is what the collector needs from the embedded TURN server.
-// *turnserver.Server has it.
-type TURNStats interface {
-	Stats() turnserver.Stats
-	AllocationCount() int
-}
-
 // Config says where the collector reads from. Every source is optional: a
 // node without embedded TURN simply has no TURN metrics.
 type Config struct {
-	SFU       SFUStats
-	Signaling SignalingStats
-	TURN      TURNStats
+	SFU       func() Media
+	Signaling func() Signaling
+	TURN      func() TURN
 	// Process adds the Go runtime and process (CPU, memory, file
 	// descriptors) collectors. Tests running two servers in one process
 	// may leave it off; the binary turns it on.

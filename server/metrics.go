@@ -19,14 +19,49 @@ func (t joinTimer) RoomEvent(e sfu.RoomEvent) {
 	}
 }
 
-// newMetrics builds the node's registry over whatever this node runs. Typed
-// nil pointers must not become non-nil interfaces, hence the checks.
+// newMetrics builds the node's registry over whatever this node runs; the
+// functions below turn each part's statistics into the metrics package's
+// plain types.
 func (s *Server) newMetrics() (*metrics.Metrics, error) {
-	mc := metrics.Config{Signaling: s.sig, SFU: s.sfu, Process: s.cfg.ProcessMetrics}
+	mc := metrics.Config{SFU: s.mediaStats, Signaling: s.signalingStats, Process: s.cfg.ProcessMetrics}
 	if s.turn != nil {
-		mc.TURN = s.turn
+		mc.TURN = s.turnStats
 	}
 	return metrics.New(mc)
+}
+
+func (s *Server) mediaStats() metrics.Media {
+	st := s.sfu.Stats()
+	m := metrics.Media{
+		Rooms: st.Rooms, Participants: st.Participants, Tracks: st.Tracks,
+		PacketsForwarded: st.PacketsForwarded, BytesForwarded: st.BytesForwarded,
+		Drops:         make(map[string]uint64, len(st.Drops)),
+		NACKsReceived: st.NACKsReceived, Retransmits: st.Retransmits, NACKsSent: st.NACKsSent, PLIsSent: st.PLIsSent,
+		SocketPackets: st.Socket.Packets, SocketSyscalls: st.Socket.Syscalls, SocketErrors: st.Socket.Errors,
+	}
+	for r, v := range st.Drops { // every reason of the enumeration, zeros included
+		m.Drops[sfu.DropReason(r).String()] = v
+	}
+	return m
+}
+
+func (s *Server) signalingStats() metrics.Signaling {
+	st := s.sig.Stats()
+	return metrics.Signaling{Sessions: st.Sessions, AcceptedJoins: st.AcceptedJoins, RefusedJoins: st.RefusedJoins,
+		SlowClients: st.SlowClients, BadMessages: st.BadMessages}
+}
+
+// turnStats names the TURN server's refusals; the names are the metric's
+// fixed reasons.
+func (s *Server) turnStats() metrics.TURN {
+	st := s.turn.Stats()
+	return metrics.TURN{Allocations: s.turn.AllocationCount(), Refused: map[string]uint64{
+		"peer_not_allowed":  st.RefusedPermissions,
+		"dropped_to_peer":   st.DroppedToPeer,
+		"dropped_from_peer": st.DroppedFromPeer,
+		"auth_failure":      st.AuthFailures,
+		"allocation_quota":  st.QuotaRefusals,
+	}}
 }
 
 // observeJoin feeds the histogram; s.metrics is set in New before any

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/internal/testcert"
+	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
 )
 
@@ -471,6 +473,16 @@ func TestMetricsDuringCall(t *testing.T) {
 	for _, secret := range []string{room, clients[0].id, clients[1].id} {
 		if strings.Contains(body, secret) {
 			t.Errorf("metrics contain %q", secret)
+		}
+	}
+	// Every reason label comes from the SFU's or TURN's enumeration.
+	reasons := map[string]bool{"peer_not_allowed": true, "dropped_to_peer": true, "dropped_from_peer": true, "auth_failure": true, "allocation_quota": true}
+	for r := sfu.DropUnknown; r < sfu.DropReason(len(sfu.Stats{}.Drops)); r++ {
+		reasons[r.String()] = true
+	}
+	for _, m := range regexp.MustCompile(`reason="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		if !reasons[m[1]] {
+			t.Errorf("reason label %q outside the enumerations", m[1])
 		}
 	}
 }

@@ -1,0 +1,37 @@
+package metrics
+
+// The collector reads plain numbers from the parts of a node through the
+// functions in Config; the server adapts each part's own statistics to
+// these types, so this package imports none of the packages it observes.
+
+// Media is the SFU's side: rooms, forwarding and its socket.
+type Media struct {
+	Rooms, Participants, Tracks int
+
+	PacketsForwarded, BytesForwarded uint64
+	// Drops counts packets not forwarded to a subscriber, by reason. The
+	// keys are the SFU's fixed enumeration of reasons (never an identity);
+	// the server fills in every reason, zeros included.
+	Drops         map[string]uint64
+	NACKsReceived uint64 // sequence numbers subscribers asked for
+	Retransmits   uint64 // answered from the cache
+	NACKsSent     uint64 // sequence numbers asked of publishers
+	PLIsSent      uint64 // key frame requests sent to publishers
+
+	SocketPackets, SocketSyscalls, SocketErrors uint64
+}
+
+// Signaling is the WebSocket side.
+type Signaling struct {
+	Sessions                    int
+	AcceptedJoins, RefusedJoins int64
+	SlowClients, BadMessages    int64
+}
+
+// TURN is the embedded TURN server's side.
+type TURN struct {
+	Allocations int
+	// Refused counts requests or datagrams refused, by reason: a fixed
+	// enumeration, as for Media.Drops.
+	Refused map[string]uint64
+}
