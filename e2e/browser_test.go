@@ -77,8 +77,15 @@ type tab struct {
 // newTab opens a tab in browser b and navigates it to url.
 func newTab(t *testing.T, b context.Context, name, url string) *tab {
 	t.Helper()
+	return openTab(t, b, name, url)
+}
+
+// openTab is newTab with extra context options (for example
+// chromedp.WithNewBrowserContext for a tab with its own storage).
+func openTab(t *testing.T, b context.Context, name, url string, opts ...chromedp.ContextOption) *tab {
+	t.Helper()
 	logs := &logBuffer{}
-	ctx, cancel := chromedp.NewContext(b, chromedp.WithListener(logs.listen))
+	ctx, cancel := chromedp.NewContext(b, append(opts, chromedp.WithListener(logs.listen))...)
 	t.Cleanup(cancel)
 	tb := &tab{name: name, ctx: ctx, logs: logs}
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {

@@ -56,7 +56,13 @@ func joinURL(srv *testServer, code, name, key, path string) string {
 // join opens a tab that joins the call and waits until it is in it.
 func join(t *testing.T, b context.Context, name, u string) *member {
 	t.Helper()
-	tb := newTab(t, b, name, u)
+	return inCall(t, newTab(t, b, name, u))
+}
+
+// inCall waits until the tab is in the call and returns it as a member.
+func inCall(t *testing.T, tb *tab) *member {
+	t.Helper()
+	name := tb.name
 	tb.waitFor(t, "in the call", `meetTest.screen() === 'call'`, 20*time.Second)
 	var id string
 	if err := tb.eval(context.Background(), `meetTest.self().id`, &id); err != nil || id == "" {

@@ -50,3 +50,20 @@ test('joinTarget', () => {
   assert.equal(joinTarget('https://meet.example/elsewhere', o), null);
   assert.equal(joinTarget('', o), null);
 });
+
+test('host links: the host key stays out of the key and the address bar', async () => {
+  const { hostKeyFromHash, hashWithoutHostKey, hostLink } = await import('../static/js/host.js');
+  const HK = 'q'.repeat(43);
+  const link = hostLink(inviteLink('https://m.example', 'abcdefghj', { e2ee: true, key: KEY }), HK);
+  assert.equal(link, 'https://m.example/r/abcdefghj#' + KEY + '&host=' + HK);
+  const u = new URL(link);
+  assert.equal(keyFromHash(u.hash), KEY);
+  assert.equal(hostKeyFromHash(u.hash), HK);
+  assert.equal(hashWithoutHostKey(u.hash), '#' + KEY);
+  assert.equal(parseRoomLink(u)?.key, KEY);
+  const plain = new URL(hostLink(inviteLink('https://m.example', 'abcdefghj', { e2ee: false, key: '' }), HK));
+  assert.equal(hostKeyFromHash(plain.hash), HK);
+  assert.equal(hashWithoutHostKey(plain.hash), '');
+  assert.equal(hostKeyFromHash('#' + KEY), '');
+  assert.equal(hostKeyFromHash('#' + KEY + '&host=short'), '');
+});

@@ -2,6 +2,7 @@
 // is never a parameter here: it stays in the URL fragment.
 
 import { noteRoomCreated, roomFields, tokenFields } from './billing.js';
+import { rememberHostKey } from './host.js';
 
 /**
  * @typedef {object} TokenReply
@@ -78,6 +79,8 @@ export async function createRoom(e2ee) {
   const data = await post('/api/rooms', { e2ee, ...roomFields() });
   if (!data || typeof data.code !== 'string') throw new ApiError(500, 'The server returned no room code.');
   noteRoomCreated(data.code, data.plan);
+  // The creator is the meeting's host: this browser keeps the key.
+  if (typeof data.hostKey === 'string') rememberHostKey(data.code, data.hostKey);
   return data.code;
 }
 
@@ -85,10 +88,11 @@ export async function createRoom(e2ee) {
  * Asks for a join token for a room.
  * @param {string} room room code
  * @param {boolean} e2ee whether this client joins with end-to-end encryption
+ * @param {string} [hostKey] the room's host key, for a host's token
  * @returns {Promise<TokenReply>}
  */
-export async function joinToken(room, e2ee) {
-  const data = await post('/api/token', { room, e2ee, ...tokenFields(room) });
+export async function joinToken(room, e2ee, hostKey = '') {
+  const data = await post('/api/token', { room, e2ee, ...tokenFields(room), ...(hostKey ? { hostKey } : {}) });
   if (!data || typeof data.token !== 'string') throw new ApiError(500, 'The server returned no join token.');
   return {
     token: data.token,

@@ -4,7 +4,8 @@
 // access; the UI and the test hook read the same state.
 
 import { Emitter } from './emitter.js';
-import { Session, JoinError } from './session.js';
+import { Session, JoinError, meetingState, lobbyEntries } from './session.js';
+import { hostKeyFor, forgetHostKey } from './host.js';
 import { joinToken, ApiError } from './api.js';
 import { capture, captureScreen } from './media.js';
 import { NoiseSuppressor, browserNoiseSuppression } from './noise.js';
@@ -15,7 +16,8 @@ import { receiveQuality, sendQuality } from './quality.js';
  * with the server's message. Anything else (a lost socket, a server
  * restart, "draining", the SFU dropping our media) is retried.
  */
-const FINAL_CODES = new Set(['room-full', 'unauthorized', 'duplicate', 'e2ee-mismatch', 'not-joined', 'too-many-errors', 'bad-message']);
+const FINAL_CODES = new Set(['room-full', 'unauthorized', 'duplicate', 'e2ee-mismatch', 'not-joined', 'too-many-errors', 'bad-message',
+  'locked', 'removed', 'denied', 'lobby-full']);
 
 /** How long reconnection is tried before the user is asked. */
 export const RECONNECT_GIVE_UP_MS = 45000;
@@ -44,6 +46,16 @@ const ICE_GRACE_MS = 4000;
  * @property {MediaStreamTrack|null} screen shared screen, if sharing
  * @property {boolean} speaking
  * @property {Quality} quality of their media as we receive it (ours: as the server receives it)
+ * @property {boolean} handRaised
+ * @property {boolean} host
+ */
+
+/**
+ * Someone waiting in the lobby, as a host sees them.
+ * @typedef {object} Waiter
+ * @property {string} id
+ * @property {string} name display name ('' while unknown)
+ * @property {boolean} nameUnreadable
  */
 
 /**
@@ -67,6 +79,9 @@ const ICE_GRACE_MS = 4000;
  * @property {{message: string, deadline: number}} drain the server announced a restart
  * @property {{sinkId: string}} speaker the chosen audio output changed
  * @property {{id: string}} active-speaker the loudest other participant changed
+ * @property {import('./session.js').MeetingState} meeting hosts, lock or lobby changed
+ * @property {{waiting: Waiter[]}} lobby who waits to be let in changed (hosts)
+ * @property {{}} waiting we wait in the lobby for a host
  */
 
 /**
@@ -103,7 +118,15 @@ export class Call extends Emitter {
     this.self = {
       id: '', self: true, name: cfg.name, nameUnreadable: false, decrypt: cfg.security.e2ee ? 'ok' : 'off',
       audioMuted: !cfg.audio, videoMuted: !cfg.video, audio: cfg.audio, video: cfg.video, screen: null, speaking: false, quality: 'unknown',
+      handRaised: false, host: false,
     };
+    /** @type {import('./session.js').MeetingState} */
+    this.meeting = { hosts: [], locked: false, lobby: false };
+    /** @type {Waiter[]} who waits in the lobby (seen by hosts only) */
+    this.lobby = [];
+    /** @type {{id: string, ticket: string}|null} our id and rejoin ticket, for reconnecting */
+    this._rejoin = null;
+    this._knewMeeting = false;
     /** The other participant who spoke last (from the server's speaker detection). */
     this.activeSpeaker = '';
     /** Joined without camera and microphone: can listen and watch only. */
@@ -165,9 +188,13 @@ export class Call extends Emitter {
     const present = new Set((welcome.participants || []).map((p) => p.id));
     for (const p of [...this.participants.values()]) if (!p.self && !present.has(p.id)) this._onLeft(p.id);
     this._fatalCode = '';
+    this._rejoin = welcome.rejoin ? { id: welcome.id, ticket: welcome.rejoin } : null;
     this._setConnection('connected', '');
+    this._onMeeting(meetingState(welcome.meeting));
+    void this._onLobby(lobbyEntries(welcome.lobby));
     this.emit('update', this.self);
     if (this.session) this.session.setMute({ audioMuted: this.self.audioMuted, videoMuted: this.self.videoMuted });
+    if (this.session && this.self.handRaised) this.session.setHand(true);
   }
 
   /**
@@ -177,9 +204,9 @@ export class Call extends Emitter {
    */
   async _open() {
     const sec = this.security;
-    const tok = await joinToken(this.code, sec.e2ee);
+    const tok = await this._token();
     const profile = await sec.sealer.seal(JSON.stringify({ name: this._name }));
-    const s = new Session({ wsUrl: tok.ws, token: tok.token, iceServers: tok.iceServers, profile, transforms: sec.transforms });
+    const s = new Session({ wsUrl: tok.ws, token: tok.token, iceServers: tok.iceServers, profile, transforms: sec.transforms, rejoin: this._rejoin });
     this.session = s;
     /**
      * @template {keyof import('./session.js').SessionEvents} K
@@ -205,6 +232,11 @@ export class Call extends Emitter {
     // rejoin; the fresh token names the node that hosts it now.
     on('redirect', () => this._reconnect('The meeting moved to another server.'));
     on('closed', ({ reason }) => this._onClosed(reason));
+    on('waiting', () => this.emit('waiting', {}));
+    on('meeting', (m) => this._onMeeting(m));
+    on('lobby', ({ waiting }) => void this._onLobby(waiting));
+    on('removed', ({ id, by }) => this._onRemoved(id, by));
+    on('mute-request', ({ from }) => void this._onMuteRequest(from));
     on('connection', ({ state }) => this._onMediaState(state));
     const tracks = /** @type {MediaStreamTrack[]} */ ([this._sentAudio, this.self.video].filter(Boolean));
     const welcome = await s.join({ stream: new MediaStream(tracks), audio: this._sentAudio, video: this.self.video, simulcast: this._simulcast, fixedCapture: this._lowVideo });
@@ -217,6 +249,140 @@ export class Call extends Emitter {
     }
     if (this.self.screen) await s.startScreen(this.self.screen);
     return welcome;
+  }
+
+  /**
+   * A join token, as a host when this browser holds the room's host key.
+   * A key the server does not accept is forgotten, and we join as a guest.
+   * @returns {Promise<import('./api.js').TokenReply>}
+   */
+  async _token() {
+    const key = hostKeyFor(this.code);
+    try {
+      return await joinToken(this.code, this.security.e2ee, key);
+    } catch (err) {
+      if (!key || !(err instanceof ApiError) || err.status !== 403) throw err;
+      forgetHostKey(this.code);
+      this.emit('notice', { text: 'The host key this browser kept for this meeting is not valid; you joined as a guest.' });
+      return joinToken(this.code, this.security.e2ee);
+    }
+  }
+
+  /** @param {import('./session.js').MeetingState} m */
+  _onMeeting(m) {
+    const wasHost = this.self.host;
+    this.meeting = m;
+    const hosts = new Set(m.hosts);
+    for (const p of this.participants.values()) {
+      const host = hosts.has(p.id);
+      if (p.host !== host) {
+        p.host = host;
+        this.emit('update', p);
+      }
+    }
+    // At our own welcome it is no news; later it is (a hand-over, or the
+    // last host left and we have been here longest).
+    if (!wasHost && this.self.host && this._knewMeeting) this.emit('notice', { text: 'You are now a host of this meeting.' });
+    this._knewMeeting = true;
+    if (!this.self.host) this.lobby = [];
+    this.emit('meeting', m);
+  }
+
+  /**
+   * Opens the sealed names of the people waiting, for the hosts' list.
+   * @param {import('./session.js').LobbyEntry[]} entries
+   */
+  async _onLobby(entries) {
+    const before = new Set(this.lobby.map((w) => w.id));
+    /** @type {Waiter[]} */
+    const list = await Promise.all(entries.map(async (e) => {
+      const name = e.profile ? await this._openName(e.profile) : '';
+      return { id: e.id, name: name || '', nameUnreadable: name === null };
+    }));
+    this.lobby = list;
+    for (const w of list) {
+      if (!before.has(w.id)) this.emit('notice', { text: (w.nameUnreadable ? 'Someone whose name cannot be decrypted' : w.name || 'A guest') + ' is waiting to be let in.' });
+    }
+    this.emit('lobby', { waiting: list });
+  }
+
+  /**
+   * @param {string} id
+   * @param {string} by
+   */
+  _onRemoved(id, by) {
+    const p = this.participants.get(id);
+    const who = p ? (p.nameUnreadable ? 'Someone whose name cannot be decrypted' : p.name || 'A guest') : 'Someone';
+    const host = by === this.selfId ? 'You' : this._nameOf(by) || 'A host';
+    this.emit('notice', { text: host + ' removed ' + who + ' from the meeting.' });
+  }
+
+  /**
+   * A host asks us to mute: the server cannot mute encrypted audio, so
+   * this browser does it, and says who asked.
+   * @param {string} from
+   */
+  async _onMuteRequest(from) {
+    const who = this._nameOf(from) || 'A host';
+    if (this.self.audioMuted) {
+      this.emit('notice', { text: who + ' asked you to mute; your microphone is already off.' });
+      return;
+    }
+    await this.setMicrophone(false);
+    this.emit('notice', { text: who + ' (host) muted your microphone. Unmute it when you want to speak.' });
+  }
+
+  /**
+   * @param {string} id
+   * @returns {string}
+   */
+  _nameOf(id) {
+    const p = this.participants.get(id);
+    return p && !p.nameUnreadable ? p.name : '';
+  }
+
+  /** The code of the fatal error that ended the call, if any. */
+  get fatalCode() {
+    return this._fatalCode;
+  }
+
+  /** Whether we are a host of the meeting. */
+  get isHost() {
+    return this.self.host;
+  }
+
+  /**
+   * Raises or lowers our hand; the others see it in their grid and list.
+   * @param {boolean} raised
+   */
+  raiseHand(raised) {
+    this.self.handRaised = raised;
+    if (this.session) this.session.setHand(raised);
+    this.emit('update', this.self);
+  }
+
+  /**
+   * A host action on a participant (the server checks we are a host).
+   * @param {'remove'|'admit'|'deny'|'make-host'|'ask-mute'} action
+   * @param {string} id ('' with ask-mute: everyone else)
+   */
+  hostAction(action, id) {
+    if (!this.session) return;
+    this.session.hostAction(action, id);
+    if (action === 'admit' || action === 'deny') {
+      this.lobby = this.lobby.filter((w) => w.id !== id);
+      this.emit('lobby', { waiting: this.lobby });
+    }
+  }
+
+  /** @param {boolean} locked */
+  setLock(locked) {
+    if (this.session) this.session.setLock(locked);
+  }
+
+  /** @param {boolean} on */
+  setLobby(on) {
+    if (this.session) this.session.setLobby(on);
   }
 
   /**
@@ -357,12 +523,15 @@ export class Call extends Emitter {
       p = {
         id: r.id, self: false, name: '', nameUnreadable: false, decrypt: this.security.e2ee ? this._earlyStates.get(r.id) || 'unknown' : 'off',
         audioMuted: r.audioMuted, videoMuted: r.videoMuted, audio: null, video: null, screen: null, speaking: false, quality: 'unknown',
+        handRaised: r.handRaised, host: this.meeting.hosts.includes(r.id),
       };
       this._earlyStates.delete(r.id);
       this.participants.set(r.id, p);
     }
     p.audioMuted = r.audioMuted;
     p.videoMuted = r.videoMuted;
+    if (r.handRaised && !p.handRaised && p.name) this.emit('notice', { text: p.name + ' raised a hand.' });
+    p.handRaised = r.handRaised;
     this.emit('update', p);
     if (r.profile && r.profile !== this._profiles.get(r.id)) {
       this._profiles.set(r.id, r.profile);

@@ -55,6 +55,8 @@ export function parseRoomLink(loc) {
  */
 export function keyFromHash(hash) {
   let h = hash.startsWith('#') ? hash.slice(1) : hash;
+  // A host link adds "&host=<host key>" after the key (host.js).
+  h = h.split('&')[0];
   if (h.startsWith('key=')) h = h.slice(4);
   return KEY.test(h) ? h : '';
 }

@@ -11,6 +11,8 @@ import { installTestHook } from './testhook.js';
 import { renderLanding } from './ui/landing.js';
 import { renderPrejoin, rememberedName, rememberName } from './ui/prejoin.js';
 import { renderCall, renderEnded } from './ui/callview.js';
+import { renderLobbyWait } from './ui/lobby.js';
+import { hostKeyFromHash, hashWithoutHostKey, rememberHostKey } from './host.js';
 import { h, mount } from './ui/dom.js';
 
 /** @type {import('./testhook.js').PageState} */
@@ -64,6 +66,10 @@ function joinProblem(err) {
     if (err.code === 'network' || err.code === 'timeout') return { title: 'Cannot reach the server', message: 'The meeting server did not answer. Check your connection, then try again.', retry: true };
     if (err.code === 'e2ee-mismatch') return { title: 'Wrong kind of link', message: msg, retry: false };
     if (err.code === 'draining') return { title: 'The server is restarting', message: 'Try again in a moment.', retry: true };
+    if (err.code === 'locked') return { title: 'This meeting is locked', message: msg, retry: true };
+    if (err.code === 'removed') return { title: 'You were removed from this meeting', message: msg, retry: false };
+    if (err.code === 'denied') return { title: 'The host did not let you in', message: msg, retry: false };
+    if (err.code === 'lobby-full') return { title: 'Too many people are waiting', message: msg, retry: true };
   }
   if (err instanceof ApiError) {
     if (err.status === 0) return { title: 'Cannot reach the server', message: msg, retry: true };
@@ -78,6 +84,13 @@ function joinProblem(err) {
  */
 async function runRoom(root, link) {
   document.title = 'Meeting ' + link.code + ' · MonkeyThorn Meet';
+  // A host link: keep its host key in this browser and take it out of the
+  // address bar, so a copied address is a plain invite.
+  const hostKey = hostKeyFromHash(location.hash);
+  if (hostKey) {
+    rememberHostKey(link.code, hostKey);
+    history.replaceState(null, '', location.pathname + location.search + hashWithoutHostKey(location.hash));
+  }
   const missing = missingFeature();
   if (missing) {
     showError(root, 'This browser cannot join calls',
@@ -118,7 +131,15 @@ async function runRoom(root, link) {
   call.on('ended', ({ reason, error }) => {
     state.screen = error ? 'error' : 'ended';
     state.message = reason;
-    renderEnded(root, { title: error ? 'The call ended' : 'You left the meeting', message: reason, error, rejoin: () => location.reload() });
+    const removed = call.fatalCode === 'removed';
+    renderEnded(root, {
+      title: removed ? 'You were removed from this meeting' : error ? 'The call ended' : 'You left the meeting',
+      message: reason, error, rejoin: removed ? undefined : () => location.reload(),
+    });
+  });
+  call.on('waiting', () => {
+    state.screen = 'lobby';
+    renderLobbyWait(root);
   });
   try {
     await call.join();

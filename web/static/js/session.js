@@ -34,7 +34,23 @@ export const MAX_REDIRECTS = 3;
  * @property {string} [profile] sealed display name, opaque to the server
  * @property {boolean} audioMuted
  * @property {boolean} videoMuted
+ * @property {boolean} [handRaised]
  * @property {TrackInfo[]} [tracks]
+ */
+
+/**
+ * The meeting's host state (docs/protocol.md, "Host controls").
+ * @typedef {object} MeetingState
+ * @property {string[]} hosts participant ids of the hosts
+ * @property {boolean} locked nobody new may join
+ * @property {boolean} lobby newcomers wait until a host lets them in
+ */
+
+/**
+ * Someone waiting in the lobby, as hosts see them.
+ * @typedef {object} LobbyEntry
+ * @property {string} id
+ * @property {string} [profile] sealed display name
  */
 
 /**
@@ -50,6 +66,9 @@ export const MAX_REDIRECTS = 3;
  * @property {boolean} e2ee whether the room is end-to-end encrypted
  * @property {ParticipantInfo[]} participants the others already in the room
  * @property {ICEServer[]} [iceServers]
+ * @property {string} [rejoin] ticket to come back with after a lost connection
+ * @property {MeetingState} [meeting] host state as we joined
+ * @property {LobbyEntry[]} [lobby] who waits to be let in (hosts only)
  */
 
 /**
@@ -68,6 +87,7 @@ export const MAX_REDIRECTS = 3;
  * @property {string} token the join token from /api/token
  * @property {ICEServer[]} [iceServers] from /api/token; the welcome's list wins if present
  * @property {string} [profile] sealed display name
+ * @property {{id: string, ticket: string}|null} [rejoin] our id and ticket before the connection dropped
  * @property {MediaTransforms|null} [transforms]
  * @property {number} [joinTimeoutMs] how long to wait for welcome (default 15 s)
  */
@@ -91,6 +111,7 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
  * @property {string} profile sealed display name ('' if none)
  * @property {boolean} audioMuted
  * @property {boolean} videoMuted
+ * @property {boolean} handRaised
  * @property {Map<string, TrackInfo>} tracks published tracks by id
  */
 
@@ -125,6 +146,11 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
  * @property {{message: string, deadline: number}} drain
  * @property {{url: string}} redirect
  * @property {{reason: string}} closed
+ * @property {{}} waiting we wait in the lobby for a host to let us in
+ * @property {MeetingState} meeting the host state changed
+ * @property {{waiting: LobbyEntry[]}} lobby who waits changed (hosts only)
+ * @property {{id: string, by: string}} removed a host removed a participant
+ * @property {{from: string}} mute-request a host asks us to mute
  */
 
 /** Error raised when joining fails; code is a signaling error code or a local one. */
@@ -227,7 +253,7 @@ export class Session extends Emitter {
       const ws = new WebSocket(this._cfg.wsUrl);
       this._ws = ws;
       let joined = false;
-      const timer = setTimeout(() => {
+      let timer = setTimeout(() => {
         fail(new JoinError('timeout', 'The server did not answer in time. Check your connection and try again.'));
       }, this._cfg.joinTimeoutMs || 15000);
       /** @param {JoinError} err */
@@ -238,9 +264,14 @@ export class Session extends Emitter {
         ws.close();
         reject(err);
       };
-      ws.onopen = () => {
-        this._send({ type: 'join', v: PROTOCOL_VERSION, token: this._cfg.token, profile: this._cfg.profile || undefined });
+      const sendJoin = () => {
+        const r = this._cfg.rejoin;
+        this._send({
+          type: 'join', v: PROTOCOL_VERSION, token: this._cfg.token, profile: this._cfg.profile || undefined,
+          rejoinId: r ? r.id : undefined, rejoinTicket: r ? r.ticket : undefined,
+        });
       };
+      ws.onopen = sendJoin;
       ws.onerror = () => fail(new JoinError('network', 'Could not reach the meeting server.'));
       ws.onclose = (ev) => {
         if (!joined) fail(new JoinError('closed', 'The server closed the connection' + (ev.reason ? ': ' + ev.reason : '.')));
@@ -259,6 +290,14 @@ export class Session extends Emitter {
             joined = true;
             clearTimeout(timer);
             resolve(/** @type {Welcome} */ (msg));
+          } else if (msg.type === 'waiting') {
+            // In the lobby: no time-out while a host decides.
+            clearTimeout(timer);
+            this.emit('waiting', {});
+          } else if (msg.type === 'admitted') {
+            // Let in: the join again on this connection brings the welcome.
+            timer = setTimeout(() => fail(new JoinError('timeout', 'The server did not answer in time. Check your connection and try again.')), this._cfg.joinTimeoutMs || 15000);
+            sendJoin();
           } else if (msg.type === 'error') {
             fail(new JoinError(String(msg.code), String(msg.message)));
           } else if (msg.type === 'redirect' && /^wss?:\/\//.test(String(msg.url))) {
@@ -569,12 +608,13 @@ export class Session extends Emitter {
   _upsert(p) {
     let r = this.remotes.get(p.id);
     if (!r) {
-      r = { id: p.id, profile: '', audioMuted: false, videoMuted: false, tracks: new Map() };
+      r = { id: p.id, profile: '', audioMuted: false, videoMuted: false, handRaised: false, tracks: new Map() };
       this.remotes.set(p.id, r);
     }
     r.profile = p.profile || r.profile;
     r.audioMuted = !!p.audioMuted;
     r.videoMuted = !!p.videoMuted;
+    r.handRaised = !!p.handRaised;
     for (const t of p.tracks || []) r.tracks.set(t.id, t);
     return r;
   }
@@ -632,6 +672,31 @@ export class Session extends Emitter {
   /** @param {string} sealedProfile */
   setProfile(sealedProfile) {
     this._send({ type: 'profile', profile: sealedProfile });
+  }
+
+  /** @param {boolean} raised */
+  setHand(raised) {
+    this._send({ type: 'hand', raised });
+  }
+
+  /**
+   * A host action (docs/protocol.md, "Host controls"); the server refuses
+   * it with a not-host error for anyone else.
+   * @param {'remove'|'admit'|'deny'|'make-host'|'ask-mute'} type
+   * @param {string} id participant id ('' for ask-mute: everyone else)
+   */
+  hostAction(type, id) {
+    this._send({ type, id: id || undefined });
+  }
+
+  /** @param {boolean} locked */
+  setLock(locked) {
+    this._send({ type: 'set-lock', locked });
+  }
+
+  /** @param {boolean} enabled */
+  setLobby(enabled) {
+    this._send({ type: 'set-lobby', enabled });
   }
 
   /** @param {string} sealed a sealed chat message; the server relays it */
@@ -736,6 +801,26 @@ export class Session extends Emitter {
   }
 }
 
+/**
+ * @param {any} m
+ * @returns {MeetingState}
+ */
+export function meetingState(m) {
+  return {
+    hosts: m && Array.isArray(m.hosts) ? m.hosts.map(String) : [],
+    locked: !!(m && m.locked),
+    lobby: !!(m && m.lobby),
+  };
+}
+
+/**
+ * @param {any} list
+ * @returns {LobbyEntry[]}
+ */
+export function lobbyEntries(list) {
+  return Array.isArray(list) ? list.map((w) => ({ id: String(w.id), profile: String(w.profile || '') })) : [];
+}
+
 /** @returns {RemoteStats} */
 function emptyStats() {
   return {
@@ -815,6 +900,18 @@ const HANDLERS = {
   },
   drain(msg) {
     this.emit('drain', { message: String(msg.message || ''), deadline: Number(msg.deadline) || 0 });
+  },
+  'room-state'(msg) {
+    this.emit('meeting', meetingState(msg));
+  },
+  'lobby-list'(msg) {
+    this.emit('lobby', { waiting: lobbyEntries(msg.waiting) });
+  },
+  'participant-removed'(msg) {
+    this.emit('removed', { id: String(msg.id), by: String(msg.by || '') });
+  },
+  'mute-request'(msg) {
+    this.emit('mute-request', { from: String(msg.from || '') });
   },
   redirect(msg) {
     this.emit('redirect', { url: String(msg.url) });

@@ -6,7 +6,7 @@
 
 /**
  * @typedef {object} PageState
- * @property {string} screen "landing", "prejoin", "joining", "call", "ended" or "error"
+ * @property {string} screen "landing", "prejoin", "joining", "lobby" (waiting to be let in), "call", "ended" or "error"
  * @property {string} message the error or end message shown, if any
  * @property {Call|null} call
  */
@@ -36,6 +36,7 @@ export function installTestHook(state) {
         layersAsked: c.session ? Object.fromEntries(c.session.layersAsked) : {},
         pubOffers: c.session ? c.session.pubOffers : 0,
         quality: c.self.quality,
+        host: c.self.host, handRaised: c.self.handRaised,
       };
     },
     /** The other participants as the UI shows them. */
@@ -46,7 +47,14 @@ export function installTestHook(state) {
         id: p.id, name: p.name, nameUnreadable: p.nameUnreadable, decryptState: p.decrypt,
         audioMuted: p.audioMuted, videoMuted: p.videoMuted, hasVideo: !!p.video, hasAudio: !!p.audio,
         hasScreen: !!p.screen, speaking: p.speaking, quality: p.quality,
+        host: p.host, handRaised: p.handRaised,
       }));
+    },
+    /** The meeting's host state and, for a host, who waits in the lobby (names as shown). */
+    meeting: () => {
+      const c = state.call;
+      if (!c) return null;
+      return { ...c.meeting, isHost: c.isHost, lobby: c.lobby.map((w) => ({ id: w.id, name: w.name, nameUnreadable: w.nameUnreadable })) };
     },
     /** Receive statistics per remote participant id. */
     stats: async () => (state.call ? state.call.stats() : {}),

@@ -72,7 +72,17 @@ export function renderCall(root, call, link) {
   const unreadDot = h('span', { class: 'unread', hidden: true, 'aria-hidden': 'true' });
   const chat = new ChatPanel((text) => call.sendChat(text), () => showPanel(''));
   chat.el.classList.add('side-panel');
-  const people = new PeoplePanel(() => showPanel(''), (key) => pin(key));
+  const people = new PeoplePanel(() => showPanel(''), {
+    pin: (key) => pin(key),
+    hand: (raised) => call.raiseHand(raised),
+    lock: (locked) => call.setLock(locked),
+    lobby: (on) => call.setLobby(on),
+    remove: (id, name) => confirmRemove(call, id, name),
+    askMute: (id) => call.hostAction('ask-mute', id),
+    makeHost: (id) => call.hostAction('make-host', id),
+    admit: (id) => call.hostAction('admit', id),
+    deny: (id) => call.hostAction('deny', id),
+  });
   chat.el.hidden = true;
   people.el.hidden = true;
 
@@ -82,6 +92,9 @@ export function renderCall(root, call, link) {
   const chatBtn = roundBtn('chat-button', 'Chat', 'chat');
   chatBtn.append(unreadDot);
   const peopleBtn = roundBtn('people-button', 'People', 'users');
+  const lobbyDot = h('span', { class: 'unread', hidden: true, 'aria-hidden': 'true' });
+  peopleBtn.append(lobbyDot);
+  const handBtn = roundBtn('hand-button', 'Raise your hand (H)', 'hand');
   const settingsBtn = roundBtn('settings-button', 'Devices and noise suppression', 'settings');
   const leaveBtn = roundBtn('leave-button', 'Leave meeting', 'leave', 'danger');
   const layoutBtn = h('button', { class: 'pill-btn', type: 'button', id: 'layout-button' });
@@ -105,9 +118,12 @@ export function renderCall(root, call, link) {
     screenBtn.classList.toggle('active', !!me.screen);
     screenBtn.setAttribute('aria-label', me.screen ? 'Stop sharing the screen (S)' : 'Share the screen (S)');
     screenBtn.setAttribute('aria-pressed', me.screen ? 'true' : 'false');
+    handBtn.classList.toggle('active', me.handRaised);
+    handBtn.setAttribute('aria-label', me.handRaised ? 'Lower your hand (H)' : 'Raise your hand (H)');
+    handBtn.setAttribute('aria-pressed', me.handRaised ? 'true' : 'false');
     layoutBtn.replaceChildren(icon(view === 'grid' ? 'speaker' : 'grid'), h('span', { text: view === 'grid' ? 'Speaker view' : 'Grid view' }));
     layoutBtn.setAttribute('aria-label', view === 'grid' ? 'Switch to speaker view (G)' : 'Switch to grid view (G)');
-    for (const t of [micBtn, camBtn, screenBtn]) t.title = t.getAttribute('aria-label') || '';
+    for (const t of [micBtn, camBtn, screenBtn, handBtn]) t.title = t.getAttribute('aria-label') || '';
   };
 
   /** @param {''|'chat'|'people'} which */
@@ -130,8 +146,13 @@ export function renderCall(root, call, link) {
     if (which === 'people') renderPeople();
   };
   const renderPeople = () => {
-    if (!people.el.hidden) people.render(call.participants.values(), pinned);
+    if (!people.el.hidden) people.render(call.participants.values(), { pinned, meeting: call.meeting, isHost: call.isHost, lobby: call.lobby });
     count.textContent = String(call.participants.size || 1);
+    // A host sees at a glance that someone waits to be let in.
+    const waiting = call.isHost ? call.lobby.length : 0;
+    lobbyDot.hidden = waiting === 0;
+    lobbyDot.textContent = String(waiting);
+    peopleBtn.setAttribute('aria-label', waiting ? 'People, ' + waiting + ' waiting to join' : 'People');
   };
 
   /** @param {string} key */
@@ -158,6 +179,7 @@ export function renderCall(root, call, link) {
   chatBtn.addEventListener('click', () => showPanel(chat.el.hidden ? 'chat' : ''));
   peopleBtn.addEventListener('click', () => showPanel(people.el.hidden ? 'people' : ''));
   settingsBtn.addEventListener('click', () => openSettings(call));
+  handBtn.addEventListener('click', () => call.raiseHand(!call.self.handRaised));
   layoutBtn.addEventListener('click', toggleView);
   helpBtn.addEventListener('click', () => openHelp());
   leaveBtn.addEventListener('click', () => call.leave());
@@ -288,6 +310,8 @@ export function renderCall(root, call, link) {
     dropTile(id + ':screen');
     renderPeople();
   });
+  call.on('meeting', () => renderPeople());
+  call.on('lobby', () => renderPeople());
   call.on('active-speaker', () => {
     if (view === 'speaker') layout();
   });
@@ -348,6 +372,7 @@ export function renderCall(root, call, link) {
       case 'screen': if (!screenBtn.hidden) screenBtn.click(); break;
       case 'chat': chatBtn.click(); break;
       case 'people': peopleBtn.click(); break;
+      case 'hand': handBtn.click(); break;
       case 'layout': toggleView(); break;
       case 'settings': openSettings(call); break;
       case 'help': openHelp(); break;
@@ -372,7 +397,7 @@ export function renderCall(root, call, link) {
     h('div', { class: 'call-body' }, area, chat.el, people.el),
     h('footer', { class: 'controls' },
       h('div', { class: 'controls-left' }, inviteBtn),
-      h('div', { class: 'controls-center', role: 'toolbar', 'aria-label': 'Call controls' }, micBtn, camBtn, screenBtn, chatBtn, peopleBtn, settingsBtn, leaveBtn),
+      h('div', { class: 'controls-center', role: 'toolbar', 'aria-label': 'Call controls' }, micBtn, camBtn, screenBtn, handBtn, chatBtn, peopleBtn, settingsBtn, leaveBtn),
       h('div', { class: 'controls-right' }, layoutBtn)),
     banner));
   for (const p of call.participants.values()) call.emit('update', p);
@@ -401,6 +426,29 @@ function openSettings(call) {
     if (p.self) picker.setNoiseNote(noiseNote(call.noise.mode));
   });
   openDialog({ id: 'settings-dialog', title: 'Devices', body: [picker.el], onClose: off });
+}
+
+/**
+ * Asks a host to confirm removing someone: it cannot be undone for this
+ * meeting.
+ * @param {Call} call
+ * @param {string} id
+ * @param {string} name
+ */
+function confirmRemove(call, id, name) {
+  if (document.getElementById('remove-dialog')) return;
+  const yes = h('button', { class: 'btn btn-danger', type: 'button', id: 'confirm-remove' }, 'Remove');
+  const no = h('button', { class: 'btn', type: 'button' }, 'Cancel');
+  const d = openDialog({
+    id: 'remove-dialog', title: 'Remove ' + name + '?',
+    body: [h('p', { text: name + ' will be disconnected at once and cannot come back on this connection. Anyone with the invite link could join again: lock the meeting or turn on the lobby to keep them out.' })],
+    buttons: [no, yes],
+  });
+  yes.addEventListener('click', () => {
+    call.hostAction('remove', id);
+    d.close();
+  });
+  no.addEventListener('click', () => d.close());
 }
 
 /** The keyboard help overlay. */

@@ -2,7 +2,7 @@
 // overlay lists exactly what the handler does.
 
 /**
- * @typedef {'mic'|'camera'|'screen'|'chat'|'people'|'layout'|'leave'|'help'|'settings'} Action
+ * @typedef {'mic'|'camera'|'screen'|'hand'|'chat'|'people'|'layout'|'leave'|'help'|'settings'} Action
  */
 
 /** @type {{keys: string, action: Action, what: string}[]} */
@@ -10,6 +10,7 @@ export const SHORTCUTS = [
   { keys: 'M', action: 'mic', what: 'Mute or unmute the microphone' },
   { keys: 'V', action: 'camera', what: 'Turn the camera off or on' },
   { keys: 'S', action: 'screen', what: 'Share the screen or stop sharing' },
+  { keys: 'H', action: 'hand', what: 'Raise or lower your hand' },
   { keys: 'C', action: 'chat', what: 'Open or close the chat' },
   { keys: 'P', action: 'people', what: 'Open or close the participant list' },
   { keys: 'G', action: 'layout', what: 'Switch between grid and speaker view' },

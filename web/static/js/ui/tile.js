@@ -30,6 +30,7 @@ export class Tile {
     this.nameEl = h('span', { class: 'tile-name' });
     this.micEl = h('span', { class: 'tile-mic', title: 'Microphone off', role: 'img', 'aria-label': 'Microphone off' }, icon('micOff'));
     this.qualityEl = h('span', { class: 'tile-quality', role: 'img' }, h('i'), h('i'), h('i'));
+    this.handEl = h('span', { class: 'tile-hand', title: 'Hand raised', role: 'img', 'aria-label': 'Hand raised' }, icon('hand'));
     this.pinBtn = h('button', { class: 'tile-pin', type: 'button' }, icon('pin'));
     this.pinBtn.addEventListener('click', () => o.onPin(this.key));
     this.alert = h('div', { class: 'tile-alert', role: 'status' },
@@ -38,7 +39,7 @@ export class Tile {
       h('span', { text: 'This person joined with a different link key. Compare safety codes and share the invite link again.' }));
     this.el = h('div', { class: 'tile' + (this.screen ? ' screen' : ''), 'data-id': p.id, 'data-key': this.key, role: 'group' },
       this.video, this.avatar, this.alert,
-      h('div', { class: 'tile-label' }, this.screen ? icon('screen') : this.micEl, this.nameEl, this.screen ? null : this.qualityEl),
+      h('div', { class: 'tile-label' }, this.screen ? null : this.handEl, this.screen ? icon('screen') : this.micEl, this.nameEl, this.screen ? null : this.qualityEl),
       this.pinBtn,
       this.audio);
     /** @type {MediaStreamTrack|null} */
@@ -60,6 +61,8 @@ export class Tile {
     const first = this.avatar.firstElementChild;
     if (first) first.textContent = p.nameUnreadable ? '?' : initials(p.name || 'Guest');
     this.micEl.hidden = !p.audioMuted;
+    this.handEl.hidden = !p.handRaised;
+    this.el.classList.toggle('hand-raised', !this.screen && p.handRaised);
     this.qualityEl.dataset.q = p.quality;
     this.qualityEl.title = QUALITY_TEXT[p.quality];
     this.qualityEl.setAttribute('aria-label', QUALITY_TEXT[p.quality]);
