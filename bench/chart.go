@@ -70,31 +70,55 @@ var panels = []panel{
 	{"Frame latency p99", "ms", func(r *Result) Num { return r.LatencyP99Ms }},
 }
 
+// Series is one panel of a chart: a title and unit, and a y value (or
+// Unknown) at each x.
+type Series struct {
+	Title, Unit string
+	Ys          []Num
+}
+
 // WriteSVG draws throughput, server CPU and p99 latency against the swept
 // parameter, one panel each, with plain SVG elements only (no scripts, no
 // external fonts) so it renders anywhere, including on GitHub.
 func WriteSVG(w io.Writer, param, title string, pts []SweepPoint) error {
+	xs := make([]float64, len(pts))
+	for i, p := range pts {
+		xs[i] = float64(p.X)
+	}
+	ss := make([]Series, len(panels))
+	for i, p := range panels {
+		ss[i] = Series{Title: p.title, Unit: p.unit, Ys: make([]Num, len(pts))}
+		for j, pt := range pts {
+			ss[i].Ys[j] = p.value(pt.Result)
+		}
+	}
+	return WriteSeriesSVG(w, param, title, xs, ss)
+}
+
+// WriteSeriesSVG draws one panel per series over the same xs, in the
+// style of WriteSVG.
+func WriteSeriesSVG(w io.Writer, xname, title string, xs []float64, ss []Series) error {
 	var b strings.Builder
-	height := chartTitle + len(panels)*panelH
+	height := chartTitle + len(ss)*panelH
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", chartW, height, chartW, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", marginL, xmlEscape(title))
-	xmin, xmax := xRange(pts)
-	for i, p := range panels {
-		drawPanel(&b, chartTitle+i*panelH, param, p, pts, xmin, xmax)
+	xmin, xmax := xRange(xs)
+	for i, s := range ss {
+		drawPanel(&b, chartTitle+i*panelH, xname, s, xs, xmin, xmax)
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func xRange(pts []SweepPoint) (float64, float64) {
-	if len(pts) == 0 {
+func xRange(xs []float64) (float64, float64) {
+	if len(xs) == 0 {
 		return 0, 1
 	}
-	lo, hi := float64(pts[0].X), float64(pts[0].X)
-	for _, p := range pts {
-		lo, hi = math.Min(lo, float64(p.X)), math.Max(hi, float64(p.X))
+	lo, hi := xs[0], xs[0]
+	for _, x := range xs {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
 	}
 	if hi == lo {
 		hi = lo + 1
@@ -102,12 +126,16 @@ func xRange(pts []SweepPoint) (float64, float64) {
 	return lo, hi
 }
 
-func drawPanel(b *strings.Builder, top int, param string, p panel, pts []SweepPoint, xmin, xmax float64) {
+// maxXLabels is how many points get an x label each; with more, five
+// evenly spaced labels are drawn instead.
+const maxXLabels = 12
+
+func drawPanel(b *strings.Builder, top int, xname string, s Series, xs []float64, xmin, xmax float64) {
 	x0, x1 := float64(marginL), float64(chartW-marginR)
 	y0, y1 := float64(top+panelH-marginB), float64(top+marginT)
 	ymax := 0.0
-	for _, pt := range pts {
-		if v := p.value(pt.Result); v.Known() {
+	for _, v := range s.Ys {
+		if v.Known() {
 			ymax = math.Max(ymax, float64(v))
 		}
 	}
@@ -115,7 +143,7 @@ func drawPanel(b *strings.Builder, top int, param string, p panel, pts []SweepPo
 	sx := func(x float64) float64 { return x0 + (x-xmin)/(xmax-xmin)*(x1-x0) }
 	sy := func(y float64) float64 { return y0 - y/ymax*(y0-y1) }
 
-	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">%s (%s)</text>`+"\n", marginL, top+marginT-8, xmlEscape(p.title), xmlEscape(p.unit))
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">%s (%s)</text>`+"\n", marginL, top+marginT-8, xmlEscape(s.Title), xmlEscape(s.Unit))
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", x0, y0, x1, y0)
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", x0, y0, x0, y1)
 	for i := 0; i <= 4; i++ {
@@ -124,18 +152,23 @@ func drawPanel(b *strings.Builder, top int, param string, p panel, pts []SweepPo
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", x0, y, x1, y)
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", x0-4, y+4, shortNum(v))
 	}
-	for _, pt := range pts {
-		x := sx(float64(pt.X))
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%d</text>`+"\n", x, y0+14, pt.X)
+	labels := xs
+	if len(xs) > maxXLabels {
+		labels = nil
+		for i := 0; i <= 4; i++ {
+			labels = append(labels, xmin+(xmax-xmin)*float64(i)/4)
+		}
 	}
-	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", (x0+x1)/2, y0+30, xmlEscape(param))
+	for _, x := range labels {
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", sx(x), y0+14, shortNum(x))
+	}
+	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", (x0+x1)/2, y0+30, xmlEscape(xname))
 	var line []string
-	for _, pt := range pts {
-		v := p.value(pt.Result)
+	for i, v := range s.Ys {
 		if !v.Known() {
 			continue
 		}
-		x, y := sx(float64(pt.X)), sy(float64(v))
+		x, y := sx(xs[i]), sy(float64(v))
 		line = append(line, fmt.Sprintf("%.1f,%.1f", x, y))
 		fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="#1f6feb"/>`+"\n", x, y)
 	}

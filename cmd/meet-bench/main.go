@@ -3,6 +3,7 @@
 //
 //	meet-bench ceiling   the bare forwarding path on this machine
 //	meet-bench load      real Pion clients against a meet server
+//	meet-bench churn     joins and leaves at a steady rate: a leak soak
 //
 // Without --url, load starts a meet server itself (bin/meet, or built from
 // ./cmd/meet) on free loopback ports and reads its CPU from /proc.
@@ -33,6 +34,9 @@ Commands:
             packets per CPU-second of the sending process
   load      run real WebRTC clients against a meet server and report
             throughput, server CPU, loss and latency
+  churn     join and leave one room at a steady rate for a long time and
+            sample the server's goroutines, open files, RSS and heap after
+            GC, and join latency (a soak test for leaks)
 
 Run "meet-bench <command> --help" for the flags of each.
 `
@@ -48,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCeiling(ctx, args[1:], stdout, stderr)
 	case "load":
 		return runLoad(ctx, args[1:], stdout, stderr)
+	case "churn":
+		return runChurn(ctx, args[1:], stdout, stderr)
 	case sinkCommand:
 		// Hidden: the ceiling's receiver, started by ceiling itself.
 		if err := ceiling.ServeSink(os.Stdin, stdout, ceiling.MaxDuration+time.Minute); err != nil {

@@ -1,0 +1,33 @@
+package bench
+
+import "testing"
+
+func TestParsePromValue(t *testing.T) {
+	text := []byte("# HELP go_goroutines x\n# TYPE go_goroutines gauge\ngo_goroutines 42\ngo_goroutines_extra 7\nprocess_open_fds 1.5e+01\nlabelled{a=\"b\"} 3\n")
+	tests := []struct {
+		name string
+		want float64
+	}{
+		{"go_goroutines", 42}, {"process_open_fds", 15},
+	}
+	for _, tt := range tests {
+		if got := ParsePromValue(text, tt.name); got != Num(tt.want) {
+			t.Errorf("%s = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	for _, name := range []string{"labelled", "missing", "go_gor"} {
+		if got := ParsePromValue(text, name); got.Known() {
+			t.Errorf("%s = %v, want unknown", name, got)
+		}
+	}
+}
+
+func TestParseHeapInuse(t *testing.T) {
+	prof := []byte("heap profile: 1: 2 [3: 4] @ heap/1048576\n\n# runtime.MemStats\n# Alloc = 1\n# HeapInuse = 3031040\n# HeapReleased = 5\n")
+	if got := parseHeapInuse(prof); got != 3031040 {
+		t.Errorf("HeapInuse = %v", got)
+	}
+	if got := parseHeapInuse([]byte("# HeapInuse = x\n")); got.Known() {
+		t.Errorf("garbage parsed as %v", got)
+	}
+}
