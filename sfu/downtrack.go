@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -24,10 +25,11 @@ const seqHistory = 1024
 
 // DownTrack sends one UpTrack to one subscriber. It implements
 // webrtc.TrackLocal so Pion negotiates it, and rewrites every packet's
-// SSRC, payload type, sequence number and timestamp itself.
+// SSRC, payload type, sequence number and timestamp itself. It works with
+// what it is given when built (downLinks), so it can be tested alone.
 type DownTrack struct {
-	up    *UpTrack
-	sub   *Participant
+	downLinks
+	up    *UpTrack // the track it sends: layers, their rates and caches
 	id    string
 	codec webrtc.RTPCodecParameters // as negotiated with the subscriber
 
@@ -84,17 +86,31 @@ const rtxMinInterval = 100 * time.Millisecond
 // maxRTXPerNACK bounds the retransmissions one RTCP datagram can trigger.
 const maxRTXPerNACK = 64
 
-func newDownTrack(up *UpTrack, sub *Participant) *DownTrack {
+// downLinks are a DownTrack's collaborators.
+type downLinks struct {
+	// batch groups the datagrams of one NACK answer into one send
+	// (*udpbatch.Conn); forwarding is batched by the fan-out.
+	batch interface {
+		Begin()
+		End()
+	}
+	// keyframes asks the publisher for a key frame on a layer (the
+	// UpTrack, which throttles the requests of all its subscribers).
+	keyframes interface{ requestKeyframe(layer int) }
+	log       *slog.Logger
+}
+
+func newDownTrack(up *UpTrack, links downLinks) *DownTrack {
 	d := &DownTrack{
-		up:       up,
-		sub:      sub,
-		id:       up.info.ID,
-		current:  -1,
-		target:   maxLayers - 1,
-		maxLayer: maxLayers - 1,
-		tileW:    -1,
-		tileH:    -1,
-		rtxBuf:   make([]byte, packetcache.MaxPacketSize),
+		downLinks: links,
+		up:        up,
+		id:        up.info.ID,
+		current:   -1,
+		target:    maxLayers - 1,
+		maxLayer:  maxLayers - 1,
+		tileW:     -1,
+		tileH:     -1,
+		rtxBuf:    make([]byte, packetcache.MaxPacketSize),
 	}
 	d.wantLayer.Store(int32(d.target))
 	d.curLayer.Store(-1)
@@ -105,7 +121,7 @@ func newDownTrack(up *UpTrack, sub *Participant) *DownTrack {
 // the publisher's participant id, so the client can tell whose it is.
 func (d *DownTrack) ID() string                { return d.id }
 func (d *DownTrack) RID() string               { return "" }
-func (d *DownTrack) StreamID() string          { return d.up.owner.id }
+func (d *DownTrack) StreamID() string          { return d.up.info.Participant }
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
 
 // Bind picks the subscriber's payload type for the publisher's codec.
@@ -120,7 +136,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				}
 			}
 			d.writer.Store(tw)
-			d.up.requestKeyframe(d.up.bestLayer(d.target))
+			d.keyframes.requestKeyframe(d.up.bestLayer(d.target))
 			return c, nil
 		}
 	}
@@ -143,11 +159,12 @@ func (d *DownTrack) setMaxSize(w, h int) {
 	if d.paused && !hidden {
 		// Resume at a key frame, as after congestion.
 		d.congested = true
-		d.up.requestKeyframe(d.current)
+		d.keyframes.requestKeyframe(d.current)
 	}
 	d.paused = hidden
-	d.retarget()
+	changed := d.retarget()
 	d.mu.Unlock()
+	d.layersChanged(changed)
 }
 
 // tileLayer is the layer the tile needs; d.mu held.
@@ -167,21 +184,24 @@ func (d *DownTrack) tileLayer() int {
 func (d *DownTrack) reconsider() {
 	d.mu.Lock()
 	d.maxLayer = d.tileLayer()
-	d.retarget()
+	changed := d.retarget()
 	d.mu.Unlock()
+	d.layersChanged(changed)
 }
 
 // setEstimate applies the subscriber's bandwidth estimate.
 func (d *DownTrack) setEstimate(bps uint64) {
 	d.mu.Lock()
 	d.budget.SetRate(bps)
-	d.retarget()
+	changed := d.retarget()
 	d.mu.Unlock()
+	d.layersChanged(changed)
 }
 
 // retarget picks the layer to forward from the tile size and the bandwidth
-// estimate; the switch itself waits for a key frame. Called with d.mu held.
-func (d *DownTrack) retarget() {
+// estimate; the switch itself waits for a key frame. Called with d.mu held;
+// it reports whether the layer wanted changed.
+func (d *DownTrack) retarget() bool {
 	rates := d.up.layerRates(time.Now().UnixNano())
 	target := bwe.PickLayer(rates[:], d.budget.Rate(), d.maxLayer)
 	if target < 0 {
@@ -190,8 +210,18 @@ func (d *DownTrack) retarget() {
 	if target != d.target {
 		d.target = target
 		d.wantLayer.Store(int32(target))
-		d.up.requestKeyframe(d.up.bestLayer(target))
-		go d.up.updateWanted() // takes u.mu, and d.mu is held here
+		d.keyframes.requestKeyframe(d.up.bestLayer(target))
+		return true
+	}
+	return false
+}
+
+// layersChanged tells the UpTrack, after d.mu is released, that the layers
+// this subscriber needs changed, so it can pause or resume layers at the
+// publisher.
+func (d *DownTrack) layersChanged(changed bool) {
+	if changed {
+		d.up.updateWanted()
 	}
 }
 
@@ -210,7 +240,7 @@ func (d *DownTrack) congestion(p *packet) bool {
 		case d.congested && fits && p.keyframe:
 			d.congested = false
 		case d.congested && fits:
-			d.up.requestKeyframe(d.current)
+			d.keyframes.requestKeyframe(d.current)
 		case !d.congested && !fits:
 			d.congested = true
 		}
@@ -234,13 +264,22 @@ func (d *DownTrack) writeRTP(p *packet) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	switched := d.send(w, p)
+	d.mu.Unlock()
+	// The old layer may now be paused at the publisher.
+	d.layersChanged(switched)
+}
+
+// send is writeRTP with d.mu held; it reports whether the packet moved
+// the subscriber from one layer to another.
+func (d *DownTrack) send(w *trackWriter, p *packet) (switched bool) {
 	if p.layer != d.current {
+		switched = d.current >= 0
 		if !d.switchTo(p) {
 			if d.current < 0 && p.layer == d.up.bestLayer(d.target) {
 				d.stats.drops[DropKeyframeWait]++
 			}
-			return
+			return false
 		}
 	}
 	if len(p.payload) == 0 {
@@ -278,13 +317,14 @@ func (d *DownTrack) writeRTP(p *packet) {
 	if _, err := w.w.WriteRTP(&d.hdr, p.payload); err != nil {
 		d.stats.drops[DropWriteError]++
 		if !errors.Is(err, io.ErrClosedPipe) {
-			d.sub.log.Debug("write RTP", "err", err)
+			d.log.Debug("write RTP", "err", err)
 		}
 		return
 	}
 	d.stats.packets++
 	d.stats.bytes += uint64(len(p.payload))
 	d.lastSent = p.now
+	return
 }
 
 // setAbsSendTime puts the packet's abs-send-time (computed once by the
@@ -320,7 +360,7 @@ func (d *DownTrack) switchTo(p *packet) bool {
 		return false
 	}
 	if !p.keyframe {
-		d.up.requestKeyframe(want)
+		d.keyframes.requestKeyframe(want)
 		return false
 	}
 	// Layers have unrelated timestamp bases: continue the subscriber's
@@ -331,13 +371,8 @@ func (d *DownTrack) switchTo(p *packet) bool {
 		gap = max(uint32(elapsed*int64(d.clockRate())/1e9), 1)
 	}
 	d.munger.SetSource(p.esn, p.ets, uint16(rand.Uint32()), rand.Uint32(), gap)
-	switched := d.current >= 0
 	d.current = p.layer
 	d.curLayer.Store(int32(p.layer))
-	if switched {
-		// The old layer may now be paused at the publisher.
-		go d.up.updateWanted()
-	}
 	return true
 }
 
@@ -364,7 +399,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			d.setEstimate(rembRate(p.Bitrate))
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			d.up.requestKeyframe(d.currentLayer())
+			d.keyframes.requestKeyframe(d.currentLayer())
 		case *rtcp.TransportLayerNack:
 			budget = d.answerNACK(p, budget)
 		}
@@ -393,9 +428,8 @@ func (d *DownTrack) currentLayer() int {
 // batch, at most budget of them and each at most once per rtxMinInterval;
 // it returns the budget left.
 func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack, budget int) int {
-	batch := d.sub.room.sfu.batch
-	batch.Begin()
-	defer batch.End()
+	d.batch.Begin()
+	defer d.batch.End()
 	now := time.Now().UnixNano()
 	var asked uint64
 	for _, pair := range p.Nacks {
@@ -449,7 +483,7 @@ func (d *DownTrack) retransmit(seq uint16, now int64) bool {
 	}
 	out := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: w.pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
 	if _, err := w.w.WriteRTP(&out, d.rtxBuf[hl:end]); err != nil {
-		d.sub.log.Debug("retransmit", "err", err)
+		d.log.Debug("retransmit", "err", err)
 		return false
 	}
 	d.stats.rtx++

@@ -36,8 +36,15 @@ func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 
 func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
 
-// fakeFanout builds an UpTrack with n bound DownTracks writing to counters.
+// fakeFanout builds an UpTrack with n bound DownTracks writing to
+// counters: no room, SFU or peer connection, only the collaborators.
+// Events the UpTrack tells its publisher wait in up's returned channel.
 func fakeFanout(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter) {
+	pool, up, writers, _ := fakeTracks(t, n)
+	return pool, up, writers
+}
+
+func fakeTracks(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter, chan Event) {
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -45,26 +52,29 @@ func fakeFanout(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter) 
 	batch := udpbatch.New(conn, 0)
 	pool := newFanoutPool(batch)
 	t.Cleanup(func() { pool.close(); conn.Close() })
-	room := &Room{sfu: &SFU{batch: batch}}
-	// An unconnected peer connection: key frame requests go nowhere.
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
+	log := slog.New(slog.DiscardHandler)
+	events := make(chan Event, 16)
+	up := &UpTrack{
+		upLinks: upLinks{
+			fanout:      pool,
+			toPublisher: func([]rtcp.Packet) error { return nil }, // key frame requests go nowhere
+			tell:        func(e Event) { events <- e },
+			log:         log,
+		},
+		info: TrackInfo{ID: "pub-0", Participant: "pub"},
+		kind: webrtc.RTPCodecTypeVideo, codec: rtpcodec.VP8,
 	}
-	t.Cleanup(func() { pc.Close() })
-	owner := &Participant{id: "pub", room: room, pub: pc, log: slog.New(slog.DiscardHandler)}
-	up := &UpTrack{owner: owner, kind: webrtc.RTPCodecTypeVideo, codec: rtpcodec.VP8}
 	up.downs.Store(&[]*DownTrack{})
 	up.layers[0] = &upLayer{cache: packetcache.New(64)}
 	var writers []*countingWriter
 	for i := range n {
-		d := newDownTrack(up, &Participant{id: fmt.Sprint("sub", i), room: room, log: slog.New(slog.DiscardHandler)})
+		d := newDownTrack(up, downLinks{batch: batch, keyframes: up, log: log})
 		w := &countingWriter{}
 		d.writer.Store(&trackWriter{w: w, ssrc: uint32(i + 1), pt: 96})
 		up.addDown(d)
 		writers = append(writers, w)
 	}
-	return pool, up, writers
+	return pool, up, writers, events
 }
 
 func TestParallelFanout(t *testing.T) {
@@ -219,10 +229,7 @@ func TestHiddenTilePausesVideo(t *testing.T) {
 }
 
 func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
-	_, up, _ := fakeFanout(t, 0)
-	owner := up.owner
-	owner.events = make(chan delivery, 16)
-	owner.done = make(chan struct{})
+	pool, up, _, events := fakeTracks(t, 0)
 	up.info.Simulcast = true
 	for i, rid := range []string{"q", "h", "f"} {
 		up.layers[i] = &upLayer{index: i, rid: rid, cache: packetcache.New(8)}
@@ -230,13 +237,13 @@ func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
 		up.layers[i].last.Store(time.Now().Add(time.Hour).UnixNano()) // live throughout
 		up.ladder[i] = simulcast.Spec{Known: true, RID: rid}
 	}
-	d := newDownTrack(up, &Participant{id: "sub", room: owner.room, log: slog.New(slog.DiscardHandler)})
+	d := newDownTrack(up, downLinks{batch: pool.batch, keyframes: up, log: up.log})
 	d.writer.Store(&trackWriter{w: &countingWriter{}, ssrc: 1, pt: 96})
 	up.addDown(d)
 	next := func() []string {
 		t.Helper()
 		select {
-		case e := <-owner.events:
+		case e := <-events:
 			return e.(*LayersWanted).RIDs
 		case <-time.After(2 * time.Second):
 			t.Fatal("no layers message")

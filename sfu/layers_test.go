@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -14,10 +13,7 @@ import (
 // rids) and of which only the layers in flowing have arrived and flow.
 func simulcastUp(t *testing.T, flowing ...int) (*UpTrack, *DownTrack, func() []string) {
 	t.Helper()
-	_, up, _ := fakeFanout(t, 0)
-	owner := up.owner
-	owner.events = make(chan delivery, 16)
-	owner.done = make(chan struct{})
+	pool, up, _, events := fakeTracks(t, 0)
 	up.info.Simulcast = true
 	up.layers[0] = nil
 	for i, rid := range []string{"q", "h", "f"} {
@@ -28,13 +24,13 @@ func simulcastUp(t *testing.T, flowing ...int) (*UpTrack, *DownTrack, func() []s
 		up.layers[i].rate.Store(uint64(100_000 * (i + 1)))
 		up.layers[i].last.Store(time.Now().Add(time.Hour).UnixNano())
 	}
-	d := newDownTrack(up, &Participant{id: "sub", room: owner.room, log: slog.New(slog.DiscardHandler)})
+	d := newDownTrack(up, downLinks{batch: pool.batch, keyframes: up, log: up.log})
 	d.writer.Store(&trackWriter{w: &countingWriter{}, ssrc: 1, pt: 96})
 	up.addDown(d)
 	next := func() []string {
 		t.Helper()
 		select {
-		case e := <-owner.events:
+		case e := <-events:
 			return e.(*LayersWanted).RIDs
 		case <-time.After(2 * time.Second):
 			t.Fatal("no layers message")

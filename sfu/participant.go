@@ -60,6 +60,7 @@ type Participant struct {
 	ups     map[string]*UpTrack   // by mid
 
 	arrivals *arrivalFeedback // transport-wide feedback to the publisher
+	media    mediaLinks       // the SFU's, for the tracks
 
 	sub      *webrtc.PeerConnection
 	subMu    sync.Mutex // serialises subscriber negotiation
@@ -69,11 +70,24 @@ type Participant struct {
 	subCands []webrtc.ICECandidateInit // arrived before the first answer
 }
 
+// mediaLinks are what the SFU lends a participant's tracks: the fan-out,
+// the send batch and the totals of ended tracks.
+type mediaLinks struct {
+	fanout fanout
+	batch  interface {
+		Begin()
+		End()
+	}
+	retireUp   func(*UpTrack)
+	retireDown func(*DownTrack)
+}
+
 // newParticipant builds a participant's connections; Room.join puts it in
 // a room.
 func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 	p := &Participant{
 		id:       opts.ID,
+		media:    mediaLinks{fanout: s.fanout, batch: s.batch, retireUp: s.retireUp, retireDown: s.retireDown},
 		log:      s.log.With("room", roomRef{}),
 		listener: opts.Listener,
 		events:   make(chan delivery, eventQueueLen),
@@ -275,7 +289,7 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 	up := p.ups[mid]
 	created := up == nil
 	if created {
-		up = newUpTrack(p, mid, source, track, recv, p.encs[mid])
+		up = newUpTrack(p.upLinks(), p.id, mid, source, track, recv, p.encs[mid])
 		p.ups[mid] = up
 	}
 	p.room.mu.Unlock()
@@ -285,6 +299,14 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 		// carries it.
 		p.room.broadcast(p, &TrackPublished{Track: up.info})
 		p.room.publish(up)
+	}
+}
+
+// upLinks are what the tracks p publishes work with.
+func (p *Participant) upLinks() upLinks {
+	return upLinks{
+		fanout: p.media.fanout, toPublisher: p.pub.WriteRTCP, arrivals: p.arrivals,
+		tell: p.event, ended: p.trackEnded, retire: p.media.retireUp, log: p.log,
 	}
 }
 
@@ -312,7 +334,7 @@ func (p *Participant) subscribe(t *UpTrack) {
 		p.subMu.Unlock()
 		return
 	}
-	d := newDownTrack(t, p)
+	d := newDownTrack(t, downLinks{batch: p.media.batch, keyframes: t, log: p.log})
 	sender, err := p.sub.AddTrack(d)
 	if err != nil {
 		p.subMu.Unlock()
@@ -322,7 +344,18 @@ func (p *Participant) subscribe(t *UpTrack) {
 	d.sender = sender
 	p.downs[t] = d
 	p.subMu.Unlock()
-	t.addDown(d)
+	if !t.addDown(d) {
+		// Unpublished meanwhile: its unsubscribe may have come first.
+		p.subMu.Lock()
+		if p.downs[t] == d {
+			delete(p.downs, t)
+		}
+		p.subMu.Unlock()
+		if err := p.sub.RemoveTrack(sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+			p.log.Debug("remove track", "err", err)
+		}
+		return
+	}
 	go d.readRTCP()
 	p.negotiate()
 }
@@ -337,7 +370,7 @@ func (p *Participant) unsubscribe(t *UpTrack) {
 		return
 	}
 	t.removeDown(d)
-	p.room.sfu.retireDown(d)
+	p.media.retireDown(d)
 	if !p.closed() {
 		if err := p.sub.RemoveTrack(d.sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
 			p.log.Debug("remove track", "err", err)
@@ -492,7 +525,7 @@ func (p *Participant) closeWith(why Closed) {
 		p.subMu.Unlock()
 		for t, d := range downs {
 			t.removeDown(d)
-			p.room.sfu.retireDown(d)
+			p.media.retireDown(d)
 		}
 		if err := p.pub.Close(); err != nil {
 			p.log.Debug("close publisher connection", "err", err)

@@ -86,7 +86,7 @@ func (r *Room) updateSpeakers(now int64) ([]string, bool) {
 		if t.kind != webrtc.RTPCodecTypeAudio || !t.meter.Speaking(now) {
 			continue
 		}
-		loud = append(loud, scored{t.owner.id, t.meter.Score(now)})
+		loud = append(loud, scored{t.info.Participant, t.meter.Score(now)})
 	}
 	slices.SortStableFunc(loud, func(a, b scored) int { return b.score - a.score })
 	ids := make([]string, 0, maxSpeakers)
@@ -105,21 +105,21 @@ func (r *Room) updateSpeakers(now int64) ([]string, bool) {
 	return ids, true
 }
 
-// join registers p, built for this room, and subscribes it to every track
-// already published. Called with sfu.mu held, so the room cannot be
-// dropped meanwhile.
-func (r *Room) join(p *Participant, opts JoinOptions) error {
+// join registers p, built for this room, and returns the tracks already
+// published, for the caller to subscribe p to once no lock is held. Called
+// with sfu.mu held, so the room cannot be dropped meanwhile.
+func (r *Room) join(p *Participant, opts JoinOptions) ([]*UpTrack, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if opts.E2EE != r.e2ee {
-		return ErrE2EEMismatch
+		return nil, ErrE2EEMismatch
 	}
 	if len(r.participants) >= r.terms.MaxParticipants {
-		return ErrRoomFull
+		return nil, ErrRoomFull
 	}
 	for _, o := range r.participants {
 		if o.id == opts.ID {
-			return ErrDuplicateID
+			return nil, ErrDuplicateID
 		}
 	}
 	p.room = r
@@ -133,10 +133,7 @@ func (r *Room) join(p *Participant, opts JoinOptions) error {
 	}
 	r.participants = append(r.participants, p)
 	r.sfu.observe(MemberJoined{Room: r.id, ID: p.id, Requested: opts.Requested})
-	for _, t := range r.tracks {
-		p.subscribe(t)
-	}
-	return nil
+	return slices.Clone(r.tracks), nil
 }
 
 // leave removes p and everything it published.
@@ -156,7 +153,7 @@ func (r *Room) leave(p *Participant) {
 	var gone []*UpTrack
 	kept := r.tracks[:0]
 	for _, t := range r.tracks {
-		if t.owner == p {
+		if t.info.Participant == p.id {
 			gone = append(gone, t)
 		} else {
 			kept = append(kept, t)
@@ -184,7 +181,7 @@ func (r *Room) publish(t *UpTrack) {
 	r.tracks = append(r.tracks, t)
 	others := make([]*Participant, 0, len(r.participants))
 	for _, o := range r.participants {
-		if o != t.owner {
+		if o.id != t.info.Participant {
 			others = append(others, o)
 		}
 	}
@@ -212,7 +209,7 @@ func (r *Room) unpublish(t *UpTrack) {
 	}
 	t.close()
 	for _, o := range others {
-		if o != t.owner {
+		if o.id != t.info.Participant {
 			o.unsubscribe(t)
 		}
 	}
@@ -236,7 +233,7 @@ func (r *Room) snapshot() []*Participant {
 func (r *Room) tracksOf(p *Participant) []TrackInfo {
 	var out []TrackInfo
 	for _, t := range r.tracks {
-		if t.owner == p {
+		if t.info.Participant == p.id {
 			out = append(out, t.info)
 		}
 	}

@@ -280,19 +280,26 @@ func (s *SFU) Join(room string, opts JoinOptions) (*Participant, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.admit(room, p, opts); err != nil {
+	tracks, err := s.admit(room, p, opts)
+	if err != nil {
 		p.discard()
 		return nil, err
+	}
+	// Outside the locks: each subscription adds a track to the
+	// connection and renegotiates.
+	for _, t := range tracks {
+		p.subscribe(t)
 	}
 	return p, nil
 }
 
-// admit puts p in room, opening the room if nobody is in it.
-func (s *SFU) admit(room string, p *Participant, opts JoinOptions) error {
+// admit puts p in room, opening the room if nobody is in it, and returns
+// the tracks published there.
+func (s *SFU) admit(room string, p *Participant, opts JoinOptions) ([]*UpTrack, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	r := s.rooms[room]
 	created := r == nil
@@ -302,11 +309,11 @@ func (s *SFU) admit(room string, p *Participant, opts JoinOptions) error {
 		s.observe(RoomOpened{Room: room, Terms: r.terms})
 		s.log.Debug("room opened", "room", r.log)
 	}
-	err := r.join(p, opts)
+	tracks, err := r.join(p, opts)
 	if err != nil && created {
 		s.dropRoom(r) // cannot happen with a cap of at least one; kept safe
 	}
-	return err
+	return tracks, err
 }
 
 // roomEmpty drops r if nobody is left in it.

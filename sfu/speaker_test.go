@@ -24,7 +24,7 @@ func TestSpeakersAnnounced(t *testing.T) {
 	r := a.p.room
 	r.mu.Lock()
 	for _, tr := range r.tracks {
-		if tr.kind == webrtc.RTPCodecTypeAudio && tr.owner == a.p {
+		if tr.kind == webrtc.RTPCodecTypeAudio && tr.info.Participant == a.p.id {
 			audio = tr
 		}
 	}

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,9 +40,10 @@ const maxLayers = simulcast.MaxLayers
 const liveWindow = 1500 * time.Millisecond
 
 // UpTrack is one published track: the streams a publisher sends for one
-// transceiver (one, or one per simulcast layer).
+// transceiver (one, or one per simulcast layer). It works with what it is
+// given when built (upLinks), so it can be tested alone.
 type UpTrack struct {
-	owner *Participant
+	upLinks
 	mid   string
 	info  TrackInfo
 	codec rtpcodec.Codec
@@ -93,16 +95,39 @@ const (
 	rrInterval   = time.Second
 )
 
-func newUpTrack(owner *Participant, mid, source string, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, encs []Encoding) *UpTrack {
+// upLinks are an UpTrack's collaborators.
+type upLinks struct {
+	fanout fanout // hands each packet to the DownTracks
+	// toPublisher sends RTCP (NACK, receiver reports, PLI) to the
+	// publisher's connection.
+	toPublisher func([]rtcp.Packet) error
+	// arrivals records transport-wide sequence numbers for the publisher's
+	// congestion control feedback.
+	arrivals interface {
+		record(ssrc uint32, ext []byte, now int64)
+	}
+	tell   func(Event)    // an event to the publisher: LayersWanted
+	ended  func(*UpTrack) // every layer stopped
+	retire func(*UpTrack) // closed: fold the counters into the totals
+	log    *slog.Logger
+}
+
+// fanout hands one packet to many DownTracks and returns when every copy
+// is written (fanoutPool).
+type fanout interface {
+	forward(downs []*DownTrack, p *packet, wg *sync.WaitGroup)
+}
+
+func newUpTrack(links upLinks, publisher, mid, source string, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, encs []Encoding) *UpTrack {
 	u := &UpTrack{
-		owner: owner,
-		mid:   mid,
-		kind:  t.Kind(),
-		mime:  t.Codec().MimeType,
-		codec: rtpcodec.FromMimeType(t.Codec().MimeType),
+		upLinks: links,
+		mid:     mid,
+		kind:    t.Kind(),
+		mime:    t.Codec().MimeType,
+		codec:   rtpcodec.FromMimeType(t.Codec().MimeType),
 		info: TrackInfo{
-			ID:          owner.id + "-" + mid,
-			Participant: owner.id,
+			ID:          publisher + "-" + mid,
+			Participant: publisher,
 			Kind:        t.Kind().String(),
 			Source:      source,
 			Simulcast:   t.RID() != "",
@@ -246,8 +271,8 @@ func (u *UpTrack) feedback(l *upLayer, now int64) {
 }
 
 func (u *UpTrack) writeRTCP(p rtcp.Packet) {
-	if err := u.owner.pub.WriteRTCP([]rtcp.Packet{p}); err != nil {
-		u.owner.log.Debug("send RTCP to publisher", "err", err)
+	if err := u.toPublisher([]rtcp.Packet{p}); err != nil {
+		u.log.Debug("send RTCP to publisher", "err", err)
 	}
 }
 
@@ -266,7 +291,7 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		n, _, err := t.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				u.owner.log.Debug("track read ended", "err", err)
+				u.log.Debug("track read ended", "err", err)
 			}
 			return
 		}
@@ -291,13 +316,13 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		l.nack.Push(pkt.esn)
 		l.stats.Update(pkt.esn, h.Timestamp, now)
 		if u.twccID != 0 && h.Extension {
-			u.owner.arrivals.record(l.ssrc, h.GetExtension(u.twccID), now)
+			u.arrivals.record(l.ssrc, h.GetExtension(u.twccID), now)
 		}
 		if level, ok := audioLevel(&h, u.levelID); ok {
 			u.meter.Update(level, now)
 		}
 		if downs := *u.downs.Load(); len(downs) > 0 {
-			u.owner.room.sfu.fanout.forward(downs, &pkt, &l.wg)
+			u.fanout.forward(downs, &pkt, &l.wg)
 		}
 		u.feedback(l, now)
 	}
@@ -345,7 +370,7 @@ func (u *UpTrack) layerEnded(l *upLayer) {
 	closed := u.closed
 	u.mu.Unlock()
 	if empty && !closed {
-		u.owner.trackEnded(u)
+		u.ended(u)
 	}
 }
 
@@ -363,8 +388,13 @@ type packet struct {
 	absSendTime [3]byte
 }
 
-func (u *UpTrack) addDown(d *DownTrack) {
+// addDown adds d to the fan-out; it reports false when u has closed.
+func (u *UpTrack) addDown(d *DownTrack) bool {
 	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return false
+	}
 	old := *u.downs.Load()
 	next := make([]*DownTrack, len(old), len(old)+1)
 	copy(next, old)
@@ -372,6 +402,7 @@ func (u *UpTrack) addDown(d *DownTrack) {
 	u.downs.Store(&next)
 	u.mu.Unlock()
 	u.updateWanted()
+	return true
 }
 
 func (u *UpTrack) removeDown(d *DownTrack) {
@@ -423,7 +454,7 @@ func (u *UpTrack) updateWanted() {
 		}
 	}
 	u.mu.Unlock()
-	u.owner.event(&LayersWanted{Mid: u.mid, RIDs: rids})
+	u.tell(&LayersWanted{Mid: u.mid, RIDs: rids})
 }
 
 // layer returns layer i, or nil.
@@ -509,8 +540,8 @@ func (u *UpTrack) requestKeyframe(i int) {
 		return
 	}
 	u.plisSent.Add(1)
-	if err := u.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
-		u.owner.log.Debug("send PLI", "err", err)
+	if err := u.toPublisher([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
+		u.log.Debug("send PLI", "err", err)
 	}
 }
 
@@ -523,6 +554,6 @@ func (u *UpTrack) close() {
 	u.mu.Unlock()
 	u.downs.Store(&[]*DownTrack{})
 	if !wasClosed {
-		u.owner.room.sfu.retireUp(u)
+		u.retire(u)
 	}
 }
