@@ -13,8 +13,10 @@ import (
 const (
 	DefaultFlushInterval = 2 * time.Minute
 	DefaultCacheTTL      = time.Minute
-	defaultStripeTimeout = 20 * time.Second
-	minFlushInterval     = time.Second
+	// DefaultWebhookTolerance is Stripe's own default.
+	DefaultWebhookTolerance = 5 * time.Minute
+	defaultStripeTimeout    = 20 * time.Second
+	minFlushInterval        = time.Second
 )
 
 // Config configures a Service. Billing is off when StripeKey is empty: only
@@ -31,6 +33,10 @@ type Config struct {
 	Logger                   *slog.Logger // nil = discard
 	FlushInterval            time.Duration
 	Now                      func() time.Time
+
+	// WebhookTolerance is how far a webhook signature's timestamp may be
+	// from now, in either direction; default DefaultWebhookTolerance.
+	WebhookTolerance time.Duration
 
 	// CacheTTL bounds how long a subscription status read from Stripe is
 	// trusted; webhooks invalidate it sooner. Default DefaultCacheTTL.
@@ -54,6 +60,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FlushInterval < minFlushInterval {
 		return c, fmt.Errorf("%w: FlushInterval %v is below %v", ErrInvalidConfig, c.FlushInterval, minFlushInterval)
+	}
+	if c.WebhookTolerance == 0 {
+		c.WebhookTolerance = DefaultWebhookTolerance
+	}
+	if c.WebhookTolerance < 0 {
+		return c, fmt.Errorf("%w: WebhookTolerance is negative", ErrInvalidConfig)
 	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = DefaultCacheTTL

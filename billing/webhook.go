@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	stripe "github.com/stripe/stripe-go/v76"
@@ -58,8 +60,12 @@ func (s *Service) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	// event after an account upgrade would stop access codes from being
 	// issued. A mismatch is logged so an operator can pin the endpoint's
 	// version.
-	ev, err := webhook.ConstructEventWithOptions(body, r.Header.Get("Stripe-Signature"), s.cfg.WebhookSecret,
-		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+	sig := r.Header.Get("Stripe-Signature")
+	ev, err := webhook.ConstructEventWithOptions(body, sig, s.cfg.WebhookSecret,
+		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true, Tolerance: s.cfg.WebhookTolerance})
+	if err == nil && signedInFuture(sig, time.Now(), s.cfg.WebhookTolerance) {
+		err = webhook.ErrTooOld
+	}
 	if err != nil {
 		s.log.Warn("webhook rejected", "reason", webhookRejectReason(err))
 		writeError(w, http.StatusBadRequest, webhookRejectReason(err))
@@ -101,6 +107,21 @@ func (s *Service) dispatch(ctx context.Context, w http.ResponseWriter, ev stripe
 	}
 	s.log.Info("webhook event handled", "type", ev.Type, "event", ev.ID)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// signedInFuture reports whether the signature's timestamp ("t=" in the
+// Stripe-Signature header) lies more than tolerance ahead of now. Stripe's
+// library refuses only old timestamps; one from the future would let a
+// captured delivery be replayed for as long as its clock is ahead. Wall
+// time, not Config.Now: Stripe signs with its real clock.
+func signedInFuture(header string, now time.Time, tolerance time.Duration) bool {
+	for _, part := range strings.Split(header, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "t="); ok {
+			t, err := strconv.ParseInt(v, 10, 64)
+			return err != nil || time.Unix(t, 0).After(now.Add(tolerance))
+		}
+	}
+	return false // no timestamp: the signature check has already refused it
 }
 
 func webhookRejectReason(err error) string {

@@ -16,6 +16,8 @@ type collector struct {
 	slowClients, badMessages      *prometheus.Desc
 
 	turnAllocs, turnRefused *prometheus.Desc
+
+	limitRefusals *prometheus.Desc
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -45,6 +47,8 @@ func newCollector(cfg Config) *collector {
 		badMessages:  desc("signaling_bad_messages_total", "Signaling messages refused with an error."),
 		turnAllocs:   desc("turn_allocations", "Live allocations on the embedded TURN server."),
 		turnRefused:  desc("turn_refused_total", "TURN requests or datagrams refused, by reason.", "reason"),
+
+		limitRefusals: desc("limit_refusals_total", "Requests, connections and messages refused by an abuse limit, by limit (docs/security.md).", "limit"),
 	}
 }
 
@@ -52,7 +56,7 @@ func newCollector(cfg Config) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops,
 		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.sockPackets, c.sockSyscalls, c.sockErrors,
-		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused} {
+		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
 	}
 }
@@ -69,6 +73,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- counter(c.refusedJoins, float64(s.RefusedJoins))
 		ch <- counter(c.slowClients, float64(s.SlowClients))
 		ch <- counter(c.badMessages, float64(s.BadMessages))
+	}
+	if c.cfg.Limits != nil {
+		for limit, v := range c.cfg.Limits() {
+			ch <- counter(c.limitRefusals, float64(v), limit)
+		}
 	}
 	if c.cfg.TURN != nil {
 		s := c.cfg.TURN()

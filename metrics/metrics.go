@@ -23,6 +23,9 @@ type Config struct {
 	SFU       func() Media
 	Signaling func() Signaling
 	TURN      func() TURN
+	// Limits returns the abuse limits' refusals by limit name
+	// (docs/security.md).
+	Limits func() map[string]uint64
 	// Process adds the Go runtime and process (CPU, memory, file
 	// descriptors) collectors. Tests running two servers in one process
 	// may leave it off; the binary turns it on.

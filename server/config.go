@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/monkeythorn/meet/admission"
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/billing"
 	"github.com/monkeythorn/meet/cluster"
@@ -65,8 +66,49 @@ type Config struct {
 	// from Logger.
 	Billing billing.Config
 
+	// Limits are the per-address rate limits, session caps and the
+	// client address behind a proxy (docs/security.md). The zero value
+	// takes admission's defaults: limits are on unless turned off.
+	Limits admission.Config
+	// HTTP bounds how long one HTTP connection may take; zero fields take
+	// the defaults below.
+	HTTP HTTPTimeouts
+
 	// wrapUsage lets tests observe the usage the server records.
 	wrapUsage func(usageRecorder) usageRecorder
+}
+
+// HTTPTimeouts are the http.Server time-outs of every listener Serve
+// runs, so a client cannot hold a connection open by sending slowly or
+// not at all. WebSockets are not affected once upgraded.
+type HTTPTimeouts struct {
+	ReadHeader time.Duration // default DefaultReadHeaderTimeout
+	Read       time.Duration // headers and body; default DefaultReadTimeout
+	Write      time.Duration // default DefaultWriteTimeout
+	Idle       time.Duration // keep-alive between requests; default DefaultIdleTimeout
+}
+
+// Defaults of HTTPTimeouts.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 15 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+)
+
+func (h *HTTPTimeouts) defaults() error {
+	for _, f := range []struct {
+		d   *time.Duration
+		def time.Duration
+	}{{&h.ReadHeader, DefaultReadHeaderTimeout}, {&h.Read, DefaultReadTimeout}, {&h.Write, DefaultWriteTimeout}, {&h.Idle, DefaultIdleTimeout}} {
+		if *f.d < 0 {
+			return fmt.Errorf("%w: negative HTTP time-out", ErrConfig)
+		}
+		if *f.d == 0 {
+			*f.d = f.def
+		}
+	}
+	return nil
 }
 
 // TURNConfig describes TURN servers that accept TURN REST credentials.
@@ -93,6 +135,9 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
 			return fmt.Errorf("%w: allowed origin %q is not scheme://host", ErrConfig, o)
 		}
+	}
+	if err := c.HTTP.defaults(); err != nil {
+		return err
 	}
 	if len(c.TURN.URLs) > 0 || c.EmbeddedTURN != nil {
 		if c.TURN.Secret == nil {

@@ -17,4 +17,6 @@ const (
 	codeDraining    = "draining"
 	codeNotReady    = "not-ready"
 	codeInternal    = "internal"
+	codeTooMany     = "too-many-requests"
+	codeContentType = "unsupported-content-type"
 )

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/monkeythorn/meet/admission"
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/metrics"
 	"github.com/monkeythorn/meet/sfu"
@@ -28,6 +29,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	issuer  *auth.Issuer
+	gate    *admission.Gate // per-address limits and session caps (limits.go)
 	sig     *signaling.Handler
 	web     http.Handler
 	sfu     *sfu.SFU
@@ -55,7 +57,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), issuer: issuer, web: cfg.Web}
+	gate, err := admission.New(cfg.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), issuer: issuer, gate: gate, web: cfg.Web}
 	if s.web == nil {
 		s.web = web.Handler()
 	}
@@ -90,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 	sigCfg.Checks = append(slices.Clip(sigCfg.Checks), s.joinChecks()...)
 	sigCfg.ICEServers = s.iceServers
 	sigCfg.CheckOrigin = s.checkOrigin
+	sigCfg.Admit = s.admitSession
 	if s.sig, err = signaling.NewHandler(sigCfg); err != nil {
 		s.closeMedia()
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -106,7 +113,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
-	s.handler = securityHeaders(s.logRequests(s.mux))
+	s.handler = securityHeaders(s.logRequests(s.admit(s.mux)))
 	return s, nil
 }
 
@@ -196,12 +203,7 @@ func (s *Server) ICETCPAddr() *net.TCPAddr {
 // Serve serves HTTP on ln until Shutdown; it then returns
 // http.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	srv := s.HTTPServer(s.handler)
 	s.mu.Lock()
 	if s.draining.Load() {
 		s.mu.Unlock()
@@ -213,6 +215,20 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	defer s.serving.Done()
 	return srv.Serve(ln)
+}
+
+// HTTPServer returns an http.Server for h with this node's time-outs
+// (Config.HTTP), for Serve and for the binary's side listeners (metrics,
+// ACME), so that no listener waits on a client forever.
+func (s *Server) HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeader,
+		ReadTimeout:       s.cfg.HTTP.Read,
+		WriteTimeout:      s.cfg.HTTP.Write,
+		IdleTimeout:       s.cfg.HTTP.Idle,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 }
 
 // Start listens on addr ("127.0.0.1:0" in tests) and serves in the

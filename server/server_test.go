@@ -73,6 +73,9 @@ func (ts *testServer) do(method, path, body string, hdr map[string]string) (int,
 	if err != nil {
 		ts.t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // the JSON endpoints require it
+	}
 	for k, v := range hdr {
 		if k == "Host" {
 			req.Host = v
@@ -413,7 +416,9 @@ func TestShutdownDrains(t *testing.T) {
 	// it is draining.
 	for _, tt := range []struct{ method, path, body string }{{"GET", "/readyz", ""}, {"POST", "/api/token", `{"room":"` + room + `"}`}} {
 		rec := httptest.NewRecorder()
-		ts.s.Handler().ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body)))
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Content-Type", "application/json")
+		ts.s.Handler().ServeHTTP(rec, req)
 		checkJSONError(t, rec.Code, rec.Header(), rec.Body.Bytes(), 503, codeDraining)
 	}
 }

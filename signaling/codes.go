@@ -8,4 +8,8 @@ const (
 	// CodeDuplicate: the token's participant id is already in the room,
 	// i.e. the token was used twice. Fatal; fetch a new token.
 	CodeDuplicate = "duplicate"
+	// CodeBusy: a limit of the server refused the connection (too many
+	// connections or joins from the client's network, or the node is
+	// full). Fatal; the message says when to try again.
+	CodeBusy = "busy"
 )

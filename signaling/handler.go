@@ -51,6 +51,11 @@ type Config struct {
 	// connect. Nil allows only the request's own host (or non-browser
 	// clients without an Origin header).
 	CheckOrigin func(r *http.Request) bool
+	// Admit, when set, is asked before each upgrade whether this client
+	// may open one more session (rate and session caps). A refusal is
+	// sent as a fatal CodeBusy error with err's text; release is called
+	// when the session ends.
+	Admit func(r *http.Request) (release func(), err error)
 
 	JoinTimeout  time.Duration // time from connect to the join message
 	PingInterval time.Duration // WebSocket pings to keep NATs and proxies open
@@ -159,6 +164,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 
 // ServeHTTP upgrades the request and runs the session until it ends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var refused error
+	if h.cfg.Admit != nil {
+		var release func()
+		if release, refused = h.cfg.Admit(r); refused == nil {
+			defer release()
+		}
+	}
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// The upgrader has already answered with an HTTP error.
@@ -166,6 +178,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newSession(h, conn)
+	if refused != nil {
+		// Upgraded anyway so the client can show why, which a bare HTTP
+		// 429 on a WebSocket handshake would not let it do.
+		h.refused.Add(1)
+		s.writeNow(&Error{Type: TypeError, Code: CodeBusy, Message: refused.Error(), Fatal: true})
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, CodeBusy), time.Now().Add(time.Second))
+		s.closeNow()
+		return
+	}
 	if !h.add(s) {
 		s.writeNow(&Error{Type: TypeError, Code: CodeDraining, Message: "the server is shutting down; try again in a moment", Fatal: true})
 		s.closeNow()

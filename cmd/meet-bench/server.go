@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,9 +21,14 @@ import (
 
 	"crypto/rand"
 
+	"github.com/monkeythorn/meet/admission"
 	"github.com/monkeythorn/meet/server"
 	"github.com/monkeythorn/meet/sfu"
 )
+
+// loopback is where meet-bench's own clients come from: trusted, so the
+// per-address limits do not throttle the load it generates.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // childServer is a meet server meet-bench started.
 type childServer struct {
@@ -115,7 +121,10 @@ func fileExists(p string) bool {
 func serverArgs(httpPort, udpPort, metricsPort int, extra []string) []string {
 	args := []string{"--dev", "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp-port", fmt.Sprint(udpPort),
 		"--media-ip", "127.0.0.1", "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsPort),
-		"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--ice-tcp-port=0", "--log-level", "warn"}
+		"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--ice-tcp-port=0", "--log-level", "warn",
+		// The load generator is a trusted local client: the per-address
+		// limits (docs/security.md) would throttle its hundreds of joins.
+		"--trusted-clients", "127.0.0.1,::1"}
 	return append(args, extra...)
 }
 
@@ -228,7 +237,8 @@ func runProfiledServer(ctx context.Context, args []string, stderr io.Writer) int
 	rand.Read(secret)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(server.Config{Logger: log, Secret: secret,
-		SFU: sfu.Config{ListenIP: *mediaIP, UDPPort: *udpPort, IncludeLoopback: true}})
+		SFU:    sfu.Config{ListenIP: *mediaIP, UDPPort: *udpPort, IncludeLoopback: true},
+		Limits: admission.Config{Exempt: loopback}})
 	if err != nil {
 		fmt.Fprintf(stderr, "meet-bench _server: %v\n", err)
 		return 1

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/monkeythorn/meet/billing"
 )
@@ -18,6 +19,7 @@ func billingOptions() []option {
 		{"plans", "MEET_PLANS", "", `plans as a JSON array merged over the defaults, e.g. [{"id":"pro","price_id":"price_...","metered_price_id":"price_..."}]`},
 		{"smtp-url", "MEET_SMTP_URL", "", "mail server for access codes: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; empty = codes only on the checkout page"},
 		{"mail-from", "MEET_MAIL_FROM", "", `sender of access-code mail, e.g. "MonkeyThorn Meet <billing@meet.example.com>"`},
+		{"stripe-webhook-tolerance", "MEET_STRIPE_WEBHOOK_TOLERANCE", "5m", "how far a webhook signature's time may be from this host's clock, either way; older or newer deliveries are refused"},
 	}
 }
 
@@ -36,6 +38,10 @@ func parseBillingFlags(v map[string]*string) (billing.Config, error) {
 		}
 		return billing.Config{}, nil
 	}
+	tol, err := time.ParseDuration(*v["stripe-webhook-tolerance"])
+	if err != nil || tol <= 0 {
+		return billing.Config{}, fmt.Errorf("--stripe-webhook-tolerance %q: want a positive duration such as 5m", *v["stripe-webhook-tolerance"])
+	}
 	plans, err := billing.ParsePlans(*v["plans"])
 	if err != nil {
 		return billing.Config{}, fmt.Errorf("--plans (MEET_PLANS): %v", err)
@@ -47,5 +53,6 @@ func parseBillingFlags(v map[string]*string) (billing.Config, error) {
 		Plans:            plans,
 		SMTPURL:          *v["smtp-url"],
 		MailFrom:         *v["mail-from"],
+		WebhookTolerance: tol,
 	}, nil
 }

@@ -32,6 +32,7 @@ type config struct {
 	Billing         billing.Config // billing_flags.go
 	Cluster         clusterFlags   // cluster_flags.go
 	Ops             opsFlags       // ops_flags.go
+	Limits          limitFlags     // limit_flags.go
 	// Settings is every key's raw value and where it came from, in
 	// options() order, for the summary of `meet config check`.
 	Settings []setting
@@ -62,7 +63,7 @@ func options() []option {
 		{"log-format", "MEET_LOG_FORMAT", "text", "text or json (logs go to stderr only)"},
 		{"shutdown-timeout", "MEET_SHUTDOWN_TIMEOUT", "10s", "how long a graceful shutdown may take"},
 		{"dev", "MEET_DEV", "false", "development mode: generated in-memory secret; everything on loopback, free side ports, no TURN (docs/config.md)"},
-	}, append(append(clusterOptions(), billingOptions()...), opsOptions()...)...)
+	}, append(append(append(clusterOptions(), billingOptions()...), opsOptions()...), limitOptions()...)...)
 }
 
 // parseConfig reads flags, falling back to environment variables, then to
@@ -216,6 +217,9 @@ func buildConfig(v map[string]*string, secret string) (*config, error) {
 		errs = append(errs, err)
 	}
 	if c.Ops, err = parseOpsFlags(v); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Limits, err = parseLimitFlags(v); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

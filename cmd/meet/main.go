@@ -78,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ProcessMetrics: true,
 		Billing:        cfg.Billing,
 		Cluster:        cfg.Cluster.clusterConfig(log), // nil: one node
+		Limits:         cfg.Limits.Limits,
+		HTTP:           cfg.Limits.HTTP,
 		SFU: sfu.Config{
 			ListenIP:        cfg.MediaIP,
 			UDPPort:         cfg.UDPPort,
@@ -123,12 +125,19 @@ func serve(ctx context.Context, srv *server.Server, cfg *config, ts *tlsSetup, l
 	}
 	var acmeHTTP, metricsHTTP *aux
 	if ts.acme != nil {
-		if acmeHTTP, err = startAux("http-listen", cfg.Ops.HTTPListen, ts.acme.HTTPHandler(nil), log); err != nil {
+		if acmeHTTP, err = startAux("http-listen", cfg.Ops.HTTPListen, srv.HTTPServer(ts.acme.HTTPHandler(nil)), log); err != nil {
 			return fail(err)
 		}
 	}
 	if cfg.Ops.MetricsListen != "" {
-		if metricsHTTP, err = startAux("metrics-listen", cfg.Ops.MetricsListen, metricsHandler(srv, cfg.Ops.DebugPprof), log); err != nil {
+		ms := srv.HTTPServer(metricsHandler(srv, cfg.Ops.DebugPprof))
+		if cfg.Ops.DebugPprof {
+			// A CPU profile or trace streams for its ?seconds=; pprof
+			// refuses any longer than the write time-out. The listener
+			// is loopback only.
+			ms.WriteTimeout = 0
+		}
+		if metricsHTTP, err = startAux("metrics-listen", cfg.Ops.MetricsListen, ms, log); err != nil {
 			return fail(err, acmeHTTP)
 		}
 	}

@@ -154,15 +154,14 @@ type aux struct {
 	done chan struct{}
 }
 
-func startAux(name, addr string, h http.Handler, log *slog.Logger) (*aux, error) {
+// startAux serves srv (built by server.Server.HTTPServer, so it has the
+// node's time-outs) on addr.
+func startAux(name, addr string, srv *http.Server, log *slog.Logger) (*aux, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, &bindError{flag: name, err: err}
 	}
-	a := &aux{name: name, addr: ln.Addr(), done: make(chan struct{}), srv: &http.Server{
-		Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}}
+	a := &aux{name: name, addr: ln.Addr(), done: make(chan struct{}), srv: srv}
 	go func() {
 		defer close(a.done)
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

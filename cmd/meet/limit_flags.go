@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/monkeythorn/meet/admission"
+	"github.com/monkeythorn/meet/server"
+)
+
+// limitOptions are the abuse limits (docs/security.md): per-address rates,
+// session caps, the client address behind a proxy, and HTTP time-outs.
+func limitOptions() []option {
+	return []option{
+		{"limit-rooms", "MEET_LIMIT_ROOMS", "1/s,20", "POST /api/rooms per client address: N/s or N/m, then the burst; off = no limit"},
+		{"limit-tokens", "MEET_LIMIT_TOKENS", "5/s,50", "POST /api/token per client address (N/s or N/m, burst; off = no limit)"},
+		{"limit-checkout", "MEET_LIMIT_CHECKOUT", "10/m,10", "billing checkout calls per client address (N/s or N/m, burst; off = no limit)"},
+		{"limit-ws", "MEET_LIMIT_WS", "5/s,50", "WebSocket connections opened per client address (N/s or N/m, burst; off = no limit)"},
+		{"max-sessions-per-ip", "MEET_MAX_SESSIONS_PER_IP", "50", "open signaling connections per client address (IPv6: per /64); 0 = no cap"},
+		{"max-sessions", "MEET_MAX_SESSIONS", "2000", "open signaling connections on this node; 0 = no cap"},
+		{"trusted-clients", "MEET_TRUSTED_CLIENTS", "", "comma-separated addresses/CIDRs exempt from the per-address limits, e.g. 127.0.0.1 for meet-bench on the same host"},
+		{"proxy-header", "MEET_PROXY_HEADER", "", "header a reverse proxy puts the client address in (X-Real-IP or X-Forwarded-For); read only from --trusted-proxies. Empty = the connection's address"},
+		{"trusted-proxies", "MEET_TRUSTED_PROXIES", "127.0.0.1,::1", "addresses/CIDRs of the reverse proxies whose --proxy-header is believed"},
+		{"http-read-header-timeout", "MEET_HTTP_READ_HEADER_TIMEOUT", "5s", "time a client has to send a request's headers"},
+		{"http-read-timeout", "MEET_HTTP_READ_TIMEOUT", "15s", "time a client has to send a whole request, body included"},
+		{"http-write-timeout", "MEET_HTTP_WRITE_TIMEOUT", "30s", "time to write one response"},
+		{"http-idle-timeout", "MEET_HTTP_IDLE_TIMEOUT", "60s", "how long an idle keep-alive connection stays open"},
+	}
+}
+
+// limitFlags are the parsed limits.
+type limitFlags struct {
+	Limits admission.Config
+	HTTP   server.HTTPTimeouts
+}
+
+func parseLimitFlags(v map[string]*string) (limitFlags, error) {
+	var l limitFlags
+	var errs []error
+	rates := []struct {
+		name string
+		dst  *admission.Rate
+	}{{"limit-rooms", &l.Limits.Rooms}, {"limit-tokens", &l.Limits.Tokens}, {"limit-checkout", &l.Limits.Checkout}, {"limit-ws", &l.Limits.Upgrades}}
+	for _, r := range rates {
+		var err error
+		if *r.dst, err = admission.ParseRate(*v[r.name]); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q: want N/s,BURST or N/m,BURST such as 5/s,50, or off", r.name, *v[r.name]))
+		}
+	}
+	caps := []struct {
+		name string
+		dst  *int
+	}{{"max-sessions-per-ip", &l.Limits.SessionsPerAddr}, {"max-sessions", &l.Limits.Sessions}}
+	for _, c := range caps {
+		n, err := strconv.Atoi(*v[c.name])
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("--%s %q: want a number, 0 = no cap", c.name, *v[c.name]))
+			continue
+		}
+		if n == 0 {
+			n = -1 // admission: -1 is no cap, 0 the default
+		}
+		*c.dst = n
+	}
+	var err error
+	if l.Limits.Exempt, err = admission.ParsePrefixes(*v["trusted-clients"]); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-clients %q: want addresses or CIDRs separated by commas", *v["trusted-clients"]))
+	}
+	if l.Limits.TrustedProxies, err = admission.ParsePrefixes(*v["trusted-proxies"]); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies %q: want addresses or CIDRs separated by commas", *v["trusted-proxies"]))
+	}
+	l.Limits.ProxyHeader = *v["proxy-header"]
+	times := []struct {
+		name string
+		dst  *time.Duration
+	}{{"http-read-header-timeout", &l.HTTP.ReadHeader}, {"http-read-timeout", &l.HTTP.Read}, {"http-write-timeout", &l.HTTP.Write}, {"http-idle-timeout", &l.HTTP.Idle}}
+	for _, t := range times {
+		if *t.dst, err = time.ParseDuration(*v[t.name]); err != nil || *t.dst <= 0 {
+			errs = append(errs, fmt.Errorf("--%s %q: want a positive duration such as 15s", t.name, *v[t.name]))
+		}
+	}
+	return l, errors.Join(errs...)
+}
