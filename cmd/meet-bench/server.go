@@ -121,10 +121,10 @@ func fileExists(p string) bool {
 func serverArgs(httpPort, udpPort, metricsPort int, extra []string) []string {
 	args := []string{"--dev", "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp-port", fmt.Sprint(udpPort),
 		"--media-ip", "127.0.0.1", "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsPort),
-		"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--ice-tcp-port=0", "--log-level", "warn",
 		// The load generator is a trusted local client: the per-address
 		// limits (docs/security.md) would throttle its hundreds of joins.
-		"--trusted-clients", "127.0.0.1,::1"}
+		"--trusted-clients", "127.0.0.1,::1",
+		"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--ice-tcp-port=0", "--log-level", "warn"}
 	return append(args, extra...)
 }
 

@@ -102,7 +102,7 @@ func TestSideBySide(t *testing.T) {
 // and takes no MEET_ variable, and --server-args comes last so it wins.
 func TestServerArgs(t *testing.T) {
 	args := strings.Join(serverArgs(1, 2, 3, []string{"--ice-tcp-port=7881"}), " ")
-	for _, want := range []string{"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--metrics-listen 127.0.0.1:3", "--media-ip 127.0.0.1"} {
+	for _, want := range []string{"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--metrics-listen 127.0.0.1:3", "--media-ip 127.0.0.1", "--trusted-clients 127.0.0.1,::1"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("server args %q lack %q", args, want)
 		}
