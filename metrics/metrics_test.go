@@ -98,12 +98,14 @@ func TestCollectorReadsSources(t *testing.T) {
 // server passes are the SFU's and TURN's enumerations is checked on a real
 // scrape in server (TestMetricsEndpoint).
 func TestLabelsCarryNoIdentity(t *testing.T) {
-	m, err := New(Config{SFU: source(sampleSFU()), Signaling: source(Signaling{}), TURN: source(sampleTURN()), Process: true})
+	limits := map[string]uint64{"tokens": 3, "sessions": 1}
+	m, err := New(Config{SFU: source(sampleSFU()), Signaling: source(Signaling{}), TURN: source(sampleTURN()), Limits: source(limits), Process: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	allowed := map[string]map[string]bool{
 		"reason":  nil, // any value of an enumeration, checked below
+		"limit":   nil, // admission's limit names (server checks them on a scrape)
 		"version": nil, // go_info
 	}
 	reasons := map[string]bool{}
@@ -122,6 +124,9 @@ func TestLabelsCarryNoIdentity(t *testing.T) {
 			for _, l := range mt.GetLabel() {
 				if _, ok := allowed[l.GetName()]; !ok {
 					t.Errorf("%s has label %s=%q: not an allowed label", f.GetName(), l.GetName(), l.GetValue())
+				}
+				if _, ok := limits[l.GetValue()]; l.GetName() == "limit" && !ok {
+					t.Errorf("%s has limit %q that the source did not give", f.GetName(), l.GetValue())
 				}
 				if l.GetName() == "reason" && !reasons[l.GetValue()] {
 					t.Errorf("%s has reason %q outside the enumeration", f.GetName(), l.GetValue())

@@ -21,6 +21,7 @@ import (
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/internal/testcert"
+	"github.com/monkeythorn/meet/admission"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
 )
@@ -483,6 +484,20 @@ func TestMetricsDuringCall(t *testing.T) {
 	for _, m := range regexp.MustCompile(`reason="([^"]*)"`).FindAllStringSubmatch(body, -1) {
 		if !reasons[m[1]] {
 			t.Errorf("reason label %q outside the enumerations", m[1])
+		}
+	}
+	// Every limit label is one of admission's limit names.
+	limits := map[string]bool{}
+	for l := admission.Rooms; l.String() != "unknown"; l++ {
+		limits[l.String()] = true
+	}
+	found := regexp.MustCompile(`meet_limit_refusals_total\{limit="([^"]*)"\}`).FindAllStringSubmatch(body, -1)
+	if len(found) == 0 {
+		t.Error("no meet_limit_refusals_total in the metrics")
+	}
+	for _, m := range found {
+		if !limits[m[1]] {
+			t.Errorf("limit label %q outside admission's limits", m[1])
 		}
 	}
 }
