@@ -9,6 +9,7 @@ type collector struct {
 	rooms, participants, tracks *prometheus.Desc
 	packets, bytes, drops       *prometheus.Desc
 	nacksIn, rtx, nacksOut, pli *prometheus.Desc
+	pliHeld                     *prometheus.Desc
 	sockPackets, sockSyscalls   *prometheus.Desc
 	sockErrors                  *prometheus.Desc
 
@@ -36,7 +37,8 @@ func newCollector(cfg Config) *collector {
 		nacksIn:      desc("nacks_received_total", "Sequence numbers subscribers asked to have resent."),
 		rtx:          desc("retransmits_total", "NACKed packets resent from the cache."),
 		nacksOut:     desc("nacks_sent_total", "Sequence numbers the SFU asked publishers to resend."),
-		pli:          desc("plis_sent_total", "Key frame requests (PLI) sent to publishers."),
+		pli:          desc("plis_sent_total", "Key frame requests (PLI) sent to publishers, by reason.", "reason"),
+		pliHeld:      desc("plis_held_total", "Key frame requests not sent because the layer was asked within the last 500 ms."),
 		sockPackets:  desc("socket_batched_packets_total", "Datagrams sent in sendmmsg batches."),
 		sockSyscalls: desc("socket_batch_syscalls_total", "sendmmsg calls."),
 		sockErrors:   desc("socket_send_errors_total", "Datagrams the kernel refused to send."),
@@ -55,7 +57,7 @@ func newCollector(cfg Config) *collector {
 // Describe sends every descriptor, so the registry can check for clashes.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops,
-		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.sockPackets, c.sockSyscalls, c.sockErrors,
+		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors,
 		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
 	}
@@ -100,7 +102,10 @@ func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	ch <- counter(c.nacksIn, float64(s.NACKsReceived))
 	ch <- counter(c.rtx, float64(s.Retransmits))
 	ch <- counter(c.nacksOut, float64(s.NACKsSent))
-	ch <- counter(c.pli, float64(s.PLIsSent))
+	for reason, v := range s.PLIs {
+		ch <- counter(c.pli, float64(v), reason)
+	}
+	ch <- counter(c.pliHeld, float64(s.PLIsHeld))
 	ch <- counter(c.sockPackets, float64(s.SocketPackets))
 	ch <- counter(c.sockSyscalls, float64(s.SocketSyscalls))
 	ch <- counter(c.sockErrors, float64(s.SocketErrors))

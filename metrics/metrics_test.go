@@ -13,7 +13,8 @@ import (
 func sampleSFU() Media {
 	return Media{Rooms: 2, Participants: 5, Tracks: 9, PacketsForwarded: 1000, BytesForwarded: 123456,
 		Drops:         map[string]uint64{"congestion": 11, "keyframe_wait": 12, "paused": 0},
-		NACKsReceived: 7, Retransmits: 6, NACKsSent: 3, PLIsSent: 4,
+		NACKsReceived: 7, Retransmits: 6, NACKsSent: 3,
+		PLIs: map[string]uint64{"layer_switch": 3, "subscriber": 1, "congestion": 0}, PLIsHeld: 5,
 		SocketPackets: 900, SocketSyscalls: 100, SocketErrors: 1}
 }
 
@@ -77,7 +78,9 @@ func TestCollectorReadsSources(t *testing.T) {
 		"meet_dropped_packets_total{reason=congestion}":    11,
 		"meet_dropped_packets_total{reason=keyframe_wait}": 12,
 		"meet_dropped_packets_total{reason=paused}":        0,
-		"meet_nacks_received_total":                        7, "meet_retransmits_total": 6, "meet_nacks_sent_total": 3, "meet_plis_sent_total": 4,
+		"meet_nacks_received_total":                        7, "meet_retransmits_total": 6, "meet_nacks_sent_total": 3,
+		"meet_plis_sent_total{reason=layer_switch}": 3, "meet_plis_sent_total{reason=subscriber}": 1,
+		"meet_plis_sent_total{reason=congestion}": 0, "meet_plis_held_total": 5,
 		"meet_socket_batched_packets_total": 900, "meet_socket_batch_syscalls_total": 100, "meet_socket_send_errors_total": 1,
 		"meet_signaling_sessions": 5, "meet_joins_total": 8, "meet_joins_refused_total": 2,
 		"meet_signaling_slow_clients_total": 1, "meet_signaling_bad_messages_total": 3,
@@ -110,6 +113,9 @@ func TestLabelsCarryNoIdentity(t *testing.T) {
 	}
 	reasons := map[string]bool{}
 	for r := range sampleSFU().Drops {
+		reasons[r] = true
+	}
+	for r := range sampleSFU().PLIs {
 		reasons[r] = true
 	}
 	for r := range sampleTURN().Refused {

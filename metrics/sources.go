@@ -16,7 +16,11 @@ type Media struct {
 	NACKsReceived uint64 // sequence numbers subscribers asked for
 	Retransmits   uint64 // answered from the cache
 	NACKsSent     uint64 // sequence numbers asked of publishers
-	PLIsSent      uint64 // key frame requests sent to publishers
+	// PLIs counts key frame requests sent to publishers, by reason (the
+	// SFU's fixed enumeration, as for Drops); PLIsHeld those not sent
+	// because the layer was asked moments before.
+	PLIs     map[string]uint64
+	PLIsHeld uint64
 
 	SocketPackets, SocketSyscalls, SocketErrors uint64
 }

@@ -36,11 +36,15 @@ func (s *Server) mediaStats() metrics.Media {
 		Rooms: st.Rooms, Participants: st.Participants, Tracks: st.Tracks,
 		PacketsForwarded: st.PacketsForwarded, BytesForwarded: st.BytesForwarded,
 		Drops:         make(map[string]uint64, len(st.Drops)),
-		NACKsReceived: st.NACKsReceived, Retransmits: st.Retransmits, NACKsSent: st.NACKsSent, PLIsSent: st.PLIsSent,
+		NACKsReceived: st.NACKsReceived, Retransmits: st.Retransmits, NACKsSent: st.NACKsSent,
+		PLIs: make(map[string]uint64, len(st.PLIs)), PLIsHeld: st.PLIsHeld,
 		SocketPackets: st.Socket.Packets, SocketSyscalls: st.Socket.Syscalls, SocketErrors: st.Socket.Errors,
 	}
 	for r, v := range st.Drops { // every reason of the enumeration, zeros included
 		m.Drops[sfu.DropReason(r).String()] = v
+	}
+	for r, v := range st.PLIs {
+		m.PLIs[sfu.KeyframeReason(r).String()] = v
 	}
 	return m
 }

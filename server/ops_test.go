@@ -481,6 +481,9 @@ func TestMetricsDuringCall(t *testing.T) {
 	for r := sfu.DropUnknown; r < sfu.DropReason(len(sfu.Stats{}.Drops)); r++ {
 		reasons[r.String()] = true
 	}
+	for r := sfu.KeyframeUnknown; r < sfu.KeyframeReason(len(sfu.Stats{}.PLIs)); r++ {
+		reasons[r.String()] = true
+	}
 	for _, m := range regexp.MustCompile(`reason="([^"]*)"`).FindAllStringSubmatch(body, -1) {
 		if !reasons[m[1]] {
 			t.Errorf("reason label %q outside the enumerations", m[1])

@@ -58,7 +58,30 @@ type DownTrack struct {
 	lastSent  int64 // unix nanoseconds of the last packet sent
 	hdr       rtp.Header
 	rtxBuf    []byte
+
+	// Probing: padding that lets the subscriber's estimate grow towards
+	// the next layer up after a dip (see probe and pad).
+	padRate   float64 // bits per second to add; 0 = not probing
+	padCredit float64 // bytes of padding due
+	padLast   int64   // unix nanoseconds of the last padding decision
+	padBuf    [padSize]byte
 }
+
+// Padding packets carry the largest padding RTP allows; probing never adds
+// more than padBurst of them after one packet.
+const (
+	padSize  = 255
+	padBurst = 8
+)
+
+// Probing fills the estimate up to probeFill of it, less audioAllowance
+// for the subscriber's audio, never beyond what the next layer needs: a
+// receiver-side estimate (REMB) grows only while what arrives is close to
+// it, so without padding it never rises above the layer it is sent.
+const (
+	probeFill      = 0.95
+	audioAllowance = 40_000
+)
 
 // trackWriter is what Bind gives: where to write and how to label it.
 type trackWriter struct {
@@ -96,8 +119,10 @@ type downLinks struct {
 	}
 	// keyframes asks the publisher for a key frame on a layer (the
 	// UpTrack, which throttles the requests of all its subscribers).
-	keyframes interface{ requestKeyframe(layer int) }
-	log       *slog.Logger
+	keyframes interface {
+		requestKeyframe(layer int, why KeyframeReason)
+	}
+	log *slog.Logger
 }
 
 func newDownTrack(up *UpTrack, links downLinks) *DownTrack {
@@ -112,6 +137,7 @@ func newDownTrack(up *UpTrack, links downLinks) *DownTrack {
 		tileH:     -1,
 		rtxBuf:    make([]byte, packetcache.MaxPacketSize),
 	}
+	d.padBuf[padSize-1] = padSize
 	d.wantLayer.Store(int32(d.target))
 	d.curLayer.Store(-1)
 	return d
@@ -136,7 +162,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				}
 			}
 			d.writer.Store(tw)
-			d.keyframes.requestKeyframe(d.up.bestLayer(d.target))
+			d.keyframes.requestKeyframe(d.up.bestLayer(d.target), KeyframeStart)
 			return c, nil
 		}
 	}
@@ -159,7 +185,7 @@ func (d *DownTrack) setMaxSize(w, h int) {
 	if d.paused && !hidden {
 		// Resume at a key frame, as after congestion.
 		d.congested = true
-		d.keyframes.requestKeyframe(d.current)
+		d.keyframes.requestKeyframe(d.current, KeyframeStart)
 	}
 	d.paused = hidden
 	changed := d.retarget()
@@ -201,7 +227,7 @@ func (d *DownTrack) setEstimate(bps uint64) {
 // retarget picks the layer to forward from the tile size and the bandwidth
 // estimate; the switch itself waits for a key frame. Called with d.mu held;
 // it reports whether the layer wanted changed.
-func (d *DownTrack) retarget() bool {
+func (d *DownTrack) retarget() (changed bool) {
 	rates := d.up.layerRates(time.Now().UnixNano())
 	target := bwe.PickLayer(rates[:], d.budget.Rate(), d.maxLayer)
 	if target < 0 {
@@ -210,10 +236,11 @@ func (d *DownTrack) retarget() bool {
 	if target != d.target {
 		d.target = target
 		d.wantLayer.Store(int32(target))
-		d.keyframes.requestKeyframe(d.up.bestLayer(target))
-		return true
+		d.keyframes.requestKeyframe(d.up.bestLayer(target), KeyframeSwitch)
+		changed = true
 	}
-	return false
+	d.probe(rates[:])
+	return changed
 }
 
 // layersChanged tells the UpTrack, after d.mu is released, that the layers
@@ -225,23 +252,77 @@ func (d *DownTrack) layersChanged(changed bool) {
 	}
 }
 
-// congestion decides, at each new video frame, whether the frame fits the
-// subscriber's bandwidth. Once a frame is dropped, the stream resumes only
-// at a key frame, so the decoder never sees a broken reference chain.
-// Called with d.mu held; reports whether p must be dropped.
+// probe decides how much padding to add: while the tile needs a higher
+// layer than the estimate allows and the current layer flows within it.
+// Called with d.mu held.
+func (d *DownTrack) probe(rates []uint64) {
+	d.padRate = 0
+	est := float64(d.budget.Rate())
+	next := d.target + 1
+	if est == 0 || d.paused || d.congested || d.current != d.target || next > d.maxLayer || next >= len(rates) || rates[next] == 0 {
+		return
+	}
+	fill := min(float64(rates[next])/bwe.Headroom, est) * probeFill
+	if pad := fill - float64(rates[d.current]) - audioAllowance; pad > 0 {
+		d.padRate = pad
+	}
+}
+
+// pad sends the padding due after the packet just forwarded (the end of a
+// frame), stamped like it. Called with d.mu held; allocates nothing.
+func (d *DownTrack) pad(w *trackWriter, p *packet) {
+	if d.padLast != 0 {
+		d.padCredit = min(d.padCredit+d.padRate/8*float64(p.now-d.padLast)/1e9, padBurst*padSize)
+	}
+	d.padLast = p.now
+	for n := 0; n < padBurst && d.padCredit >= padSize; n++ {
+		seq, ts, ok := d.munger.Pad()
+		if !ok {
+			return
+		}
+		d.history[seq%seqHistory] = sent{}
+		d.hdr.Marker = false
+		d.hdr.Padding = true
+		d.hdr.SequenceNumber, d.hdr.Timestamp = seq, ts
+		if _, err := w.w.WriteRTP(&d.hdr, d.padBuf[:]); err != nil {
+			d.stats.drops[DropWriteError]++
+			return
+		}
+		d.padCredit -= padSize + rtpHeaderOverhead
+		d.budget.Spend(padSize+rtpHeaderOverhead, p.now)
+		d.stats.padding++
+	}
+}
+
+// Congestion thresholds, in seconds of the subscriber's estimate that
+// sending may run ahead of it. A falling estimate moves the subscriber down
+// a layer at the next key frame (retarget); meanwhile frames keep flowing.
+// Only when sending has run maxDebt ahead are whole frames dropped, and
+// video resumes at a key frame once the debt is under resumeDebt: dropping
+// at the first overrun made drop, key frame, overrun cycles.
+const (
+	maxDebt    = 1.0
+	resumeDebt = 0.25
+)
+
+// congestion decides, at each new video frame, whether the frame may go
+// out under the subscriber's estimate. Once a frame is dropped, the stream
+// resumes only at a key frame, so the decoder never sees a broken
+// reference chain. Called with d.mu held; reports whether p must be
+// dropped.
 func (d *DownTrack) congestion(p *packet) bool {
 	if d.up.kind != webrtc.RTPCodecTypeVideo {
 		return false
 	}
 	if p.ets != d.frameTS {
 		d.frameTS = p.ets
-		fits := d.budget.Allow(p.now)
+		debt := d.budget.Debt(p.now)
 		switch {
-		case d.congested && fits && p.keyframe:
+		case d.congested && debt <= resumeDebt && p.keyframe:
 			d.congested = false
-		case d.congested && fits:
-			d.keyframes.requestKeyframe(d.current)
-		case !d.congested && !fits:
+		case d.congested && debt <= resumeDebt:
+			d.up.requestKeyframe(d.current, KeyframeCongestion)
+		case !d.congested && debt > maxDebt:
 			d.congested = true
 		}
 	}
@@ -324,6 +405,11 @@ func (d *DownTrack) send(w *trackWriter, p *packet) (switched bool) {
 	d.stats.packets++
 	d.stats.bytes += uint64(len(p.payload))
 	d.lastSent = p.now
+	if d.padRate > 0 && p.header.Marker {
+		d.pad(w, p)
+	} else if d.padRate == 0 {
+		d.padCredit, d.padLast = 0, 0
+	}
 	return
 }
 
@@ -360,7 +446,7 @@ func (d *DownTrack) switchTo(p *packet) bool {
 		return false
 	}
 	if !p.keyframe {
-		d.keyframes.requestKeyframe(want)
+		d.keyframes.requestKeyframe(want, KeyframeSwitch)
 		return false
 	}
 	// Layers have unrelated timestamp bases: continue the subscriber's
@@ -399,7 +485,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			d.setEstimate(rembRate(p.Bitrate))
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			d.keyframes.requestKeyframe(d.currentLayer())
+			d.keyframes.requestKeyframe(d.currentLayer(), KeyframeSubscriber)
 		case *rtcp.TransportLayerNack:
 			budget = d.answerNACK(p, budget)
 		}

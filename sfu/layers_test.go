@@ -7,6 +7,7 @@ import (
 
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/simulcast"
+	"github.com/pion/rtp"
 )
 
 // simulcastUp is an UpTrack whose publisher announced q, h and f (the SDP's
@@ -116,5 +117,140 @@ func TestTileLayerFromAnnouncedSizes(t *testing.T) {
 				t.Errorf("layer %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// Under a falling estimate the subscriber moves down a layer at that
+// layer's next key frame, and no frame is dropped meanwhile; only far over
+// the estimate are whole frames dropped, and video resumes at a key frame.
+func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
+	up, d, _ := simulcastUp(t, 0, 1)
+	up.layers[0].rate.Store(120_000)
+	up.layers[1].rate.Store(450_000)
+	d.setMaxSize(640, 360) // h
+	d.setEstimate(2_000_000)
+	h := rtp.Header{Version: 2}
+	key := []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a}
+	delta := make([]byte, 900)
+	delta[0] = 0x10
+	delta[3] = 0x01 // not a key frame
+	now := time.Now().UnixNano()
+	esn := [3]uint64{1 << 17, 1 << 18, 1 << 19}
+	var frames [3]uint64
+	// frame sends one 30 fps frame of layer: two 900-byte packets, about
+	// 450 kbit/s.
+	frame := func(layer int, isKey bool) {
+		payload := delta
+		if isKey {
+			payload = key
+		}
+		frames[layer]++
+		for range 2 {
+			esn[layer]++
+			d.writeRTP(&packet{header: &h, payload: payload, esn: esn[layer], ets: frames[layer] * 3000, layer: layer, keyframe: isKey, now: now})
+		}
+		now += int64(time.Second / 30)
+	}
+	frame(1, true)
+	for range 30 {
+		frame(1, false)
+	}
+	drops := func(r DropReason) uint64 {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.stats.drops[r]
+	}
+	if d.currentLayer() != 1 || drops(DropCongestion) != 0 {
+		t.Fatalf("on 2 Mbit/s: layer %d, %d congestion drops; want h and none", d.currentLayer(), drops(DropCongestion))
+	}
+	d.setEstimate(300_000) // h no longer fits; q does
+	if d.wantLayer.Load() != 0 {
+		t.Fatalf("target %d on 300 kbit/s, want 0 (q)", d.wantLayer.Load())
+	}
+	// A second of h at 450 kbit/s before q's key frame: nothing dropped.
+	for range 30 {
+		frame(1, false)
+		frame(0, false) // q flows too, but waits for its key frame
+	}
+	if got := drops(DropCongestion); got != 0 {
+		t.Fatalf("%d packets dropped for congestion while waiting to switch down, want none", got)
+	}
+	frame(0, true)
+	for range 10 {
+		frame(0, false)
+	}
+	if d.currentLayer() != 0 {
+		t.Fatalf("after q's key frame the layer is %d, want 0", d.currentLayer())
+	}
+	if n := up.plisSent[KeyframeCongestion].Load(); n != 0 {
+		t.Errorf("%d key frames asked for congestion, want none", n)
+	}
+
+	// Last resort: an estimate far below even q drops whole frames...
+	d.setEstimate(30_000)
+	for range 30 {
+		frame(0, false)
+	}
+	dropped := drops(DropCongestion)
+	if dropped == 0 {
+		t.Fatal("no frames dropped at 8 times the estimate")
+	}
+	// ...and video resumes at a key frame once the debt is paid.
+	d.setEstimate(2_000_000)
+	now += int64(2 * time.Second)
+	frame(0, false)
+	if drops(DropCongestion) != dropped+2 {
+		t.Fatalf("a delta frame was forwarded before the key frame")
+	}
+	frame(0, true)
+	frame(0, false)
+	if drops(DropCongestion) != dropped+2 {
+		t.Errorf("frames dropped after the key frame: %d, want %d", drops(DropCongestion), dropped+2)
+	}
+}
+
+// After a dip, padding fills the estimate towards what the next layer up
+// needs, so a receiver-side estimate can grow again; none once the tile's
+// layer fits.
+func TestProbePadsTowardsNextLayer(t *testing.T) {
+	up, d, _ := simulcastUp(t, 0, 1)
+	up.layers[0].rate.Store(120_000)
+	up.layers[1].rate.Store(450_000)
+	d.setMaxSize(640, 360) // h
+	d.setEstimate(300_000) // q only
+	h := rtp.Header{Version: 2}
+	key := []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a}
+	now := time.Now().UnixNano()
+	esn, ts := uint64(1<<17), uint64(0)
+	frames := func(layer, n int) {
+		for i := range n {
+			ts += 3000
+			for j := range 2 {
+				esn++
+				h.Marker = j == 1
+				d.writeRTP(&packet{header: &h, payload: key, esn: esn, ets: ts, layer: layer, keyframe: i == 0, now: now})
+			}
+			now += int64(time.Second / 30)
+		}
+	}
+	padding := func() uint64 {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.stats.padding
+	}
+	frames(0, 1)
+	d.setEstimate(300_000) // now on q, the target: probing starts
+	frames(0, 60)
+	// min(450k/0.85, 300k)*0.95 - 120k - 40k = 125 kbit/s for 2 s, in
+	// packets of 255 bytes of padding plus headers.
+	want := 125_000.0 * 2 / 8 / (padSize + rtpHeaderOverhead)
+	if got := float64(padding()); got < 0.8*want || got > 1.2*want {
+		t.Errorf("%.0f padding packets in 2 s, want about %.0f", got, want)
+	}
+	d.setEstimate(2_000_000) // h fits: no more padding
+	before := padding()
+	frames(0, 30)
+	if got := padding() - before; got != 0 {
+		t.Errorf("%d padding packets once the tile's layer fits, want 0", got)
 	}
 }

@@ -38,11 +38,14 @@ type Stats struct {
 	Rooms, Participants, Tracks int
 
 	PacketsForwarded, BytesForwarded uint64
-	Drops                            [numDropReasons]uint64 // indexed by DropReason
-	NACKsReceived                    uint64                 // sequence numbers subscribers asked for
-	Retransmits                      uint64                 // answered from the cache
-	NACKsSent                        uint64                 // sequence numbers asked of publishers
-	PLIsSent                         uint64                 // key frame requests sent to publishers
+	Drops                            [numDropReasons]uint64     // indexed by DropReason
+	NACKsReceived                    uint64                     // sequence numbers subscribers asked for
+	Retransmits                      uint64                     // answered from the cache
+	PaddingPackets                   uint64                     // sent to probe a subscriber's bandwidth
+	NACKsSent                        uint64                     // sequence numbers asked of publishers
+	PLIsSent                         uint64                     // key frame requests sent to publishers
+	PLIs                             [numKeyframeReasons]uint64 // the same, indexed by KeyframeReason
+	PLIsHeld                         uint64                     // requests not sent: the layer was asked within pliInterval
 	Socket                           udpbatch.Stats
 }
 
@@ -51,6 +54,7 @@ type downStats struct {
 	packets, bytes uint64
 	drops          [numDropReasons]uint64
 	nacks, rtx     uint64
+	padding        uint64 // probing packets sent
 }
 
 func (s *downStats) add(o *downStats) {
@@ -58,6 +62,7 @@ func (s *downStats) add(o *downStats) {
 	s.bytes += o.bytes
 	s.nacks += o.nacks
 	s.rtx += o.rtx
+	s.padding += o.padding
 	for i := range s.drops {
 		s.drops[i] += o.drops[i]
 	}
@@ -69,7 +74,8 @@ type retired struct {
 	mu        sync.Mutex
 	down      downStats
 	nacksSent uint64
-	plisSent  uint64
+	plis      [numKeyframeReasons]uint64
+	plisHeld  uint64
 }
 
 // Stats returns the counters. It walks every room, so call it at scrape
@@ -84,7 +90,7 @@ func (s *SFU) Stats() Stats {
 
 	s.retired.mu.Lock()
 	total := s.retired.down
-	out := Stats{Rooms: len(rooms), NACKsSent: s.retired.nacksSent, PLIsSent: s.retired.plisSent}
+	out := Stats{Rooms: len(rooms), NACKsSent: s.retired.nacksSent, PLIs: s.retired.plis, PLIsHeld: s.retired.plisHeld}
 	s.retired.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.Lock()
@@ -92,7 +98,10 @@ func (s *SFU) Stats() Stats {
 		out.Tracks += len(r.tracks)
 		for _, t := range r.tracks {
 			out.NACKsSent += t.nacksSent.Load()
-			out.PLIsSent += t.plisSent.Load()
+			for i := range t.plisSent {
+				out.PLIs[i] += t.plisSent[i].Load()
+			}
+			out.PLIsHeld += t.plisHeld.Load()
 		}
 		ps := append([]*Participant(nil), r.participants...)
 		r.mu.Unlock()
@@ -109,6 +118,10 @@ func (s *SFU) Stats() Stats {
 	out.PacketsForwarded, out.BytesForwarded = total.packets, total.bytes
 	out.Drops = total.drops
 	out.NACKsReceived, out.Retransmits = total.nacks, total.rtx
+	out.PaddingPackets = total.padding
+	for _, n := range out.PLIs {
+		out.PLIsSent += n
+	}
 	out.Socket = s.batch.Stats()
 	return out
 }
@@ -128,6 +141,9 @@ func (s *SFU) retireDown(d *DownTrack) {
 func (s *SFU) retireUp(u *UpTrack) {
 	s.retired.mu.Lock()
 	s.retired.nacksSent += u.nacksSent.Swap(0)
-	s.retired.plisSent += u.plisSent.Swap(0)
+	for i := range u.plisSent {
+		s.retired.plis[i] += u.plisSent[i].Swap(0)
+	}
+	s.retired.plisHeld += u.plisHeld.Swap(0)
 	s.retired.mu.Unlock()
 }

@@ -50,7 +50,9 @@ type UpTrack struct {
 	kind  webrtc.RTPCodecType
 	mime  string
 
-	nacksSent, plisSent atomic.Uint64
+	nacksSent atomic.Uint64
+	plisSent  [numKeyframeReasons]atomic.Uint64
+	plisHeld  atomic.Uint64 // requests not sent: the layer was asked within pliInterval
 
 	levelID uint8            // RFC 6464 extension id; 0 when not negotiated
 	twccID  uint8            // transport-wide sequence number extension id; 0 when not negotiated
@@ -526,7 +528,7 @@ func (u *UpTrack) bestLayer(max int) int {
 
 // requestKeyframe asks the publisher for a key frame on layer i, at most
 // once per pliInterval.
-func (u *UpTrack) requestKeyframe(i int) {
+func (u *UpTrack) requestKeyframe(i int, why KeyframeReason) {
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
@@ -537,9 +539,10 @@ func (u *UpTrack) requestKeyframe(i int) {
 	now := time.Now().UnixNano()
 	last := l.lastPLI.Load()
 	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
+		u.plisHeld.Add(1)
 		return
 	}
-	u.plisSent.Add(1)
+	u.plisSent[why].Add(1)
 	if err := u.toPublisher([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
 		u.log.Debug("send PLI", "err", err)
 	}

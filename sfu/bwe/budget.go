@@ -3,8 +3,10 @@
 // a token bucket that says whether the next video frame fits, and the
 // choice of simulcast layer for an estimate.
 //
-// Dropping whole frames, and resuming only at a key frame, keeps video
-// decodable: a frame sent in part is worse than one not sent at all.
+// Under a falling estimate the SFU moves a subscriber down a layer at that
+// layer's next key frame; dropping whole frames (and resuming only at a key
+// frame, so the decoder never sees a broken reference chain) is the last
+// resort, for when sending has run far ahead of the estimate.
 package bwe
 
 // Burst is how much sending the bucket allows ahead of the rate, in
@@ -42,6 +44,19 @@ func (b *Budget) Allow(now int64) bool {
 	}
 	b.refill(now)
 	return b.tokens >= 0
+}
+
+// Debt returns how far sending has run ahead of the estimate at now, in
+// seconds of the estimate: 0 while within it.
+func (b *Budget) Debt(now int64) float64 {
+	if b.rate == 0 {
+		return 0
+	}
+	b.refill(now)
+	if b.tokens >= 0 {
+		return 0
+	}
+	return -b.tokens / b.rate
 }
 
 // Spend takes a sent packet of n bytes from the bucket. The bucket may go

@@ -62,6 +62,26 @@ func TestPickLayer(t *testing.T) {
 	}
 }
 
+func TestBudgetDebt(t *testing.T) {
+	var b Budget
+	if d := b.Debt(1); d != 0 {
+		t.Fatalf("unlimited budget has debt %v", d)
+	}
+	b.SetRate(800_000)
+	now := int64(1e9)
+	b.Debt(now)
+	b.Spend(50_000, now) // 400 kbit: half a second of the estimate
+	if d := b.Debt(now); d < 0.49 || d > 0.51 {
+		t.Errorf("debt %.2f s after sending 0.5 s ahead, want 0.5", d)
+	}
+	if d := b.Debt(now + 250e6); d < 0.24 || d > 0.26 {
+		t.Errorf("debt %.2f s a quarter second later, want 0.25", d)
+	}
+	if d := b.Debt(now + 600e6); d != 0 {
+		t.Errorf("debt %.2f s once paid off, want 0", d)
+	}
+}
+
 func TestBudgetNoAllocs(t *testing.T) {
 	var b Budget
 	b.SetRate(1e6)

@@ -52,6 +52,19 @@ func (m *Munger) Rewrite(inSeq, inTS uint64) (seq uint16, ts uint32, ok bool) {
 	return uint16(out), uint32(outTS), true
 }
 
+// Pad numbers a packet the SFU sends of its own accord after the last one
+// forwarded (bandwidth probing padding): the next sequence number, with the
+// last timestamp. Later source packets move up by one, so the subscriber
+// sees no gap. ok is false before the first packet.
+func (m *Munger) Pad() (seq uint16, ts uint32, ok bool) {
+	if !m.started {
+		return 0, 0, false
+	}
+	m.seqOffset--
+	m.lastOut++
+	return uint16(m.lastOut), uint32(m.lastOutTS), true
+}
+
 // Drop removes the newest source packet inSeq from the outgoing numbering,
 // so the subscriber sees no gap for a packet the SFU chose not to send. Only
 // the newest packet can be dropped this way; an older one is left as a gap

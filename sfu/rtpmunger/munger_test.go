@@ -123,3 +123,33 @@ func BenchmarkMungerRewrite(b *testing.B) {
 		m.Rewrite(esn, uint64(i)*3000)
 	}
 }
+
+func TestMungerPad(t *testing.T) {
+	var m Munger
+	if _, _, ok := m.Pad(); ok {
+		t.Fatal("Pad before the first packet")
+	}
+	m.SetSource(1000, 90000, 65534, 5000, 0)
+	var got []uint16
+	seq, ts, _ := m.Rewrite(1000, 90000)
+	got = append(got, seq)
+	for range 2 {
+		pseq, pts, ok := m.Pad()
+		if !ok || pts != ts {
+			t.Fatalf("pad: ok=%v ts=%d, want the last timestamp %d", ok, pts, ts)
+		}
+		got = append(got, pseq)
+	}
+	m.Drop(1001)
+	seq, ts2, _ := m.Rewrite(1002, 93000)
+	got = append(got, seq)
+	want := []uint16{65534, 65535, 0, 1} // padding fills in, the drop leaves no gap, across the wrap
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("sequence numbers %v, want %v", got, want)
+		}
+	}
+	if ts2 != ts+3000 {
+		t.Errorf("timestamp after padding %d, want %d", ts2, ts+3000)
+	}
+}

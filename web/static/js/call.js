@@ -858,7 +858,7 @@ export class Call extends Emitter {
 
   /**
    * Receive statistics and decryption state per remote participant.
-   * @returns {Promise<Record<string, {name: string, framesDecoded: number, framesReceived: number, audioPacketsReceived: number, videoPacketsReceived: number, screenFramesDecoded: number, hasScreen: boolean, quality: Quality, decryptState: DecryptState, nameUnreadable: boolean}>>}
+   * @returns {Promise<Record<string, {name: string, framesDecoded: number, framesReceived: number, audioPacketsReceived: number, videoPacketsReceived: number, screenFramesDecoded: number, hasScreen: boolean, quality: Quality, decryptState: DecryptState, nameUnreadable: boolean, video: object|null, audio: object|null}>>}
    */
   async stats() {
     /** @type {Record<string, any>} */
@@ -878,6 +878,8 @@ export class Call extends Emitter {
         quality: p.quality,
         decryptState: p.decrypt,
         nameUnreadable: p.nameUnreadable,
+        video: s ? { width: s.frameWidth, height: s.frameHeight, fps: s.framesPerSecond, freezes: s.freezeCount, freezeSeconds: s.freezeSeconds } : null,
+        audio: s ? { concealed: s.concealedSamples, samples: s.totalSamples, lost: s.packetsLost } : null,
       };
     }
     return out;

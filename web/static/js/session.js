@@ -128,6 +128,11 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
  * @property {number} screenFramesDecoded frames decoded of the shared screen
  * @property {number} packetsLost video and audio, cumulative
  * @property {number} jitter audio jitter, seconds
+ * @property {number} framesPerSecond camera video, as the browser measures it
+ * @property {number} freezeCount camera video freezes, cumulative
+ * @property {number} freezeSeconds camera video time frozen, cumulative
+ * @property {number} concealedSamples audio samples the decoder had to invent (loss), cumulative
+ * @property {number} totalSamples audio samples played out, cumulative
  */
 
 /**
@@ -747,12 +752,46 @@ export class Session extends Emitter {
           acc.videoPacketsReceived += st.packetsReceived || 0;
           acc.frameWidth = Math.max(acc.frameWidth, st.frameWidth || 0);
           acc.frameHeight = Math.max(acc.frameHeight, st.frameHeight || 0);
+          acc.framesPerSecond = Math.max(acc.framesPerSecond, st.framesPerSecond || 0);
+          acc.freezeCount += st.freezeCount || 0;
+          acc.freezeSeconds += st.totalFreezesDuration || 0;
         } else if (st.kind === 'audio') {
           acc.audioPacketsReceived += st.packetsReceived || 0;
           acc.audioBytesReceived += st.bytesReceived || 0;
+          acc.concealedSamples += st.concealedSamples || 0;
+          acc.totalSamples += st.totalSamplesReceived || 0;
         }
       });
     });
+    return out;
+  }
+
+  /**
+   * What the browser sends of the camera, per layer, and the uplink
+   * estimate: for tests and the stats panel.
+   * @returns {Promise<{available: number, layers: {rid: string, width: number, height: number, fps: number, bytesSent: number, limitation: string}[]}>}
+   */
+  async publishStats() {
+    /** @type {{available: number, layers: {rid: string, width: number, height: number, fps: number, bytesSent: number, limitation: string}[]}} */
+    const out = { available: 0, layers: [] };
+    const s = this._senders.video;
+    if (!this._pub || !s) return out;
+    try {
+      const rep = await this._pub.getStats();
+      rep.forEach((/** @type {any} */ st) => {
+        if (st.type === 'candidate-pair' && st.nominated && st.availableOutgoingBitrate) out.available = st.availableOutgoingBitrate;
+      });
+      (await s.getStats()).forEach((/** @type {any} */ st) => {
+        if (st.type !== 'outbound-rtp') return;
+        out.layers.push({
+          rid: st.rid || '', width: st.frameWidth || 0, height: st.frameHeight || 0, fps: st.framesPerSecond || 0,
+          bytesSent: st.bytesSent || 0, limitation: st.qualityLimitationReason || '',
+        });
+      });
+    } catch {
+      return out;
+    }
+    out.layers.sort((a, b) => a.rid.localeCompare(b.rid));
     return out;
   }
 
@@ -826,6 +865,7 @@ function emptyStats() {
   return {
     framesDecoded: 0, framesReceived: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, audioBytesReceived: 0,
     frameWidth: 0, frameHeight: 0, screenFramesDecoded: 0, packetsLost: 0, jitter: 0,
+    framesPerSecond: 0, freezeCount: 0, freezeSeconds: 0, concealedSamples: 0, totalSamples: 0,
   };
 }
 

@@ -56,6 +56,8 @@ export function installTestHook(state) {
       if (!c) return null;
       return { ...c.meeting, isHost: c.isHost, lobby: c.lobby.map((w) => ({ id: w.id, name: w.name, nameUnreadable: w.nameUnreadable })) };
     },
+    /** What we send of the camera, per layer, and the uplink estimate. */
+    publishStats: async () => (state.call && state.call.session ? state.call.session.publishStats() : null),
     /** Receive statistics per remote participant id. */
     stats: async () => (state.call ? state.call.stats() : {}),
     /** The layout in use: "grid" or "stage", and whose tile (key) is on the stage. */
