@@ -188,13 +188,14 @@ func (s *session) onRemove(m *Remove) error {
 		w.fail(fatalErr(CodeDenied, MsgDenied))
 	}
 	if mb, ok := s.mt.member(m.ID); ok {
-		// The error first, so it is queued before the SFU's leave ends
-		// the session; closing the participant stops its media for
-		// everyone now rather than when its socket has closed.
-		mb.s.fail(fatalErr(CodeRemoved, MsgRemoved))
-		// Before the SFU's participant-left, so browsers still know the
-		// name to show.
+		// Told to the others before the target's session can end: its
+		// end makes the SFU send participant-left, and browsers need the
+		// name (known until then) to show who was removed.
 		s.mt.broadcast(&ParticipantRemoved{Type: TypeRemoved, ID: m.ID, By: s.id}, m.ID)
+		// The error is queued before the leave ends the session; closing
+		// the participant stops its media for everyone now rather than
+		// when its socket has closed.
+		mb.s.fail(fatalErr(CodeRemoved, MsgRemoved))
 		mb.p.Close()
 	}
 	s.mt.sendState("")
