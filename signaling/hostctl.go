@@ -23,7 +23,7 @@ type RejoinTickets interface {
 func (s *session) admit(c *auth.Claims, j *Join) bool {
 	s.room, s.hostKey = c.Room, c.Grants.Host
 	s.mt = s.h.attach(c.Room)
-	a := moderation.Arrival{ID: s.id, HostKey: c.Grants.Host, Profile: j.Profile}
+	a := moderation.Arrival{ID: s.id, HostKey: c.Grants.Host, Profile: lobbyProfile(j.Profile)}
 	if t := s.h.cfg.Tickets; t != nil && j.RejoinID != "" && t.CheckRejoinTicket(c.Room, j.RejoinID, j.RejoinTicket) {
 		a.Rejoin = j.RejoinID
 	}
@@ -36,6 +36,20 @@ func (s *session) admit(c *auth.Claims, j *Join) bool {
 		s.fail(refusal(d))
 		return false
 	}
+}
+
+// MaxLobbyProfile caps the sealed name a waiting newcomer shows the hosts
+// (a sealed name of 64 characters is a few hundred bytes): every change of
+// the lobby sends the whole list to every host, so 50 waiters with 16 KiB
+// profiles must not make each update most of a megabyte. A longer one is
+// shown as a guest without a name.
+const MaxLobbyProfile = 2048
+
+func lobbyProfile(p string) string {
+	if len(p) > MaxLobbyProfile {
+		return ""
+	}
+	return p
 }
 
 func refusal(d moderation.Decision) *wireError {
@@ -92,7 +106,7 @@ func (s *session) lobbyMessage(data []byte) (enter bool, err error) {
 	}
 	switch m := msg.(type) {
 	case *Join:
-		switch d := s.mt.rules.Arrive(moderation.Arrival{ID: s.id, Profile: m.Profile}); d {
+		switch d := s.mt.rules.Arrive(moderation.Arrival{ID: s.id, Profile: lobbyProfile(m.Profile)}); d {
 		case moderation.Enter:
 			s.meta.Profile = m.Profile
 			return true, nil

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/monkeythorn/meet/auth"
@@ -253,6 +254,17 @@ func TestLobby(t *testing.T) {
 	if joined.Participant.Profile != "sealed-cy" {
 		t.Errorf("Cy joined as %+v", joined.Participant)
 	}
+
+	// A sealed name too long for the lobby list is left out of it.
+	big := hs.dial()
+	big.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(room, true, true), Profile: strings.Repeat("x", MaxLobbyProfile+1)})
+	big.expect(TypeWaiting, nil)
+	hank.until(TypeLobbyList, &list)
+	if len(list.Waiting) != 1 || list.Waiting[0].Profile != "" {
+		t.Errorf("lobby %+v, want one entry without the oversized profile", list)
+	}
+	big.leave()
+	hank.until(TypeLobbyList, &list)
 
 	// Dee is denied: a clear message, and her id stays refused.
 	deeTok := hs.token(room, true, true)

@@ -13,6 +13,7 @@ import { devicePicker, noiseNote } from './devicepicker.js';
 import { SHORTCUTS, shortcutFor } from './shortcuts.js';
 import { toast } from './toast.js';
 import { inviteLink } from '../link.js';
+import { hostKeyFor, hostLink } from '../host.js';
 import { gridShape, chooseLayout } from '../layout.js';
 import { deviceOf } from '../devices.js';
 
@@ -82,6 +83,8 @@ export function renderCall(root, call, link) {
     makeHost: (id) => call.hostAction('make-host', id),
     admit: (id) => call.hostAction('admit', id),
     deny: (id) => call.hostAction('deny', id),
+    copyHostLink: () => void copyLink(hostLink(inviteLink(location.origin, call.code, { e2ee: sec.e2ee, key: link.key }), hostKeyFor(call.code)),
+      'Host link copied. Whoever opens it becomes a host: give it only to co-hosts or your own other devices.'),
   });
   chat.el.hidden = true;
   people.el.hidden = true;
@@ -146,7 +149,7 @@ export function renderCall(root, call, link) {
     if (which === 'people') renderPeople();
   };
   const renderPeople = () => {
-    if (!people.el.hidden) people.render(call.participants.values(), { pinned, meeting: call.meeting, isHost: call.isHost, lobby: call.lobby });
+    if (!people.el.hidden) people.render(call.participants.values(), { pinned, meeting: call.meeting, isHost: call.isHost, lobby: call.lobby, hasHostKey: !!hostKeyFor(call.code) });
     count.textContent = String(call.participants.size || 1);
     // A host sees at a glance that someone waits to be let in.
     const waiting = call.isHost ? call.lobby.length : 0;
@@ -183,15 +186,8 @@ export function renderCall(root, call, link) {
   layoutBtn.addEventListener('click', toggleView);
   helpBtn.addEventListener('click', () => openHelp());
   leaveBtn.addEventListener('click', () => call.leave());
-  inviteBtn.addEventListener('click', async () => {
-    const url = inviteLink(location.origin, call.code, { e2ee: sec.e2ee, key: link.key });
-    try {
-      await navigator.clipboard.writeText(url);
-      toast('Invite link copied. Anyone with it can join' + (sec.e2ee ? ' and decrypt the meeting.' : '.'));
-    } catch {
-      prompt('Copy this invite link:', url);
-    }
-  });
+  inviteBtn.addEventListener('click', () => void copyLink(inviteLink(location.origin, call.code, { e2ee: sec.e2ee, key: link.key }),
+    'Invite link copied. Anyone with it can join' + (sec.e2ee ? ' and decrypt the meeting.' : '.')));
 
   // Places the tiles: the grid, or the stage tile large with the others in
   // a strip. Tiles are moved, never rebuilt, so video keeps playing.
@@ -426,6 +422,20 @@ function openSettings(call) {
     if (p.self) picker.setNoiseNote(noiseNote(call.noise.mode));
   });
   openDialog({ id: 'settings-dialog', title: 'Devices', body: [picker.el], onClose: off });
+}
+
+/**
+ * Copies a link and says so, or shows it to copy by hand.
+ * @param {string} url
+ * @param {string} done
+ */
+async function copyLink(url, done) {
+  try {
+    await navigator.clipboard.writeText(url);
+    toast(done);
+  } catch {
+    prompt('Copy this link:', url);
+  }
 }
 
 /**

@@ -23,6 +23,7 @@ import { icon } from './icons.js';
  * @property {(id: string) => void} makeHost
  * @property {(id: string) => void} admit
  * @property {(id: string) => void} deny
+ * @property {() => void} copyHostLink
  */
 
 /**
@@ -32,6 +33,7 @@ import { icon } from './icons.js';
  * @property {import('../session.js').MeetingState} meeting
  * @property {boolean} isHost
  * @property {Waiter[]} lobby
+ * @property {boolean} hasHostKey this browser holds the host key (it can copy a host link)
  */
 
 /**
@@ -100,7 +102,13 @@ export class PeoplePanel {
     const muteAll = h('button', { class: 'chip-btn', type: 'button', id: 'host-mute-all', 'data-fk': 'host-mute-all', 'aria-label': 'Ask everyone else to mute' },
       icon('micOff'), 'Mute all');
     muteAll.addEventListener('click', () => this._a.askMute(''));
-    this.hostBar.replaceChildren(h('h3', { class: 'host-title' }, icon('crown'), 'You are a host'), h('div', { class: 'host-row' }, lock, lobby, muteAll));
+    let hostLink = null;
+    if (v.hasHostKey) {
+      hostLink = h('button', { class: 'chip-btn', type: 'button', id: 'host-link', 'data-fk': 'host-link', 'aria-label': 'Copy the host link (makes its opener a host)' },
+        icon('link'), 'Host link');
+      hostLink.addEventListener('click', () => this._a.copyHostLink());
+    }
+    this.hostBar.replaceChildren(h('h3', { class: 'host-title' }, icon('crown'), 'You are a host'), h('div', { class: 'host-row' }, lock, lobby, muteAll, hostLink));
   }
 
   /** @param {PeopleView} v */
