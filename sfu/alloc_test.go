@@ -42,13 +42,14 @@ func TestForwardNoAllocs(t *testing.T) {
 	esn, _ := d.munger.LastIn() // continue the numbering the subscriber has seen
 	d.mu.Unlock()
 	pkt := packet{header: &h, payload: payload, layer: layer}
+	pkts := []*packet{&pkt}
 	var wg sync.WaitGroup
 	allocs := testing.AllocsPerRun(2000, func() {
 		esn++
 		h.SequenceNumber = uint16(esn)
 		h.Timestamp += 3000
 		pkt.esn, pkt.ets = esn, esn*3000
-		s.fanout.forward(*d.up.downs.Load(), &pkt, &wg) // the reader's path: batch, rewrite, SRTP, sendmmsg
+		s.fanout.forward(*d.up.downs.Load(), pkts, &wg) // the reader's path: rewrite, SRTP into the batch, sendmmsg
 	})
 	t.Logf("allocations per forwarded packet: %.2f", allocs)
 	// The packets must really have gone out: b counts payloads without
@@ -56,6 +57,10 @@ func TestForwardNoAllocs(t *testing.T) {
 	// buffer, so only some arrive.
 	waitFor(t, 5*time.Second, "b to receive the test packets", func() bool { return b.bad.Load() > 50 })
 	t.Logf("b received %d of the test packets", b.bad.Load())
+	// They went the fast path: sealed into a send batch, not through Pion.
+	if st := s.sock.Stats(); st.Datagrams < 2000 {
+		t.Fatalf("the fast path sent %d datagrams of 2000 (%+v)", st.Datagrams, st)
+	}
 	if allocs != 0 && !raceEnabled {
 		t.Fatalf("forwarding allocates %.2f times per packet, want 0", allocs)
 	}

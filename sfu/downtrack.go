@@ -14,6 +14,8 @@ import (
 	"github.com/monkeythorn/meet/sfu/bwe"
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
+	"github.com/monkeythorn/meet/sfu/srtpout"
+	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -55,7 +57,9 @@ type DownTrack struct {
 	frameTS   uint64 // extended timestamp of the frame being sent
 	absID     uint8  // abs-send-time extension id; 0 when not negotiated
 	ext       [1]rtp.Extension
-	lastSent  int64 // unix nanoseconds of the last packet sent
+	absVal    [3]byte // the value ext points at
+	lastSent  int64   // unix nanoseconds of the last packet sent
+	lastTS    uint32  // its RTP timestamp, for sender reports
 	hdr       rtp.Header
 	rtxBuf    []byte
 
@@ -65,6 +69,8 @@ type DownTrack struct {
 	padCredit float64 // bytes of padding due
 	padLast   int64   // unix nanoseconds of the last padding decision
 	padBuf    [padSize]byte
+	// The fast path (egress.go): nil egress or seal means through Pion.
+	seal *srtpout.Sealer // set on the first packet sealed; the SSRC stays sealed
 }
 
 // Padding packets carry the largest padding RTP allows; probing never adds
@@ -99,6 +105,11 @@ type sent struct {
 	layer int8
 	ts    uint32
 	rtxAt int64 // unix nanoseconds of the last retransmission
+	// abs is the abs-send-time the packet carried, so that a retransmission
+	// is the same SRTP plaintext under the same nonce (AES-GCM must never
+	// seal two different plaintexts with one key and nonce).
+	abs    [3]byte
+	hasAbs bool
 }
 
 // rtxMinInterval is the shortest time between two retransmissions of one
@@ -122,7 +133,9 @@ type downLinks struct {
 	keyframes interface {
 		requestKeyframe(layer int, why KeyframeReason)
 	}
-	log *slog.Logger
+	// egress is the subscriber connection's fast path; nil: through Pion.
+	egress *egress
+	log    *slog.Logger
 }
 
 func newDownTrack(up *UpTrack, links downLinks) *DownTrack {
@@ -270,7 +283,7 @@ func (d *DownTrack) probe(rates []uint64) {
 
 // pad sends the padding due after the packet just forwarded (the end of a
 // frame), stamped like it. Called with d.mu held; allocates nothing.
-func (d *DownTrack) pad(w *trackWriter, p *packet) {
+func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 	if d.padLast != 0 {
 		d.padCredit = min(d.padCredit+d.padRate/8*float64(p.now-d.padLast)/1e9, padBurst*padSize)
 	}
@@ -284,7 +297,7 @@ func (d *DownTrack) pad(w *trackWriter, p *packet) {
 		d.hdr.Marker = false
 		d.hdr.Padding = true
 		d.hdr.SequenceNumber, d.hdr.Timestamp = seq, ts
-		if _, err := w.w.WriteRTP(&d.hdr, d.padBuf[:]); err != nil {
+		if err := d.emit(w, &d.hdr, d.padBuf[:], out); err != nil {
 			d.stats.drops[DropWriteError]++
 			return
 		}
@@ -337,15 +350,16 @@ func (d *DownTrack) congestion(p *packet) bool {
 // a packet for the bandwidth budget.
 const rtpHeaderOverhead = 12 + 16 + 8 + 20
 
-// writeRTP forwards one packet of the UpTrack. It runs on the layer's
-// reader goroutine and must not block or allocate.
-func (d *DownTrack) writeRTP(p *packet) {
+// writeRTP forwards one packet of the UpTrack, sealed into out on the
+// fast path. It runs on the layer's reader goroutine (or a fan-out
+// worker) and must not block or allocate.
+func (d *DownTrack) writeRTP(p *packet, out *udpbatch.Batch) {
 	w := d.writer.Load()
 	if w == nil {
 		return
 	}
 	d.mu.Lock()
-	switched := d.send(w, p)
+	switched := d.send(w, p, out)
 	d.mu.Unlock()
 	// The old layer may now be paused at the publisher.
 	d.layersChanged(switched)
@@ -353,7 +367,7 @@ func (d *DownTrack) writeRTP(p *packet) {
 
 // send is writeRTP with d.mu held; it reports whether the packet moved
 // the subscriber from one layer to another.
-func (d *DownTrack) send(w *trackWriter, p *packet) (switched bool) {
+func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switched bool) {
 	if p.layer != d.current {
 		switched = d.current >= 0
 		if !d.switchTo(p) {
@@ -383,10 +397,11 @@ func (d *DownTrack) send(w *trackWriter, p *packet) (switched bool) {
 	if !ok {
 		return
 	}
-	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts}
+	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, abs: p.absSendTime, hasAbs: w.absID != 0}
 	d.hdr = *p.header
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
+	d.hdr.CSRC = nil // as on a retransmission, which must be the same bytes
 	if w.absID != 0 {
 		d.setAbsSendTime(w.absID, p)
 	}
@@ -395,7 +410,7 @@ func (d *DownTrack) send(w *trackWriter, p *packet) (switched bool) {
 	d.hdr.PayloadType = w.pt
 	d.hdr.SequenceNumber = seq
 	d.hdr.Timestamp = ts
-	if _, err := w.w.WriteRTP(&d.hdr, p.payload); err != nil {
+	if err := d.emit(w, &d.hdr, p.payload, out); err != nil {
 		d.stats.drops[DropWriteError]++
 		if !errors.Is(err, io.ErrClosedPipe) {
 			d.log.Debug("write RTP", "err", err)
@@ -404,9 +419,9 @@ func (d *DownTrack) send(w *trackWriter, p *packet) (switched bool) {
 	}
 	d.stats.packets++
 	d.stats.bytes += uint64(len(p.payload))
-	d.lastSent = p.now
+	d.lastSent, d.lastTS = p.now, ts
 	if d.padRate > 0 && p.header.Marker {
-		d.pad(w, p)
+		d.pad(w, p, out)
 	} else if d.padRate == 0 {
 		d.padCredit, d.padLast = 0, 0
 	}
@@ -416,10 +431,17 @@ func (d *DownTrack) send(w *trackWriter, p *packet) (switched bool) {
 // setAbsSendTime puts the packet's abs-send-time (computed once by the
 // reader for all subscribers) on the header, reusing d's extension storage.
 func (d *DownTrack) setAbsSendTime(id uint8, p *packet) {
-	// Extensions was cleared to our own one-slot array, so SetExtension
-	// appends without allocating and never touches the publisher's packet.
-	d.hdr.Extensions = d.ext[:0]
-	_ = d.hdr.SetExtension(id, p.absSendTime[:])
+	d.putAbsSendTime(&d.hdr, id, p.absSendTime)
+}
+
+// putAbsSendTime sets h's only extension to abs-send-time v. Extensions
+// is set to d's own one-slot array, so SetExtension appends without
+// allocating and never touches the publisher's packet. Called with d.mu
+// held.
+func (d *DownTrack) putAbsSendTime(h *rtp.Header, id uint8, v [3]byte) {
+	d.absVal = v
+	h.Extensions = d.ext[:0]
+	_ = h.SetExtension(id, d.absVal[:])
 }
 
 // absSendTime encodes a unix time in nanoseconds as the 24-bit, 6.18 fixed
@@ -516,12 +538,17 @@ func (d *DownTrack) currentLayer() int {
 func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack, budget int) int {
 	d.batch.Begin()
 	defer d.batch.End()
+	var out *udpbatch.Batch
+	if d.egress != nil {
+		out = d.egress.batches.get()
+		defer d.egress.batches.put(out)
+	}
 	now := time.Now().UnixNano()
 	var asked uint64
 	for _, pair := range p.Nacks {
 		pair.Range(func(seq uint16) bool {
 			asked++
-			if budget > 0 && d.retransmit(seq, now) {
+			if budget > 0 && d.retransmit(seq, now, out) {
 				budget--
 			}
 			return true
@@ -535,7 +562,7 @@ func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack, budget int) int {
 
 // retransmit resends the packet sent as seq, if the cache still holds it
 // and it was not resent lately; it reports whether it sent.
-func (d *DownTrack) retransmit(seq uint16, now int64) bool {
+func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool {
 	w := d.writer.Load()
 	if w == nil {
 		return false
@@ -567,8 +594,11 @@ func (d *DownTrack) retransmit(seq uint16, now int64) bool {
 	if end < hl {
 		return false
 	}
-	out := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: w.pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
-	if _, err := w.w.WriteRTP(&out, d.rtxBuf[hl:end]); err != nil {
+	rh := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: w.pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
+	if s.hasAbs {
+		d.putAbsSendTime(&rh, w.absID, s.abs)
+	}
+	if err := d.emit(w, &rh, d.rtxBuf[hl:end], out); err != nil {
 		d.log.Debug("retransmit", "err", err)
 		return false
 	}

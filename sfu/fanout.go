@@ -8,35 +8,37 @@ import (
 )
 
 // parallelFanout is the number of subscribers of one track above which the
-// reader shares the fan-out of each packet with the pool's workers. Below
+// reader shares the fan-out of each frame with the pool's workers. Below
 // it, handing work to another goroutine costs more than it saves.
 const parallelFanout = 64
 
 // fanoutPool runs parts of large fan-outs on other cores.
 type fanoutPool struct {
-	jobs  chan fanoutJob
-	done  chan struct{}
-	batch *udpbatch.Conn
-	wg    sync.WaitGroup
-	size  int // workers
+	jobs    chan fanoutJob
+	done    chan struct{}
+	batch   *udpbatch.Conn // Pion's writes (the slow path), batched per fan-out
+	batches *batchPool     // the fast path's send batches
+	wg      sync.WaitGroup
+	size    int // workers
 }
 
-// fanoutJob is one slice of subscribers for one packet; the packet stays
-// valid until the job's WaitGroup is done.
+// fanoutJob is one slice of subscribers for the packets of one frame; the
+// packets stay valid until the job's WaitGroup is done.
 type fanoutJob struct {
 	downs []*DownTrack
-	p     *packet
+	pkts  []*packet
 	wg    *sync.WaitGroup
 }
 
 // newFanoutPool starts one worker per core beyond the first, or none on a
 // single core.
-func newFanoutPool(batch *udpbatch.Conn) *fanoutPool {
+func newFanoutPool(batch *udpbatch.Conn, batches *batchPool) *fanoutPool {
 	f := &fanoutPool{
-		jobs:  make(chan fanoutJob),
-		done:  make(chan struct{}),
-		batch: batch,
-		size:  runtime.GOMAXPROCS(0) - 1,
+		jobs:    make(chan fanoutJob),
+		done:    make(chan struct{}),
+		batch:   batch,
+		batches: batches,
+		size:    runtime.GOMAXPROCS(0) - 1,
 	}
 	for range f.size {
 		f.wg.Add(1)
@@ -52,7 +54,7 @@ func (f *fanoutPool) work() {
 		case <-f.done:
 			return
 		case j := <-f.jobs:
-			writeAll(f.batch, j.downs, j.p)
+			f.writeAll(j.downs, j.pkts)
 			j.wg.Done()
 		}
 	}
@@ -63,21 +65,27 @@ func (f *fanoutPool) close() {
 	f.wg.Wait()
 }
 
-// writeAll forwards p to downs inside one send batch.
-func writeAll(batch *udpbatch.Conn, downs []*DownTrack, p *packet) {
-	batch.Begin()
+// writeAll forwards pkts to downs, subscriber by subscriber, so that the
+// packets of a frame to one subscriber lie next to each other in the send
+// batch and leave in one GSO send.
+func (f *fanoutPool) writeAll(downs []*DownTrack, pkts []*packet) {
+	out := f.batches.get()
+	f.batch.Begin()
 	for _, d := range downs {
-		d.writeRTP(p)
+		for _, p := range pkts {
+			d.writeRTP(p, out)
+		}
 	}
-	batch.End()
+	f.batches.put(out)
+	f.batch.End()
 }
 
-// forward hands p to every DownTrack of the track, splitting a large
+// forward hands pkts to every DownTrack of the track, splitting a large
 // fan-out between the reader and the pool's workers; it returns when every
-// subscriber's copy is written, so p's buffer can be reused.
-func (f *fanoutPool) forward(downs []*DownTrack, p *packet, wg *sync.WaitGroup) {
+// subscriber's copy is written, so the packets' buffers can be reused.
+func (f *fanoutPool) forward(downs []*DownTrack, pkts []*packet, wg *sync.WaitGroup) {
 	if len(downs) < parallelFanout || f.size == 0 {
-		writeAll(f.batch, downs, p)
+		f.writeAll(downs, pkts)
 		return
 	}
 	part := (len(downs) + f.size) / (f.size + 1)
@@ -86,13 +94,13 @@ func (f *fanoutPool) forward(downs []*DownTrack, p *packet, wg *sync.WaitGroup) 
 		n := min(part, len(rest))
 		wg.Add(1)
 		select {
-		case f.jobs <- fanoutJob{downs: rest[:n], p: p, wg: wg}:
+		case f.jobs <- fanoutJob{downs: rest[:n], pkts: pkts, wg: wg}:
 		case <-f.done:
 			wg.Done()
-			writeAll(f.batch, rest[:n], p)
+			f.writeAll(rest[:n], pkts)
 		}
 		rest = rest[n:]
 	}
-	writeAll(f.batch, downs[:part], p)
+	f.writeAll(downs[:part], pkts)
 	wg.Wait()
 }

@@ -50,7 +50,12 @@ func fakeTracks(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter, 
 		t.Fatal(err)
 	}
 	batch := udpbatch.New(conn, 0)
-	pool := newFanoutPool(batch)
+	sock, err := udpbatch.NewSocket(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := newBatchPool(sock, 2)
+	pool := newFanoutPool(batch, batches)
 	t.Cleanup(func() { pool.close(); conn.Close() })
 	log := slog.New(slog.DiscardHandler)
 	events := make(chan Event, 16)
@@ -88,7 +93,7 @@ func TestParallelFanout(t *testing.T) {
 			for i := range packets {
 				h.SequenceNumber = uint16(65500 + i) // wraps on the way
 				p := packet{header: &h, payload: payload, esn: uint64(65536 + 65500 + i), ets: uint64(i * 3000), keyframe: true}
-				pool.forward(*up.downs.Load(), &p, &wg)
+				pool.forward(*up.downs.Load(), []*packet{&p}, &wg)
 			}
 			for i, w := range writers {
 				if w.n.Load() != packets || w.bad.Load() != 0 {
@@ -107,10 +112,11 @@ func TestParallelFanoutNoAllocs(t *testing.T) {
 	var wg sync.WaitGroup
 	esn := uint64(1 << 17)
 	p := packet{header: &h, payload: payload, keyframe: true}
+	pkts := []*packet{&p}
 	allocs := testing.AllocsPerRun(500, func() {
 		esn++
 		p.esn, p.ets = esn, esn*3000
-		pool.forward(*up.downs.Load(), &p, &wg)
+		pool.forward(*up.downs.Load(), pkts, &wg)
 	})
 	if allocs != 0 && !raceEnabled {
 		t.Fatalf("parallel fan-out allocates %.2f per packet", allocs)
@@ -129,6 +135,7 @@ func BenchmarkFanout(b *testing.B) {
 			payload[0] = 0x10
 			var wg sync.WaitGroup
 			p := packet{header: &h, payload: payload, keyframe: true}
+			pkts := []*packet{&p}
 			downs := *up.downs.Load()
 			b.SetBytes(int64(len(payload) * subs))
 			b.ReportAllocs()
@@ -136,7 +143,7 @@ func BenchmarkFanout(b *testing.B) {
 			for b.Loop() {
 				esn++
 				p.esn, p.ets = esn, esn*3000
-				pool.forward(downs, &p, &wg)
+				pool.forward(downs, pkts, &wg)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subs), "ns/packet")
 		})
@@ -157,7 +164,7 @@ func TestAnswerNACK(t *testing.T) {
 		esn := uint64(65536 + 100 + i)
 		up.layers[0].cache.Store(esn, buf[:n+1])
 		p := packet{header: &h, payload: buf[n : n+1], esn: esn, ets: uint64(i), keyframe: true}
-		pool.forward([]*DownTrack{d}, &p, &wg)
+		pool.forward([]*DownTrack{d}, []*packet{&p}, &wg)
 		sent = append(sent, uint16(w.lastSeq.Load()))
 	}
 	nack := func(seqs ...uint16) *rtcp.TransportLayerNack {
@@ -200,7 +207,7 @@ func TestHiddenTilePausesVideo(t *testing.T) {
 		for range n {
 			esn++
 			p := packet{header: &h, payload: payload, esn: esn, ets: esn * 3000, keyframe: isKey}
-			pool.forward([]*DownTrack{d}, &p, &wg)
+			pool.forward([]*DownTrack{d}, []*packet{&p}, &wg)
 		}
 	}
 	send(5, key, true)
@@ -258,7 +265,7 @@ func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
 	esn := uint64(1 << 17)
 	send := func(layer int) {
 		esn++
-		d.writeRTP(&packet{header: &h, payload: key, esn: esn, ets: esn, layer: layer, keyframe: true})
+		d.writeRTP(&packet{header: &h, payload: key, esn: esn, ets: esn, layer: layer, keyframe: true}, nil)
 	}
 	send(2) // starts on f
 	d.setMaxSize(320, 180)

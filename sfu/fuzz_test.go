@@ -37,7 +37,7 @@ func FuzzSubscriberRTCP(f *testing.F) {
 		buf[n] = 0x10
 		esn := uint64(1<<16 + i)
 		up.layers[0].cache.Store(esn, buf[:n+1])
-		d.writeRTP(&packet{header: &h, payload: buf[n : n+1], esn: esn, ets: uint64(i) * 3000, keyframe: true})
+		d.writeRTP(&packet{header: &h, payload: buf[n : n+1], esn: esn, ets: uint64(i) * 3000, keyframe: true}, nil)
 	}
 	f.Add([]byte{0x81, 0xcd, 0x00, 0x03, 0, 0, 0, 1, 0, 0, 0, 1, 0x00, 0x05, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -147,7 +147,7 @@ func FuzzPublisherRTP(f *testing.F) {
 			keyframe: rtpcodec.IsKeyframe(rtpcodec.VP8, payload),
 		}
 		up.layers[0].cache.Store(p.esn, data)
-		d.writeRTP(&p)
+		d.writeRTP(&p, nil)
 		d.mu.Lock()
 		for i := range d.history {
 			d.history[i].rtxAt = 0

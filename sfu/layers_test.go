@@ -147,7 +147,7 @@ func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
 		frames[layer]++
 		for range 2 {
 			esn[layer]++
-			d.writeRTP(&packet{header: &h, payload: payload, esn: esn[layer], ets: frames[layer] * 3000, layer: layer, keyframe: isKey, now: now})
+			d.writeRTP(&packet{header: &h, payload: payload, esn: esn[layer], ets: frames[layer] * 3000, layer: layer, keyframe: isKey, now: now}, nil)
 		}
 		now += int64(time.Second / 30)
 	}
@@ -228,7 +228,7 @@ func TestProbePadsTowardsNextLayer(t *testing.T) {
 			for j := range 2 {
 				esn++
 				h.Marker = j == 1
-				d.writeRTP(&packet{header: &h, payload: key, esn: esn, ets: ts, layer: layer, keyframe: i == 0, now: now})
+				d.writeRTP(&packet{header: &h, payload: key, esn: esn, ets: ts, layer: layer, keyframe: i == 0, now: now}, nil)
 			}
 			now += int64(time.Second / 30)
 		}

@@ -67,6 +67,7 @@ type Participant struct {
 	awaiting bool       // an offer waits for its answer
 	pending  bool       // tracks changed while awaiting
 	downs    map[*UpTrack]*DownTrack
+	egress   *egress                   // the subscriber connection's fast path
 	subCands []webrtc.ICECandidateInit // arrived before the first answer
 }
 
@@ -103,10 +104,17 @@ func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 	if p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("sfu: publisher connection: %w", err)
 	}
-	if p.sub, err = s.subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	p.egress = &egress{batches: s.batches}
+	subAPI, err := newAPI(p.egress.settings(s.subSE), false)
+	if err != nil {
+		p.pub.Close()
+		return nil, err
+	}
+	if p.sub, err = subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		p.pub.Close()
 		return nil, fmt.Errorf("sfu: subscriber connection: %w", err)
 	}
+	p.egress.watch(p.sub)
 	p.arrivals = newArrivalFeedback(rand.Uint32(), func(pkts []rtcp.Packet) {
 		if err := p.pub.WriteRTCP(pkts); err != nil {
 			p.log.Debug("send transport feedback", "err", err)
@@ -334,7 +342,7 @@ func (p *Participant) subscribe(t *UpTrack) {
 		p.subMu.Unlock()
 		return
 	}
-	d := newDownTrack(t, downLinks{batch: p.media.batch, keyframes: t, log: p.log})
+	d := newDownTrack(t, downLinks{batch: p.media.batch, keyframes: t, egress: p.egress, log: p.log})
 	sender, err := p.sub.AddTrack(d)
 	if err != nil {
 		p.subMu.Unlock()

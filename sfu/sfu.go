@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -81,17 +81,19 @@ func (c *Config) validate() error {
 
 // SFU owns the media port and the rooms.
 type SFU struct {
-	cfg    Config
-	log    *slog.Logger
-	conn   *net.UDPConn
-	batch  *udpbatch.Conn // conn, with writes batched per forwarded packet
-	fanout *fanoutPool
-	mux    interface{ Close() error }
-	tcp    net.Listener               // ICE-TCP; nil when Config.TCPPort is 0
-	tcpMx  interface{ Close() error } // its mux
+	cfg     Config
+	log     *slog.Logger
+	conn    *net.UDPConn
+	batch   *udpbatch.Conn // conn for Pion, with its writes batched per fan-out
+	sock    *udpbatch.Socket
+	batches *batchPool // the fast path's send batches on sock (egress.go)
+	fanout  *fanoutPool
+	mux     interface{ Close() error }
+	tcp     net.Listener               // ICE-TCP; nil when Config.TCPPort is 0
+	tcpMx   interface{ Close() error } // its mux
 
-	pubAPI *webrtc.API // connections that receive from publishers
-	subAPI *webrtc.API // connections that send to subscribers
+	pubAPI *webrtc.API          // connections that receive from publishers
+	subSE  webrtc.SettingEngine // of the connections that send to subscribers, one API each
 
 	mu      sync.Mutex
 	rooms   map[string]*Room
@@ -121,7 +123,15 @@ func New(cfg Config) (*SFU, error) {
 	// subscribers; the kernel caps them at net.core.[rw]mem_max.
 	_ = conn.SetWriteBuffer(4 << 20)
 	_ = conn.SetReadBuffer(4 << 20)
-	s := &SFU{cfg: cfg, log: cfg.Logger, conn: conn, batch: udpbatch.New(conn, udpbatch.DefaultSize), rooms: make(map[string]*Room)}
+	sock, err := udpbatch.NewSocket(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s := &SFU{cfg: cfg, log: cfg.Logger, conn: conn, batch: udpbatch.New(conn, udpbatch.DefaultSize), sock: sock, rooms: make(map[string]*Room)}
+	// A batch per core for readers and fan-out workers, and a few for
+	// RTCP readers answering NACKs; more are made when all are in use.
+	s.batches = newBatchPool(sock, 2*runtime.GOMAXPROCS(0)+2)
 	// Pion's warnings go to debug too: a misbehaving client triggers them.
 	lf := pionlog.Factory{Log: cfg.Logger, Problems: slog.LevelDebug}
 	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), s.batch)
@@ -157,37 +167,27 @@ func New(cfg Config) (*SFU, error) {
 		conn.Close()
 		return nil, err
 	}
-	if s.subAPI, err = newAPI(se, false); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	s.fanout = newFanoutPool(s.batch)
+	s.subSE = se
+	s.fanout = newFanoutPool(s.batch, s.batches)
 	return s, nil
 }
 
-// newAPI builds the Pion API of one side. Neither side uses Pion's NACK or
-// receiver-report interceptors: they parse or copy every packet, and the
-// SFU does that work itself on the reader goroutine without allocating
-// (UpTrack.feedback, DownTrack.retransmit). The subscriber side keeps the
-// sender-report interceptor, which costs no allocation per packet.
+// newAPI builds the Pion API of one side. Neither side uses Pion's
+// interceptors: they parse or copy every packet, and the SFU does that
+// work itself without allocating (UpTrack.feedback, DownTrack.retransmit,
+// senderReports). The subscriber side gets one API per connection, whose
+// SettingEngine captures that connection's DTLS keys (egress.go).
 func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m, publisher); err != nil {
 		return nil, err
 	}
-	ir := &interceptor.Registry{}
 	if publisher {
 		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 			return nil, err
 		}
-	} else {
-		sr, err := report.NewSenderInterceptor()
-		if err != nil {
-			return nil, err
-		}
-		ir.Add(sr)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se)), nil
 }
 
 // registerCodecs offers Opus, VP8 and H.264 with the feedback the SFU uses.
@@ -285,6 +285,7 @@ func (s *SFU) Join(room string, opts JoinOptions) (*Participant, error) {
 		p.discard()
 		return nil, err
 	}
+	go p.senderReports()
 	// Outside the locks: each subscription adds a track to the
 	// connection and renegotiates.
 	for _, t := range tracks {

@@ -81,7 +81,7 @@ type upLayer struct {
 	last atomic.Int64  // unix nanoseconds of the last packet
 
 	// Owned by the reader goroutine.
-	wg        sync.WaitGroup // parallel fan-out of the current packet
+	wg        sync.WaitGroup // parallel fan-out of the current frame
 	bytes     uint64         // since the last rate measurement
 	rateSince int64
 	nack      nack.Tracker
@@ -117,7 +117,7 @@ type upLinks struct {
 // fanout hands one packet to many DownTracks and returns when every copy
 // is written (fanoutPool).
 type fanout interface {
-	forward(downs []*DownTrack, p *packet, wg *sync.WaitGroup)
+	forward(downs []*DownTrack, pkts []*packet, wg *sync.WaitGroup)
 }
 
 func newUpTrack(links upLinks, publisher, mid, source string, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, encs []Encoding) *UpTrack {
@@ -282,14 +282,19 @@ func (u *UpTrack) writeRTCP(p rtcp.Packet) {
 // never blocks on a subscriber.
 func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 	defer u.layerEnded(l)
-	buf := make([]byte, packetcache.MaxPacketSize)
+	frame := newFrameHold(u.kind == webrtc.RTPCodecTypeVideo, func(pkts []*packet) {
+		if downs := *u.downs.Load(); len(downs) > 0 {
+			u.fanout.forward(downs, pkts, &l.wg)
+		}
+	})
+	defer frame.close()
 	var (
-		h   rtp.Header
 		seq = rtpmunger.NewSeqUnwrapper()
 		ts  = rtpmunger.NewTSUnwrapper()
 		pkt packet
 	)
 	for {
+		buf, h := frame.spareBuf, &frame.spareHdr
 		n, _, err := t.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -297,12 +302,12 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 			}
 			return
 		}
-		payload, ok := parseRTP(buf[:n], &h)
+		payload, ok := parseRTP(buf[:n], h)
 		if !ok {
 			continue
 		}
 		pkt = packet{
-			header:   &h,
+			header:   h,
 			payload:  payload,
 			esn:      seq.Unwrap(uint32(h.SequenceNumber)),
 			ets:      ts.Unwrap(h.Timestamp),
@@ -320,12 +325,10 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		if u.twccID != 0 && h.Extension {
 			u.arrivals.record(l.ssrc, h.GetExtension(u.twccID), now)
 		}
-		if level, ok := audioLevel(&h, u.levelID); ok {
+		if level, ok := audioLevel(h, u.levelID); ok {
 			u.meter.Update(level, now)
 		}
-		if downs := *u.downs.Load(); len(downs) > 0 {
-			u.fanout.forward(downs, &pkt, &l.wg)
-		}
+		frame.add(pkt, h.Marker)
 		u.feedback(l, now)
 	}
 }
