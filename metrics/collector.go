@@ -11,7 +11,7 @@ type collector struct {
 	nacksIn, rtx, nacksOut, pli *prometheus.Desc
 	pliHeld                     *prometheus.Desc
 	sockPackets, sockSyscalls   *prometheus.Desc
-	sockErrors                  *prometheus.Desc
+	sockErrors, sockGSO         *prometheus.Desc
 
 	sessions, joins, refusedJoins *prometheus.Desc
 	slowClients, badMessages      *prometheus.Desc
@@ -41,7 +41,8 @@ func newCollector(cfg Config) *collector {
 		pliHeld:      desc("plis_held_total", "Key frame requests not sent because the layer was asked within the last 500 ms."),
 		sockPackets:  desc("socket_batched_packets_total", "Datagrams sent in sendmmsg batches."),
 		sockSyscalls: desc("socket_batch_syscalls_total", "sendmmsg calls."),
-		sockErrors:   desc("socket_send_errors_total", "Datagrams the kernel refused to send."),
+		sockErrors:   desc("socket_send_errors_total", "Datagrams (or GSO sends) the kernel refused to send."),
+		sockGSO:      desc("socket_gso_datagrams_total", "Datagrams sent inside UDP GSO sends (one kernel pass for a frame's packets to one subscriber)."),
 		sessions:     desc("signaling_sessions", "Open signaling WebSockets."),
 		joins:        desc("joins_total", "Joins accepted."),
 		refusedJoins: desc("joins_refused_total", "Joins refused (token, room full, E2EE mismatch, draining)."),
@@ -57,7 +58,7 @@ func newCollector(cfg Config) *collector {
 // Describe sends every descriptor, so the registry can check for clashes.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops,
-		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors,
+		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO,
 		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
 	}
@@ -109,6 +110,7 @@ func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	ch <- counter(c.sockPackets, float64(s.SocketPackets))
 	ch <- counter(c.sockSyscalls, float64(s.SocketSyscalls))
 	ch <- counter(c.sockErrors, float64(s.SocketErrors))
+	ch <- counter(c.sockGSO, float64(s.SocketGSODatagrams))
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

@@ -15,7 +15,7 @@ func sampleSFU() Media {
 		Drops:         map[string]uint64{"congestion": 11, "keyframe_wait": 12, "paused": 0},
 		NACKsReceived: 7, Retransmits: 6, NACKsSent: 3,
 		PLIs: map[string]uint64{"layer_switch": 3, "subscriber": 1, "congestion": 0}, PLIsHeld: 5,
-		SocketPackets: 900, SocketSyscalls: 100, SocketErrors: 1}
+		SocketPackets: 900, SocketSyscalls: 100, SocketErrors: 1, SocketGSODatagrams: 60}
 }
 
 func sampleTURN() TURN {
@@ -82,7 +82,8 @@ func TestCollectorReadsSources(t *testing.T) {
 		"meet_plis_sent_total{reason=layer_switch}": 3, "meet_plis_sent_total{reason=subscriber}": 1,
 		"meet_plis_sent_total{reason=congestion}": 0, "meet_plis_held_total": 5,
 		"meet_socket_batched_packets_total": 900, "meet_socket_batch_syscalls_total": 100, "meet_socket_send_errors_total": 1,
-		"meet_signaling_sessions": 5, "meet_joins_total": 8, "meet_joins_refused_total": 2,
+		"meet_socket_gso_datagrams_total": 60,
+		"meet_signaling_sessions":         5, "meet_joins_total": 8, "meet_joins_refused_total": 2,
 		"meet_signaling_slow_clients_total": 1, "meet_signaling_bad_messages_total": 3,
 		"meet_turn_allocations": 3, "meet_turn_refused_total{reason=peer_not_allowed}": 4,
 		"meet_turn_refused_total{reason=auth_failure}": 2,

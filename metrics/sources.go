@@ -23,6 +23,7 @@ type Media struct {
 	PLIsHeld uint64
 
 	SocketPackets, SocketSyscalls, SocketErrors uint64
+	SocketGSODatagrams                          uint64 // sent inside UDP GSO sends
 }
 
 // Signaling is the WebSocket side.

@@ -38,7 +38,10 @@ func (s *Server) mediaStats() metrics.Media {
 		Drops:         make(map[string]uint64, len(st.Drops)),
 		NACKsReceived: st.NACKsReceived, Retransmits: st.Retransmits, NACKsSent: st.NACKsSent,
 		PLIs: make(map[string]uint64, len(st.PLIs)), PLIsHeld: st.PLIsHeld,
-		SocketPackets: st.Socket.Packets, SocketSyscalls: st.Socket.Syscalls, SocketErrors: st.Socket.Errors,
+		SocketPackets:      st.Socket.Packets + st.FastPath.Datagrams,
+		SocketSyscalls:     st.Socket.Syscalls + st.FastPath.Syscalls,
+		SocketErrors:       st.Socket.Errors + st.FastPath.Errors,
+		SocketGSODatagrams: st.FastPath.GSODatagrams,
 	}
 	for r, v := range st.Drops { // every reason of the enumeration, zeros included
 		m.Drops[sfu.DropReason(r).String()] = v

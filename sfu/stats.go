@@ -46,7 +46,8 @@ type Stats struct {
 	PLIsSent                         uint64                     // key frame requests sent to publishers
 	PLIs                             [numKeyframeReasons]uint64 // the same, indexed by KeyframeReason
 	PLIsHeld                         uint64                     // requests not sent: the layer was asked within pliInterval
-	Socket                           udpbatch.Stats
+	Socket                           udpbatch.Stats             // Pion's writes (ICE, DTLS, RTCP, the slow path)
+	FastPath                         udpbatch.BatchStats        // packets sealed into send batches (egress.go)
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -123,6 +124,7 @@ func (s *SFU) Stats() Stats {
 		out.PLIsSent += n
 	}
 	out.Socket = s.batch.Stats()
+	out.FastPath = s.sock.Stats()
 	return out
 }
 
