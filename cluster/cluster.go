@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -28,7 +29,8 @@ type Cluster struct {
 	rooms    map[string]string   // room key → room code, for rooms hosted here
 	released map[string]struct{} // room keys to delete from Redis at the next heartbeat
 	draining bool
-	state    error // nil while Redis answers and the secret matches
+	probed   map[string]time.Time // node id → when PlaceLost last probed it
+	state    error                // nil while Redis answers and the secret matches
 	closed   bool
 }
 
@@ -68,6 +70,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		wake:     make(chan struct{}, 1),
 		rooms:    make(map[string]string),
 		released: make(map[string]struct{}),
+		probed:   make(map[string]time.Time),
 	}
 	if err := c.join(ctx); err != nil {
 		_ = c.rdb.Close()

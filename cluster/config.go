@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -46,6 +47,19 @@ type Config struct {
 	TTL time.Duration
 	// Refresh is the heartbeat period. Default DefaultRefresh.
 	Refresh time.Duration
+	// Missing is how late a node's heartbeat may be before other nodes
+	// take it for gone and place its rooms again, without waiting for its
+	// records to expire. Default two heartbeats (2 × Refresh); between
+	// Refresh and TTL. A node that was only slow finds its rooms taken at
+	// its next heartbeat and hands their participants over (Lost).
+	Missing time.Duration
+	// Probe reports whether the node at a public URL is certainly gone:
+	// nothing listens there, or the proxy in front of it says its backend
+	// is down. It runs when a participant reports losing a room's host
+	// (PlaceLost) while the host's heartbeat is still fresh, and must not
+	// block longer than ctx allows. An unanswered probe is not proof: the
+	// node may be partitioned from this one only. Default HTTPProbe.
+	Probe func(ctx context.Context, nodeURL string) (gone bool)
 	// FallbackLocal makes Place host new rooms locally while Redis is
 	// unreachable instead of failing with ErrUnavailable. Participants of one
 	// room who reach different nodes during the outage end up in separate
@@ -98,6 +112,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.TTL < 2*cfg.Refresh {
 		return cfg, fmt.Errorf("%w: TTL %v must be at least twice the refresh period %v", ErrConfig, cfg.TTL, cfg.Refresh)
+	}
+	if cfg.Missing == 0 {
+		cfg.Missing = 2 * cfg.Refresh
+	}
+	if cfg.Missing <= cfg.Refresh || cfg.Missing > cfg.TTL {
+		return cfg, fmt.Errorf("%w: missing %v must be longer than the refresh period %v and at most the TTL %v", ErrConfig, cfg.Missing, cfg.Refresh, cfg.TTL)
+	}
+	if cfg.Probe == nil {
+		cfg.Probe = HTTPProbe
 	}
 	if cfg.Load == nil {
 		cfg.Load = func() Load { return Load{} }

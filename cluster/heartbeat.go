@@ -62,7 +62,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	for k := range c.released {
 		released = append(released, k)
 	}
-	rec, _ := json.Marshal(Node{URL: c.cfg.PublicURL, Load: load, Rooms: len(hosted), Draining: c.draining})
+	rec, _ := json.Marshal(Node{URL: c.cfg.PublicURL, Load: load, Rooms: len(hosted), Draining: c.draining, TTLMs: ttl.Milliseconds()})
 	c.mu.Unlock()
 
 	id := c.cfg.NodeID

@@ -44,6 +44,17 @@ if v and v ~= ARGV[1] then return v end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]`)
 
+	// forgetNode deletes a node's record KEYS[1] only if it is still the
+	// record ARGV[1] that was read (a node that beat since is alive), and
+	// removes the id ARGV[2] from the set KEYS[2].
+	forgetNode = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0`)
+
 	// releaseRoom deletes KEYS[1] only if it still names ARGV[1], so a node
 	// never deletes a record another node has since claimed.
 	releaseRoom = redis.NewScript(`

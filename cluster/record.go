@@ -21,7 +21,7 @@ func decodeNode(id string, raw []byte) (Node, bool) {
 	if len(raw) > maxNodeRecord || json.Unmarshal(raw, &n) != nil {
 		return Node{}, false
 	}
-	if !validNodeURL(n.URL) || n.Load.Participants < 0 || n.Rooms < 0 ||
+	if !validNodeURL(n.URL) || n.Load.Participants < 0 || n.Rooms < 0 || n.TTLMs < 0 ||
 		math.IsNaN(n.Load.CPU) || n.Load.CPU < 0 || n.Load.CPU > 1 {
 		return Node{}, false
 	}

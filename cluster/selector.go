@@ -13,7 +13,11 @@ type Node struct {
 	Load     Load   `json:"load"`
 	Rooms    int    `json:"rooms"`
 	Draining bool   `json:"draining"`
-	Self     bool   `json:"-"` // the node asking
+	// TTLMs is the lifetime the node gave its record, so others can tell
+	// from the record's remaining time how long ago it last beat (on
+	// Redis's clock, so the nodes' clocks do not matter).
+	TTLMs int64 `json:"ttl_ms,omitempty"`
+	Self  bool  `json:"-"` // the node asking
 }
 
 // Selector picks the node for a new room among live nodes that accept rooms

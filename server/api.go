@@ -55,6 +55,10 @@ type tokenRequest struct {
 	E2EE       *bool  `json:"e2ee"`       // default true: encryption is on unless turned off
 	AccessCode string `json:"accessCode"` // optional: a paid plan's token
 	HostKey    string `json:"hostKey"`    // optional: the room's host key, for a host's token
+	// HostLost: the client lost its connection to the room's node without
+	// a drain (a crash, most likely), so multi-node placement checks that
+	// node now (docs/scaling.md).
+	HostLost bool `json:"hostLost"`
 }
 
 type tokenResponse struct {
@@ -93,7 +97,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	planID, customer, plan := paidTokenFields(ent)
-	ws, ok := s.tokenWS(w, r, room.String()) // multi-node: the hosting node's
+	ws, ok := s.tokenWS(w, r, room.String(), req.HostLost) // multi-node: the hosting node's
 	if !ok {
 		return
 	}

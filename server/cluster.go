@@ -169,10 +169,16 @@ func (s *Server) roomLost(n *clusterNode, room string) {
 }
 
 // place answers where room lives, as a signaling URL; "" means here.
-func (n *clusterNode) place(room string) (string, error) {
+// hostLost: the participant lost its connection to the room's host without
+// a drain (cluster.PlaceLost).
+func (n *clusterNode) place(room string, hostLost bool) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), placeTimeout)
 	defer cancel()
-	p, err := n.c.Place(ctx, room)
+	place := n.c.Place
+	if hostLost {
+		place = n.c.PlaceLost
+	}
+	p, err := place(ctx, room)
 	if err != nil {
 		return "", err
 	}
@@ -187,7 +193,7 @@ func (n *clusterNode) place(room string) (string, error) {
 // placed is unavailable, and a room hosted here (or claimed for this node
 // now) joins.
 func (n *clusterNode) checkJoin(room string, _ *signaling.JoinRequest) error {
-	ws, err := n.place(room)
+	ws, err := n.place(room, false)
 	if err != nil {
 		return &signaling.UnavailableError{Message: placeMessage(err), Err: err}
 	}
@@ -214,12 +220,13 @@ func placeMessage(err error) string {
 // tokenWS is the signaling URL for a token of room: the hosting node's in
 // cluster mode (so the browser goes straight there), else this server's. It
 // answers the request itself and reports false when the room cannot be
-// placed.
-func (s *Server) tokenWS(w http.ResponseWriter, r *http.Request, room string) (string, bool) {
+// placed. hostLost is the client's report that its connection to the room's
+// node broke without a drain.
+func (s *Server) tokenWS(w http.ResponseWriter, r *http.Request, room string, hostLost bool) (string, bool) {
 	if s.cl == nil {
 		return s.wsURL(r), true
 	}
-	ws, err := s.cl.place(room)
+	ws, err := s.cl.place(room, hostLost)
 	if err != nil {
 		s.log.Warn("cluster: token for a room that cannot be placed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable, placeMessage(err))

@@ -97,6 +97,7 @@ type pionClient struct {
 	held      []webrtc.ICECandidateInit
 
 	left     chan string // ids from participant-left
+	gone     chan struct{} // closed when the signaling connection ends
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -158,7 +159,7 @@ func joinPionWith(t *testing.T, ts *testServer, room string, index byte, opts pi
 }
 
 func newPionClient(t *testing.T, ws *websocket.Conn, index byte) *pionClient {
-	return &pionClient{t: t, index: index, ws: ws, left: make(chan string, 8), stop: make(chan struct{}),
+	return &pionClient{t: t, index: index, ws: ws, left: make(chan string, 8), gone: make(chan struct{}), stop: make(chan struct{}),
 		received: map[string]int{}, streams: map[byte]string{}, errs: make(chan error, 16)}
 }
 
@@ -288,6 +289,7 @@ func toWire(i webrtc.ICECandidateInit) *signaling.ICECandidate {
 // (for example because it came before its description) fails the test.
 func (c *pionClient) readLoop() {
 	defer c.wg.Done()
+	defer close(c.gone)
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {

@@ -28,7 +28,7 @@ type clusterFlags struct {
 	FallbackLocal bool
 }
 
-func parseClusterFlags(v map[string]*string, dev bool) (clusterFlags, error) {
+func parseClusterFlags(v map[string]*string, generatedSecret bool) (clusterFlags, error) {
 	c := clusterFlags{RedisURL: *v["redis"], NodeURL: *v["node-url"], NodeID: *v["node-id"]}
 	var err error
 	if c.FallbackLocal, err = strconv.ParseBool(*v["redis-fallback-local"]); err != nil {
@@ -40,7 +40,7 @@ func parseClusterFlags(v map[string]*string, dev bool) (clusterFlags, error) {
 		}
 		return c, nil
 	}
-	if dev {
+	if generatedSecret {
 		// Each dev process makes its own secret, so dev nodes could never
 		// agree; say so now rather than fail on the secret check.
 		return c, fmt.Errorf("--redis cannot be used with --dev: every node needs the same secret (MEET_SECRET or --secret-file)")

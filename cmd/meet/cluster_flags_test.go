@@ -28,6 +28,8 @@ func TestClusterFlags(t *testing.T) {
 		{"node flags need redis", []string{"--node-id", "n1"}, env("MEET_SECRET", secret32), clusterFlags{}, "need --redis"},
 		{"fallback needs redis", []string{"--redis-fallback-local"}, env("MEET_SECRET", secret32), clusterFlags{}, "need --redis"},
 		{"not with dev", []string{"--dev", "--redis", "redis://r:6379", "--node-url", "https://n"}, env(), clusterFlags{}, "cannot be used with --dev"},
+		{"dev with a shared secret", []string{"--dev", "--redis", "redis://r:6379", "--node-url", "https://n"}, env("MEET_SECRET", secret32),
+			clusterFlags{RedisURL: "redis://r:6379", NodeURL: "https://n"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

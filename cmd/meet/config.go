@@ -210,7 +210,10 @@ func buildConfig(v map[string]*string, secret string) (*config, error) {
 	if c.Secret, err = loadSecret(*v["secret-file"], secret, c.Dev); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Cluster, err = parseClusterFlags(v, c.Dev); err != nil {
+	// Only a generated secret rules out a cluster: --dev nodes given one
+	// shared secret can try multi-node mode on one machine.
+	generated := c.Dev && secret == "" && *v["secret-file"] == ""
+	if c.Cluster, err = parseClusterFlags(v, generated); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Billing, err = parseBillingFlags(v); err != nil {

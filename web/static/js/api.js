@@ -89,10 +89,11 @@ export async function createRoom(e2ee) {
  * @param {string} room room code
  * @param {boolean} e2ee whether this client joins with end-to-end encryption
  * @param {string} [hostKey] the room's host key, for a host's token
+ * @param {boolean} [hostLost] the connection to the room's node broke without a drain
  * @returns {Promise<TokenReply>}
  */
-export async function joinToken(room, e2ee, hostKey = '') {
-  const data = await post('/api/token', { room, e2ee, ...tokenFields(room), ...(hostKey ? { hostKey } : {}) });
+export async function joinToken(room, e2ee, hostKey = '', hostLost = false) {
+  const data = await post('/api/token', { room, e2ee, ...tokenFields(room), ...(hostKey ? { hostKey } : {}), ...(hostLost ? { hostLost } : {}) });
   if (!data || typeof data.token !== 'string') throw new ApiError(500, 'The server returned no join token.');
   return {
     token: data.token,

@@ -150,6 +150,14 @@ export class Call extends Emitter {
     this._qualityTimer = undefined;
     this._reconnectSince = 0;
     this._attempt = 0;
+    /** The server announced a drain on the current session. */
+    this._drained = false;
+    /**
+     * The connection to the room's node broke without a drain (a crash, most
+     * likely): the next token request says so, and the server checks that
+     * node at once instead of waiting for its heartbeat to go missing.
+     */
+    this._hostLost = false;
     /** Reconnections that succeeded, for tests and the UI. */
     this.reconnects = 0;
     /** @type {Map<string, import('./quality.js').ReceiveSample>} */
@@ -227,6 +235,7 @@ export class Call extends Emitter {
       if (e.fatal) this._fatalCode = e.code;
       else this.emit('notice', { text: e.message });
     });
+    on('drain', () => { this._drained = true; });
     on('drain', (d) => this.emit('drain', { message: d.message || 'The server is restarting. You will be reconnected.', deadline: d.deadline }));
     // The room moved to another node (multi-node, after a Redis outage):
     // rejoin; the fresh token names the node that hosts it now.
@@ -259,12 +268,12 @@ export class Call extends Emitter {
   async _token() {
     const key = hostKeyFor(this.code);
     try {
-      return await joinToken(this.code, this.security.e2ee, key);
+      return await joinToken(this.code, this.security.e2ee, key, this._hostLost);
     } catch (err) {
       if (!key || !(err instanceof ApiError) || err.status !== 403) throw err;
       forgetHostKey(this.code);
       this.emit('notice', { text: 'The host key this browser kept for this meeting is not valid; you joined as a guest.' });
-      return joinToken(this.code, this.security.e2ee);
+      return joinToken(this.code, this.security.e2ee, '', this._hostLost);
     }
   }
 
@@ -394,7 +403,11 @@ export class Call extends Emitter {
       this._end(reason || 'The server ended the call.', true);
       return;
     }
-    this._reconnect(reason || 'The connection to the server was lost.');
+    // Closed without a drain: the node is likely gone. Rejoin at once and
+    // say so, so the room is placed on a live node now (docs/scaling.md).
+    const abrupt = !this._drained;
+    if (abrupt) this._hostLost = true;
+    this._reconnect(reason || 'The connection to the server was lost.', abrupt ? 0 : 300);
   }
 
   /**
@@ -413,8 +426,9 @@ export class Call extends Emitter {
    * Drops the current session and rejoins with a fresh token until it
    * works or RECONNECT_GIVE_UP_MS pass; then the user chooses (rejoin()).
    * @param {string} why
+   * @param {number} [delay] ms before the first attempt
    */
-  _reconnect(why) {
+  _reconnect(why, delay = 300) {
     if (this._ended || this.connection === 'reconnecting') return;
     clearTimeout(this._iceTimer);
     const old = this.session;
@@ -433,7 +447,7 @@ export class Call extends Emitter {
     this._reconnectSince = Date.now();
     this._attempt = 0;
     this._setConnection('reconnecting', why);
-    this._retryTimer = setTimeout(() => void this._tryReconnect(), 300);
+    this._retryTimer = setTimeout(() => void this._tryReconnect(), delay);
   }
 
   async _tryReconnect() {
@@ -443,6 +457,8 @@ export class Call extends Emitter {
       const welcome = await this._open();
       if (this._ended) return;
       this.reconnects++;
+      this._hostLost = false;
+      this._drained = false;
       this._joined(welcome);
       this.emit('notice', { text: 'Reconnected.' });
     } catch (err) {
@@ -462,9 +478,13 @@ export class Call extends Emitter {
           : 'The connection to the meeting was lost (' + (err instanceof Error ? err.message : String(err)) + ').');
         return;
       }
+      // The node the token named did not answer: the next token request
+      // reports it, and comes soon, since the server checks that node then.
+      if (code === 'network') this._hostLost = true;
       // Every second or so for the first half minute, so a blip of a few
       // seconds costs little more than the blip; then every 4 s.
-      const wait = Date.now() - this._reconnectSince < 30000 ? Math.min(1500, 500 * this._attempt) : 4000;
+      const step = this._hostLost ? 250 : 500;
+      const wait = Date.now() - this._reconnectSince < 30000 ? Math.min(1500, step * this._attempt) : 4000;
       this._retryTimer = setTimeout(() => void this._tryReconnect(), wait);
     }
   }
