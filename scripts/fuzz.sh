@@ -20,7 +20,11 @@ for f in $(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v node_modules 
 		$go test -run '^$' -fuzz "^$name\$" -fuzztime "$time" ${par:+-parallel "$par"} "$pkg" 2>&1 | tee "$log" >&2
 		# The last progress line: "fuzz: elapsed: 1m0s, execs: 123 (2/sec), new interesting: 4 (total: 20)"
 		line=$(grep 'fuzz: elapsed:' "$log" | tail -1)
-		execs=$(echo "$line" | sed -n 's/.*execs: \([0-9]*\) (\([0-9]*\)\/sec).*/\1 | \2/p')
+		# The rate on the last line covers its last interval only: use the
+		# whole run's.
+		n=$(echo "$line" | sed -n 's/.*execs: \([0-9]*\) .*/\1/p')
+		secs=$(echo "$time" | sed -n 's/^\([0-9]*\)s$/\1/p')
+		execs="${n:-?} | $([ -n "$n" ] && [ -n "$secs" ] && echo $((n / secs)) || echo ?)"
 		newi=$(echo "$line" | sed -n 's/.*new interesting: \([0-9]*\) (total: \([0-9]*\)).*/\1 | \2/p')
 		printf '| %s | %s | %s | %s | %s |\n' "$name" "$pkg" "$time" "${execs:-? | ?}" "${newi:-? | ?}" >>"$log.table"
 	done

@@ -1,6 +1,9 @@
 package sfu
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"testing"
@@ -167,6 +170,17 @@ func FuzzOffer(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { s.Close() })
+	// One certificate for every connection: generating one per input
+	// would be most of the cost.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	conf := webrtc.Configuration{Certificates: []webrtc.Certificate{*cert}}
 	f.Add("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		if err := checkSDP(raw); err != nil {
@@ -175,7 +189,7 @@ func FuzzOffer(f *testing.F) {
 			}
 			return
 		}
-		pc, err := s.pubAPI.NewPeerConnection(webrtc.Configuration{})
+		pc, err := s.pubAPI.NewPeerConnection(conf)
 		if err != nil {
 			t.Fatal(err)
 		}
