@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/sha1" //nolint:gosec // HMAC-SHA1 is what the TURN REST scheme and every TURN client use.
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -24,22 +25,49 @@ func TURNCredentials(secret []byte, id string, ttl time.Duration, now time.Time)
 // username is not "<unix expiry>:<id>" and ErrTURNExpired when the expiry has
 // passed at now.
 func TURNPassword(secret []byte, username string, now time.Time) (string, error) {
+	_, exp, err := TURNUser(username)
+	if err != nil {
+		return "", err
+	}
+	if now.Unix() > exp.Unix() {
+		return "", fmt.Errorf("%w: %s ago", ErrTURNExpired, now.Sub(exp).Round(time.Second))
+	}
+	return turnMAC(secret, username), nil
+}
+
+// TURNUser reads a TURN REST username without judging it: the participant
+// id and the expiry. A TURN server that lets a participant still in the
+// call refresh its allocation past the expiry needs both (turnserver).
+func TURNUser(username string) (id string, expiry time.Time, err error) {
 	ts, id, ok := strings.Cut(username, ":")
 	if !ok || id == "" {
-		return "", fmt.Errorf("%w: want \"<unix expiry>:<id>\"", ErrTURNMalformed)
+		return "", time.Time{}, fmt.Errorf("%w: want \"<unix expiry>:<id>\"", ErrTURNMalformed)
 	}
 	// ParseInt alone would accept "+1" or "-1"; only plain digits are ours.
 	if ts == "" || len(ts) > 19 || strings.Trim(ts, "0123456789") != "" {
-		return "", fmt.Errorf("%w: expiry is not a unix time", ErrTURNMalformed)
+		return "", time.Time{}, fmt.Errorf("%w: expiry is not a unix time", ErrTURNMalformed)
 	}
 	exp, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return "", fmt.Errorf("%w: expiry: %v", ErrTURNMalformed, err)
+		return "", time.Time{}, fmt.Errorf("%w: expiry: %v", ErrTURNMalformed, err)
 	}
-	if now.Unix() > exp {
-		return "", fmt.Errorf("%w: %s ago", ErrTURNExpired, now.Sub(time.Unix(exp, 0)).Round(time.Second))
-	}
-	return turnMAC(secret, username), nil
+	return id, time.Unix(exp, 0), nil
+}
+
+// TURNMAC is the password of username under secret, expired or not.
+func TURNMAC(secret []byte, username string) string { return turnMAC(secret, username) }
+
+// turnLabel separates the TURN secret from the token secret it is derived
+// from: a TURN server that leaks its secret (a shared coturn, a log) must
+// not hand out the key that signs join tokens.
+const turnLabel = "monkeythorn-meet turn-rest v1"
+
+// TURNSecret derives the TURN REST secret from the server secret:
+// HMAC-SHA256(secret, label).
+func TURNSecret(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(turnLabel))
+	return m.Sum(nil)
 }
 
 func turnMAC(secret []byte, username string) string {

@@ -75,3 +75,26 @@ func TestTURNIDWithColon(t *testing.T) {
 		t.Fatalf("TURNPassword = %q, %v; want %q", got, err, pass)
 	}
 }
+
+func TestTURNSecretIsDerived(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	d := TURNSecret(secret)
+	if len(d) != 32 || string(d) == string(secret) || string(TURNSecret(secret)) != string(d) {
+		t.Fatalf("TURNSecret: %x", d)
+	}
+	if string(TURNSecret([]byte("another secret of thirty-two b!!"))) == string(d) {
+		t.Error("two secrets derive the same TURN secret")
+	}
+}
+
+func TestTURNUser(t *testing.T) {
+	id, exp, err := TURNUser("1700000000:p-1")
+	if err != nil || id != "p-1" || exp.Unix() != 1700000000 {
+		t.Fatalf("%q %v %v", id, exp, err)
+	}
+	for _, bad := range []string{"", "p", "+1:p", "1:", ":p", "x:p"} {
+		if _, _, err := TURNUser(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -62,8 +62,10 @@ type tokenRequest struct {
 }
 
 type tokenResponse struct {
-	Token      string                `json:"token"`
-	WS         string                `json:"ws"`
+	Token string `json:"token"`
+	WS    string `json:"ws"`
+	// ICEServers are the static (STUN) servers only: TURN credentials
+	// come with the welcome, for participants in a call.
 	ICEServers []signaling.ICEServer `json:"iceServers"`
 	ExpiresAt  int64                 `json:"expiresAt"`      // unix milliseconds
 	Plan       *planInfo             `json:"plan,omitempty"` // paid plan of the token
@@ -116,7 +118,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tokenResponse{
 		Token:      tok,
 		WS:         ws,
-		ICEServers: s.iceServers(claims.Subject),
+		ICEServers: s.cfg.ICEServers, // TURN credentials come with the welcome, once joined
 		ExpiresAt:  claims.ExpiresAt.UnixMilli(),
 		Plan:       plan,
 	})
@@ -127,7 +129,9 @@ type iceResponse struct {
 }
 
 // handleICE returns fresh ICE servers (TURN credentials) for the bearer of a
-// valid token, for clients that restart ICE late in a long call.
+// valid token who is in a call on this node, for clients that restart ICE
+// late in a long call. Nobody else gets TURN credentials: a token alone is
+// free for the asking.
 func (s *Server) handleICE(w http.ResponseWriter, r *http.Request) {
 	if !onlyMethod(w, r, http.MethodGet) {
 		return
@@ -146,6 +150,10 @@ func (s *Server) handleICE(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="meet", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, codeUnauth, msg)
+		return
+	}
+	if !s.present.has(claims.Subject) {
+		writeError(w, http.StatusForbidden, codeNotInCall, "join the meeting first; ICE servers come with the welcome")
 		return
 	}
 	writeJSON(w, http.StatusOK, iceResponse{ICEServers: s.iceServers(claims.Subject)})

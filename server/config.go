@@ -17,7 +17,10 @@ import (
 
 // Defaults of Config, in one place.
 const (
-	DefaultTURNTTL = 12 * time.Hour // a call may last long; TURN credentials outlive the token
+	// DefaultTURNTTL: credentials come with the welcome and are used at
+	// once; the embedded TURN server keeps a participant's allocations
+	// alive past it while the participant is in the call.
+	DefaultTURNTTL = 10 * time.Minute
 	// maxBody caps API request bodies: the largest valid one is ~60 bytes.
 	maxBody = 4 << 10
 )
@@ -25,8 +28,9 @@ const (
 // Config configures a Server.
 type Config struct {
 	Logger *slog.Logger // required
-	// Secret signs join tokens (and TURN credentials unless TURN.Secret is
-	// set); at least auth.MinSecretLen bytes. Required.
+	// Secret signs join tokens (and, through auth.TURNSecret, TURN
+	// credentials unless TURN.Secret is set); at least auth.MinSecretLen
+	// bytes. Required.
 	Secret   []byte
 	TokenTTL time.Duration // default auth.DefaultTokenTTL
 	// PublicURL ("https://meet.example.com") is where browsers reach the
@@ -39,7 +43,7 @@ type Config struct {
 	ICEServers []signaling.ICEServer
 	TURN       TURNConfig
 	// EmbeddedTURN runs a TURN server in the process (see EmbeddedTURN);
-	// nil = none. It uses TURN.Secret (default Secret) for credentials.
+	// nil = none. It uses TURN.Secret for credentials.
 	EmbeddedTURN *EmbeddedTURN
 	// Cluster, when set, makes this node one of several sharing a Redis
 	// (docs/scaling.md): joins of rooms hosted elsewhere are redirected.
@@ -114,7 +118,7 @@ func (h *HTTPTimeouts) defaults() error {
 // TURNConfig describes TURN servers that accept TURN REST credentials.
 type TURNConfig struct {
 	URLs   []string      // "turn:turn.example.com:3478?transport=udp", ...
-	Secret []byte        // shared with the TURN server; default Config.Secret
+	Secret []byte        // shared with the TURN server; default auth.TURNSecret(Config.Secret)
 	TTL    time.Duration // default DefaultTURNTTL
 }
 
@@ -141,7 +145,7 @@ func (c *Config) validate() error {
 	}
 	if len(c.TURN.URLs) > 0 || c.EmbeddedTURN != nil {
 		if c.TURN.Secret == nil {
-			c.TURN.Secret = c.Secret
+			c.TURN.Secret = auth.TURNSecret(c.Secret)
 		}
 		if c.TURN.TTL == 0 {
 			c.TURN.TTL = DefaultTURNTTL

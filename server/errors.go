@@ -18,5 +18,6 @@ const (
 	codeNotReady    = "not-ready"
 	codeInternal    = "internal"
 	codeTooMany     = "too-many-requests"
+	codeNotInCall   = "not-in-call"
 	codeContentType = "unsupported-content-type"
 )

@@ -63,11 +63,16 @@ func (s *Server) signalingStats() metrics.Signaling {
 func (s *Server) turnStats() metrics.TURN {
 	st := s.turn.Stats()
 	return metrics.TURN{Allocations: s.turn.AllocationCount(), Refused: map[string]uint64{
-		"peer_not_allowed":  st.RefusedPermissions,
-		"dropped_to_peer":   st.DroppedToPeer,
-		"dropped_from_peer": st.DroppedFromPeer,
-		"auth_failure":      st.AuthFailures,
-		"allocation_quota":  st.QuotaRefusals,
+		"peer_not_allowed":        st.RefusedPermissions,
+		"dropped_to_peer":         st.DroppedToPeer,
+		"dropped_from_peer":       st.DroppedFromPeer,
+		"auth_failure":            st.AuthFailures,
+		"not_in_call":             st.NotInCall,
+		"allocation_quota":        st.QuotaRefusals,
+		"allocation_quota_source": st.SourceQuota,
+		"allocation_quota_total":  st.TotalQuota,
+		"idle_connection":         st.IdleConns,
+		"idle_allocation":         st.IdleAllocations,
 	}}
 }
 

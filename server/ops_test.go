@@ -19,9 +19,10 @@ import (
 	"github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gorilla/websocket"
+	"github.com/monkeythorn/meet/admission"
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/internal/testcert"
-	"github.com/monkeythorn/meet/admission"
 	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/signaling"
 )
@@ -280,23 +281,58 @@ func newTURNServer(t *testing.T) *testServer {
 	})
 }
 
+// joinedWelcome joins room over /ws from dialer d (nil: the default) and
+// returns the welcome; the session stays open until the test ends.
+func joinedWelcome(t *testing.T, ts *testServer, d *websocket.Dialer, room string) signaling.Welcome {
+	t.Helper()
+	tr := ts.token(room, true)
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	c, _, err := d.Dial(tr.WS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.WriteJSON(signaling.Join{Type: signaling.TypeJoin, Version: signaling.Version, Token: tr.Token}); err != nil {
+		t.Fatal(err)
+	}
+	var w signaling.Welcome
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.ReadJSON(&w); err != nil || w.Type != signaling.TypeWelcome {
+		t.Fatalf("welcome: %+v %v", w, err)
+	}
+	return w
+}
+
+// turnCreds is the welcome's TURN entry.
+func turnCreds(t *testing.T, w signaling.Welcome) signaling.ICEServer {
+	t.Helper()
+	for _, s := range w.ICEServers {
+		if s.Username != "" {
+			return s
+		}
+	}
+	t.Fatalf("welcome without TURN credentials: %+v", w.ICEServers)
+	return signaling.ICEServer{}
+}
+
 // TestRelayOnlyCallThroughEmbeddedTURN: two Pion clients that may use
 // relay candidates only (ICETransportPolicyRelay) exchange audio and video
-// through the embedded TURN server, with the credentials the token
-// response and welcome carry.
+// through the embedded TURN server, with the credentials the welcome
+// carries (and the token response does not).
 func TestRelayOnlyCallThroughEmbeddedTURN(t *testing.T) {
 	checkLeaks(t)
 	ts := newTURNServer(t)
-	tr := ts.token(ts.newRoom(), true)
-	var turnURLs []string
-	for _, s := range tr.ICEServers {
+	for _, s := range ts.token(ts.newRoom(), true).ICEServers {
 		if s.Username != "" {
-			turnURLs = append(turnURLs, s.URLs...)
+			t.Errorf("token response hands out TURN credentials %+v before any join", s)
 		}
 	}
+	turnURLs := turnCreds(t, joinedWelcome(t, ts, nil, ts.newRoom())).URLs
 	udp, tcp, _ := ts.s.TURNAddrs()
 	if strings.Join(turnURLs, " ") != "turn:"+udp.String()+"?transport=udp turn:"+tcp.String()+"?transport=tcp" {
-		t.Fatalf("token's TURN URLs %v; TURN listens on %v and %v", turnURLs, udp, tcp)
+		t.Fatalf("welcome's TURN URLs %v; TURN listens on %v and %v", turnURLs, udp, tcp)
 	}
 	room := ts.newRoom()
 	var clients []*pionClient
@@ -334,8 +370,14 @@ func selectedLocalType(t *testing.T, pc *webrtc.PeerConnection) string {
 // turnClient allocates a relay on the embedded TURN server over UDP.
 func turnClient(t *testing.T, ts *testServer, user, pass string) (*turn.Client, error) {
 	t.Helper()
+	return turnClientFrom(t, ts, "127.0.0.1", user, pass)
+}
+
+// turnClientFrom is turnClient on a UDP socket of address src.
+func turnClientFrom(t *testing.T, ts *testServer, src, user, pass string) (*turn.Client, error) {
+	t.Helper()
 	udp, _, _ := ts.s.TURNAddrs()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	conn, err := net.ListenPacket("udp4", src+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,12 +402,12 @@ func turnClient(t *testing.T, ts *testServer, user, pass string) (*turn.Client, 
 func TestEmbeddedTURNIsNotAnOpenRelay(t *testing.T) {
 	checkLeaks(t)
 	ts := newTURNServer(t)
-	tr := ts.token(ts.newRoom(), true)
-	ice := tr.ICEServers[len(tr.ICEServers)-1]
+	w := joinedWelcome(t, ts, nil, ts.newRoom())
+	ice := turnCreds(t, w)
 	cl, _ := turnClient(t, ts, ice.Username, ice.Credential)
 	relay, err := cl.Allocate()
 	if err != nil {
-		t.Fatalf("Allocate with the token's credentials: %v", err)
+		t.Fatalf("Allocate with the welcome's credentials: %v", err)
 	}
 	defer relay.Close()
 
@@ -401,19 +443,30 @@ func TestEmbeddedTURNIsNotAnOpenRelay(t *testing.T) {
 		t.Errorf("TURN stats %+v: refusals not counted", st)
 	}
 
-	// Expired credentials, correctly signed with the server's secret.
-	user, pass := auth.TURNCredentials(testSecret, "someone", -time.Minute, time.Now())
+	// Expired credentials of the participant in the call, correctly
+	// signed: a new allocation needs fresh ones.
+	user, pass := auth.TURNCredentials(auth.TURNSecret(testSecret), w.ID, -time.Minute, time.Now())
 	cl2, _ := turnClient(t, ts, user, pass)
 	if r, err := cl2.Allocate(); err == nil {
 		r.Close()
 		t.Error("expired credentials allowed an allocation")
 	}
-	// Credentials signed with another secret.
-	user, pass = auth.TURNCredentials([]byte("not-the-server-secret-not-the-server-secret"), "someone", time.Minute, time.Now())
-	cl3, _ := turnClient(t, ts, user, pass)
-	if r, err := cl3.Allocate(); err == nil {
+	// Credentials signed with another secret, or with the token secret
+	// itself (TURN's is derived from it with its own label).
+	for _, secret := range [][]byte{[]byte("not-the-server-secret-not-the-server-secret"), testSecret} {
+		user, pass = auth.TURNCredentials(secret, w.ID, time.Minute, time.Now())
+		cl3, _ := turnClient(t, ts, user, pass)
+		if r, err := cl3.Allocate(); err == nil {
+			r.Close()
+			t.Error("foreign credentials allowed an allocation")
+		}
+	}
+	// Fresh, correctly signed credentials of someone not in a call.
+	user, pass = auth.TURNCredentials(auth.TURNSecret(testSecret), "someone", time.Minute, time.Now())
+	cl4, _ := turnClient(t, ts, user, pass)
+	if r, err := cl4.Allocate(); err == nil {
 		r.Close()
-		t.Error("foreign credentials allowed an allocation")
+		t.Error("credentials of a participant not in a call allowed an allocation")
 	}
 }
 
@@ -477,7 +530,8 @@ func TestMetricsDuringCall(t *testing.T) {
 		}
 	}
 	// Every reason label comes from the SFU's or TURN's enumeration.
-	reasons := map[string]bool{"peer_not_allowed": true, "dropped_to_peer": true, "dropped_from_peer": true, "auth_failure": true, "allocation_quota": true}
+	reasons := map[string]bool{"peer_not_allowed": true, "dropped_to_peer": true, "dropped_from_peer": true, "auth_failure": true, "allocation_quota": true,
+		"not_in_call": true, "allocation_quota_source": true, "allocation_quota_total": true, "idle_connection": true, "idle_allocation": true}
 	for r := sfu.DropUnknown; r < sfu.DropReason(len(sfu.Stats{}.Drops)); r++ {
 		reasons[r.String()] = true
 	}

@@ -30,6 +30,7 @@ type Server struct {
 	handler http.Handler
 	issuer  *auth.Issuer
 	gate    *admission.Gate // per-address limits and session caps (limits.go)
+	present *presence       // participants in a call here, for TURN (turn.go)
 	sig     *signaling.Handler
 	web     http.Handler
 	sfu     *sfu.SFU
@@ -61,7 +62,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), issuer: issuer, gate: gate, web: cfg.Web}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), issuer: issuer, gate: gate, present: newPresence(), web: cfg.Web}
 	if s.web == nil {
 		s.web = web.Handler()
 	}
@@ -135,10 +136,10 @@ func (s *Server) joinChecks() []signaling.JoinCheck {
 }
 
 // roomObservers are who hears of rooms opened and closed and participants
-// joined and left: metrics, billing (metering) and the cluster (hosted
-// rooms).
+// joined and left: metrics, TURN credentials (who is in a call), billing
+// (metering) and the cluster (hosted rooms).
 func (s *Server) roomObservers(cl *clusterNode) []sfu.RoomObserver {
-	obs := []sfu.RoomObserver{joinTimer{s}}
+	obs := []sfu.RoomObserver{joinTimer{s}, s.present}
 	if s.billing != nil {
 		obs = append(obs, s.billing)
 	}

@@ -230,13 +230,10 @@ func TestToken(t *testing.T) {
 			if d := time.Until(time.UnixMilli(tr.ExpiresAt)); d <= 0 || d > auth.MaxTokenTTL {
 				t.Errorf("expiresAt in %v", d)
 			}
-			if len(tr.ICEServers) != 2 || tr.ICEServers[0].URLs[0] != "stun:stun.example.com:3478" {
+			// TURN credentials come with the welcome, to participants
+			// in a call; a token is free for the asking.
+			if len(tr.ICEServers) != 1 || tr.ICEServers[0].URLs[0] != "stun:stun.example.com:3478" {
 				t.Fatalf("iceServers %+v", tr.ICEServers)
-			}
-			turn := tr.ICEServers[1]
-			pass, err := auth.TURNPassword([]byte("turn-secret"), turn.Username, time.Now())
-			if err != nil || pass != turn.Credential || !strings.HasSuffix(turn.Username, ":"+c.Subject) {
-				t.Errorf("TURN credentials %+v do not check out: %v", turn, err)
 			}
 		})
 	}
@@ -283,10 +280,20 @@ func TestICEEndpoint(t *testing.T) {
 		st, hdr, b := ts.do("GET", "/api/ice", "", map[string]string{"Authorization": "Bearer " + tok})
 		t.Run(name, func(t *testing.T) { checkJSONError(t, st, hdr, b, 401, codeUnauth) })
 	}
-	st, _, b = ts.do("GET", "/api/ice", "", map[string]string{"Authorization": "Bearer " + ts.token(room, true).Token})
+	// A valid token whose participant is not in a call gets no TURN
+	// credentials; once joined, it does.
+	tr := ts.token(room, true)
+	st, hdr, b = ts.do("GET", "/api/ice", "", map[string]string{"Authorization": "Bearer " + tr.Token})
+	checkJSONError(t, st, hdr, b, 403, codeNotInCall)
+	wsJoin(t, tr.WS, signaling.Join{Token: tr.Token})
+	st, _, b = ts.do("GET", "/api/ice", "", map[string]string{"Authorization": "Bearer " + tr.Token})
 	var ir iceResponse
 	if st != 200 || json.Unmarshal(b, &ir) != nil || len(ir.ICEServers) != 1 || ir.ICEServers[0].Credential == "" {
 		t.Errorf("%d %s", st, b)
+	}
+	pass, err := auth.TURNPassword(auth.TURNSecret(testSecret), ir.ICEServers[0].Username, time.Now())
+	if err != nil || pass != ir.ICEServers[0].Credential {
+		t.Errorf("TURN credentials %+v do not check out under the derived TURN secret: %v", ir.ICEServers[0], err)
 	}
 }
 

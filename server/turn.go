@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
+	"github.com/monkeythorn/meet/sfu"
 	"github.com/monkeythorn/meet/turnserver"
 )
 
@@ -28,6 +30,11 @@ type EmbeddedTURN struct {
 	RelayPortMin, RelayPortMax uint16
 	// TTL of the credentials; default Config.TURN.TTL or DefaultTURNTTL.
 	TTL time.Duration
+	// Quotas of live allocations per participant, per client address and
+	// in total, and the idle time-outs of TCP connections and allocations;
+	// zero takes turnserver's defaults (docs/security.md).
+	MaxAllocationsPerUser, MaxAllocationsPerSource, MaxAllocations int
+	IdleTimeout, AllocationIdleTimeout                             time.Duration
 }
 
 // startTURN opens the embedded TURN server, allowing relays only to the
@@ -52,6 +59,13 @@ func (s *Server) startTURN(e *EmbeddedTURN, secret []byte) error {
 		RelayPortMax: e.RelayPortMax,
 		AllowedPeers: turnserver.AllowList(allowed...),
 		Logger:       s.log.With("component", "turn"),
+		// Credentials are for participants in a call on this node only.
+		InCall:                  s.present.has,
+		MaxAllocationsPerUser:   e.MaxAllocationsPerUser,
+		MaxAllocationsPerSource: e.MaxAllocationsPerSource,
+		MaxAllocations:          e.MaxAllocations,
+		IdleTimeout:             e.IdleTimeout,
+		AllocationIdleTimeout:   e.AllocationIdleTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err) // keeps syscall.EADDRINUSE for the caller's message
@@ -116,4 +130,32 @@ func (s *Server) TURNAddrs() (udp, tcp, tls net.Addr) {
 		return nil, nil, nil
 	}
 	return s.turn.Addrs()
+}
+
+// presence is the set of participants in a call on this node, kept from
+// the SFU's room events: TURN credentials are only for them.
+type presence struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func newPresence() *presence { return &presence{ids: make(map[string]struct{})} }
+
+// RoomEvent implements sfu.RoomObserver.
+func (p *presence) RoomEvent(e sfu.RoomEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e := e.(type) {
+	case sfu.MemberJoined:
+		p.ids[e.ID] = struct{}{}
+	case sfu.MemberLeft:
+		delete(p.ids, e.ID)
+	}
+}
+
+func (p *presence) has(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.ids[id]
+	return ok
 }

@@ -1,21 +1,31 @@
 package turnserver
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // connTracker remembers the TCP connections accepted on the TURN listeners,
 // because pion's Server.Close stops accepting but leaves open connections
 // (and the goroutines reading them) alive until each client hangs up.
+//
+// It also closes connections that stay silent for idle: each Read waits at
+// most that long, and a TURN client with an allocation sends at least its
+// media or ICE checks every few seconds.
 type connTracker struct {
+	idle     time.Duration
+	idleHits *atomic.Uint64
+
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
 	closed bool
 }
 
-func newConnTracker() *connTracker {
-	return &connTracker{conns: make(map[*trackedConn]struct{})}
+func newConnTracker(idle time.Duration, idleHits *atomic.Uint64) *connTracker {
+	return &connTracker{idle: idle, idleHits: idleHits, conns: make(map[*trackedConn]struct{})}
 }
 
 func (t *connTracker) wrap(ln net.Listener) net.Listener {
@@ -75,6 +85,21 @@ type trackedConn struct {
 	net.Conn
 	t    *connTracker
 	once sync.Once
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.t.idle > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.t.idle))
+	}
+	n, err := c.Conn.Read(p)
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		c.t.idleHits.Add(1)
+		// pion closes a connection whose read fails, except during a
+		// TLS handshake: close it here so that case ends too.
+		_ = c.Close()
+	}
+	return n, err
 }
 
 func (c *trackedConn) Close() error {

@@ -1,9 +1,11 @@
 package turnserver
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 )
 
 // AllowList returns an AllowedPeers function that admits exactly addrs. Port
@@ -39,6 +41,7 @@ type peerFilter struct {
 	net.PacketConn
 	allowed func(net.IP, int) bool
 	stats   *counters
+	idle    time.Duration // ReadFrom fails after this long without a packet from an allowed peer
 }
 
 func (f *peerFilter) WriteTo(p []byte, addr net.Addr) (int, error) {
@@ -53,10 +56,21 @@ func (f *peerFilter) WriteTo(p []byte, addr net.Addr) (int, error) {
 // ReadFrom discards datagrams from addresses that are not allowed, so
 // nothing but the SFU can reach a client through its relay even when it
 // shares an IP with the SFU.
+//
+// It also ends idle allocations: pion deletes an allocation whose relay
+// socket fails to read, so a read that waits longer than idle for the SFU
+// ends it.
 func (f *peerFilter) ReadFrom(p []byte) (int, net.Addr, error) {
+	if f.idle > 0 {
+		_ = f.PacketConn.SetReadDeadline(time.Now().Add(f.idle))
+	}
 	for {
 		n, addr, err := f.PacketConn.ReadFrom(p)
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				f.stats.idleAllocations.Add(1)
+			}
 			return n, addr, err
 		}
 		if ua, ok := addr.(*net.UDPAddr); ok && f.allowed(ua.IP, ua.Port) {
@@ -72,5 +86,10 @@ type counters struct {
 	droppedToPeer      atomic.Uint64
 	droppedFromPeer    atomic.Uint64
 	authFailures       atomic.Uint64
+	notInCall          atomic.Uint64
 	quotaRefusals      atomic.Uint64
+	sourceQuota        atomic.Uint64
+	totalQuota         atomic.Uint64
+	idleConns          atomic.Uint64
+	idleAllocations    atomic.Uint64
 }

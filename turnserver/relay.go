@@ -3,6 +3,7 @@ package turnserver
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/pion/turn/v5"
 )
@@ -14,6 +15,7 @@ type relayGenerator struct {
 	allowed  func(net.IP, int) bool
 	stats    *counters
 	min, max uint16 // optional port range; 0,0 = any
+	idle     time.Duration
 }
 
 func (g *relayGenerator) Validate() error { return g.inner.Validate() }
@@ -28,7 +30,7 @@ func (g *relayGenerator) AllocatePacketConn(c turn.AllocateListenerConfig) (net.
 	if err != nil {
 		return nil, nil, err
 	}
-	return &peerFilter{PacketConn: conn, allowed: g.allowed, stats: g.stats}, addr, nil
+	return &peerFilter{PacketConn: conn, allowed: g.allowed, stats: g.stats, idle: g.idle}, addr, nil
 }
 
 func (g *relayGenerator) AllocateListener(turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {

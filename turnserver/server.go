@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
 
 	"github.com/monkeythorn/meet/auth"
@@ -21,6 +22,12 @@ const DefaultRealm = "monkeythorn-meet"
 
 // closeWait bounds how long Close waits for pion to tear down allocations.
 const closeWait = 3 * time.Second
+
+// Default idle time-outs (Config).
+const (
+	DefaultIdleTimeout           = 30 * time.Second
+	DefaultAllocationIdleTimeout = 60 * time.Second
+)
 
 // Config configures New. Zero values take the documented defaults.
 type Config struct {
@@ -56,9 +63,26 @@ type Config struct {
 	Logger *slog.Logger // default: discard
 
 	// MaxAllocationsPerUser caps live allocations per TURN username;
-	// default DefaultMaxAllocationsPerUser. Further Allocate requests get
-	// 486 Allocation Quota Reached.
-	MaxAllocationsPerUser int
+	// default DefaultMaxAllocationsPerUser. MaxAllocationsPerSource caps
+	// them per client address (IPv4, IPv6 /64), default
+	// DefaultMaxAllocationsPerSource, and MaxAllocations in total, default
+	// DefaultMaxAllocations. Further Allocate requests get 486 Allocation
+	// Quota Reached.
+	MaxAllocationsPerUser, MaxAllocationsPerSource, MaxAllocations int
+
+	// InCall, when set, reports whether the participant id of a TURN
+	// username is in a call on this node. Credentials of anyone else are
+	// refused, and a participant in a call may keep refreshing its
+	// allocations after its credentials expire (a browser cannot swap the
+	// credentials of a live allocation). Nil: credentials alone decide.
+	InCall func(id string) bool
+
+	// IdleTimeout closes a TURN TCP or TLS connection that sent nothing
+	// for this long; default DefaultIdleTimeout. AllocationIdleTimeout
+	// ends an allocation whose relay received nothing from the SFU for this
+	// long (a relay that carries a call sees the SFU's ICE checks every few
+	// seconds); default DefaultAllocationIdleTimeout.
+	IdleTimeout, AllocationIdleTimeout time.Duration
 
 	// OnAllocation is called with +1 when an allocation is created and -1
 	// when it ends, for a gauge. It must not block.
@@ -74,7 +98,12 @@ type Stats struct {
 	DroppedToPeer      uint64 // relayed datagrams to an address not allowed
 	DroppedFromPeer    uint64 // datagrams arriving at a relay from an address not allowed
 	AuthFailures       uint64 // requests with unknown, wrong or expired credentials
+	NotInCall          uint64 // credentials of a participant not in a call (Config.InCall)
 	QuotaRefusals      uint64 // Allocate requests over MaxAllocationsPerUser
+	SourceQuota        uint64 // Allocate requests over MaxAllocationsPerSource
+	TotalQuota         uint64 // Allocate requests over MaxAllocations
+	IdleConns          uint64 // TCP/TLS connections closed by IdleTimeout
+	IdleAllocations    uint64 // allocations ended by AllocationIdleTimeout
 }
 
 // Server is a running TURN server. Close stops it.
@@ -96,7 +125,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	s := &Server{log: cfg.Logger, conns: newConnTracker()}
+	s := &Server{log: cfg.Logger}
+	s.conns = newConnTracker(cfg.IdleTimeout, &s.stats.idleConns)
 	serverCfg, err := s.listen(&cfg)
 	if err != nil {
 		s.closeListeners()
@@ -125,8 +155,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: RelayIP must be the address clients reach relays on", ErrConfig)
 	case c.AllowedPeers == nil:
 		return fmt.Errorf("%w: AllowedPeers is required (an unrestricted TURN server is an open relay)", ErrConfig)
-	case c.MaxAllocationsPerUser < 0:
-		return fmt.Errorf("%w: MaxAllocationsPerUser %d is negative", ErrConfig, c.MaxAllocationsPerUser)
+	case c.MaxAllocationsPerUser < 0 || c.MaxAllocationsPerSource < 0 || c.MaxAllocations < 0:
+		return fmt.Errorf("%w: negative allocation quota", ErrConfig)
+	case c.IdleTimeout < 0 || c.AllocationIdleTimeout < 0:
+		return fmt.Errorf("%w: negative idle time-out", ErrConfig)
 	case (c.RelayPortMin == 0) != (c.RelayPortMax == 0) || c.RelayPortMin > c.RelayPortMax:
 		return fmt.Errorf("%w: relay port range %d-%d", ErrConfig, c.RelayPortMin, c.RelayPortMax)
 	}
@@ -149,15 +181,26 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.MaxAllocationsPerUser == 0 {
-		c.MaxAllocationsPerUser = DefaultMaxAllocationsPerUser
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxAllocationsPerUser, DefaultMaxAllocationsPerUser)
+	def(&c.MaxAllocationsPerSource, DefaultMaxAllocationsPerSource)
+	def(&c.MaxAllocations, DefaultMaxAllocations)
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.AllocationIdleTimeout == 0 {
+		c.AllocationIdleTimeout = DefaultAllocationIdleTimeout
 	}
 	c.Secret = append([]byte(nil), c.Secret...)
 }
 
 // listen opens the configured sockets and builds pion's configuration.
 func (s *Server) listen(cfg *Config) (*turn.ServerConfig, error) {
-	quota := newUserQuota(cfg.MaxAllocationsPerUser)
+	quota := newQuotas(cfg.MaxAllocationsPerUser, cfg.MaxAllocationsPerSource, cfg.MaxAllocations)
 	sc := &turn.ServerConfig{
 		Realm: cfg.Realm,
 		// pion logs addresses and usernames and an unauthenticated client
@@ -165,25 +208,31 @@ func (s *Server) listen(cfg *Config) (*turn.ServerConfig, error) {
 		// our warnings, not our failures.
 		LoggerFactory: pionlog.Factory{Log: s.log, Problems: slog.LevelWarn},
 		AuthHandler:   s.authHandler(cfg),
-		QuotaHandler: func(user, _ string, _ net.Addr) bool {
-			if quota.allow(user) {
+		QuotaHandler: func(user, _ string, src net.Addr) bool {
+			switch quota.allow(user, src) {
+			case "":
 				return true
+			case quotaSource:
+				s.stats.sourceQuota.Add(1)
+			case quotaTotal:
+				s.stats.totalQuota.Add(1)
+			default:
+				s.stats.quotaRefusals.Add(1)
 			}
-			s.stats.quotaRefusals.Add(1)
 			return false
 		},
 		EventHandler: turn.EventHandler{
-			OnAllocationCreated: func(_, _ net.Addr, _, user, _ string, _ net.Addr, _ int) {
-				quota.add(user, 1)
+			OnAllocationCreated: func(src, _ net.Addr, _, user, _ string, _ net.Addr, _ int) {
+				quota.add(user, src, 1)
 				cfg.OnAllocation(1)
 			},
-			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) {
-				quota.add(user, -1)
+			OnAllocationDeleted: func(src, _ net.Addr, _, user, _ string) {
+				quota.add(user, src, -1)
 				cfg.OnAllocation(-1)
 			},
 		},
 	}
-	gen := &relayGenerator{allowed: cfg.AllowedPeers, stats: &s.stats, min: cfg.RelayPortMin, max: cfg.RelayPortMax}
+	gen := &relayGenerator{allowed: cfg.AllowedPeers, stats: &s.stats, min: cfg.RelayPortMin, max: cfg.RelayPortMax, idle: cfg.AllocationIdleTimeout}
 	if cfg.RelayPortMin != 0 {
 		gen.inner = &turn.RelayAddressGeneratorPortRange{RelayAddress: cfg.RelayIP, Address: cfg.RelayBindIP.String(),
 			MinPort: cfg.RelayPortMin, MaxPort: cfg.RelayPortMax}
@@ -233,7 +282,19 @@ func (s *Server) listen(cfg *Config) (*turn.ServerConfig, error) {
 // pion attaches to the allocation; it is never logged.
 func (s *Server) authHandler(cfg *Config) turn.AuthHandler {
 	return func(ra *turn.RequestAttributes) (string, []byte, bool) {
+		if cfg.InCall != nil {
+			if id, _, err := auth.TURNUser(ra.Username); err == nil && !cfg.InCall(id) {
+				s.stats.notInCall.Add(1)
+				s.log.Debug("TURN credentials refused: the participant is not in a call here")
+				return "", nil, false
+			}
+		}
 		pass, err := auth.TURNPassword(cfg.Secret, ra.Username, cfg.Now())
+		if errors.Is(err, auth.ErrTURNExpired) && cfg.InCall != nil && ra.Method != stun.MethodAllocate {
+			// Still in the call (checked above): keep its allocations
+			// alive; a new allocation needs fresh credentials.
+			pass, err = auth.TURNMAC(cfg.Secret, ra.Username), nil
+		}
 		if err != nil {
 			s.stats.authFailures.Add(1)
 			s.log.Debug("TURN credentials refused", "err", err)
@@ -277,7 +338,12 @@ func (s *Server) Stats() Stats {
 		DroppedToPeer:      s.stats.droppedToPeer.Load(),
 		DroppedFromPeer:    s.stats.droppedFromPeer.Load(),
 		AuthFailures:       s.stats.authFailures.Load(),
+		NotInCall:          s.stats.notInCall.Load(),
 		QuotaRefusals:      s.stats.quotaRefusals.Load(),
+		SourceQuota:        s.stats.sourceQuota.Load(),
+		TotalQuota:         s.stats.totalQuota.Load(),
+		IdleConns:          s.stats.idleConns.Load(),
+		IdleAllocations:    s.stats.idleAllocations.Load(),
 	}
 }
 

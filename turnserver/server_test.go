@@ -220,9 +220,9 @@ func TestCloseEndsEverything(t *testing.T) {
 	if err := ts.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if got := ts.allocs.Load(); got != 0 {
-		t.Errorf("OnAllocation sum = %d after Close, want 0", got)
-	}
+	// pion drops an allocation from its count before it calls
+	// OnAllocationDeleted, so the callbacks may trail Close a little.
+	waitFor(t, time.Second, "OnAllocation sum 0 after Close", func() bool { return ts.allocs.Load() == 0 })
 	for _, c := range idle {
 		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 		if _, err := c.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isConnReset(err) {

@@ -27,6 +27,12 @@ func limitOptions() []option {
 		{"http-read-timeout", "MEET_HTTP_READ_TIMEOUT", "15s", "time a client has to send a whole request, body included"},
 		{"http-write-timeout", "MEET_HTTP_WRITE_TIMEOUT", "30s", "time to write one response"},
 		{"http-idle-timeout", "MEET_HTTP_IDLE_TIMEOUT", "60s", "how long an idle keep-alive connection stays open"},
+		{"turn-credential-ttl", "MEET_TURN_CREDENTIAL_TTL", "10m", "lifetime of the TURN credentials in a welcome; allocations of a participant still in the call outlive it"},
+		{"turn-allocations-per-user", "MEET_TURN_ALLOCATIONS_PER_USER", "8", "live TURN allocations per participant"},
+		{"turn-allocations-per-ip", "MEET_TURN_ALLOCATIONS_PER_IP", "16", "live TURN allocations per client address (IPv6: per /64)"},
+		{"turn-max-allocations", "MEET_TURN_MAX_ALLOCATIONS", "1000", "live TURN allocations on this node"},
+		{"turn-idle-timeout", "MEET_TURN_IDLE_TIMEOUT", "30s", "a TURN TCP/TLS connection silent this long is closed"},
+		{"turn-allocation-idle-timeout", "MEET_TURN_ALLOCATION_IDLE_TIMEOUT", "60s", "a TURN allocation that received nothing from the SFU this long is ended"},
 	}
 }
 
@@ -34,6 +40,21 @@ func limitOptions() []option {
 type limitFlags struct {
 	Limits admission.Config
 	HTTP   server.HTTPTimeouts
+	TURN   turnLimits
+}
+
+// turnLimits are the embedded TURN server's limits.
+type turnLimits struct {
+	CredentialTTL                      time.Duration
+	PerUser, PerSource, Total          int
+	IdleTimeout, AllocationIdleTimeout time.Duration
+}
+
+// apply sets the limits on e.
+func (t turnLimits) apply(e *server.EmbeddedTURN) {
+	e.TTL = t.CredentialTTL
+	e.MaxAllocationsPerUser, e.MaxAllocationsPerSource, e.MaxAllocations = t.PerUser, t.PerSource, t.Total
+	e.IdleTimeout, e.AllocationIdleTimeout = t.IdleTimeout, t.AllocationIdleTimeout
 }
 
 func parseLimitFlags(v map[string]*string) (limitFlags, error) {
@@ -64,6 +85,17 @@ func parseLimitFlags(v map[string]*string) (limitFlags, error) {
 		}
 		*c.dst = n
 	}
+	quotas := []struct {
+		name string
+		dst  *int
+	}{{"turn-allocations-per-user", &l.TURN.PerUser}, {"turn-allocations-per-ip", &l.TURN.PerSource}, {"turn-max-allocations", &l.TURN.Total}}
+	for _, q := range quotas {
+		n, err := strconv.Atoi(*v[q.name])
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("--%s %q: want a positive number", q.name, *v[q.name]))
+		}
+		*q.dst = n
+	}
 	var err error
 	if l.Limits.Exempt, err = admission.ParsePrefixes(*v["trusted-clients"]); err != nil {
 		errs = append(errs, fmt.Errorf("--trusted-clients %q: want addresses or CIDRs separated by commas", *v["trusted-clients"]))
@@ -75,10 +107,11 @@ func parseLimitFlags(v map[string]*string) (limitFlags, error) {
 	times := []struct {
 		name string
 		dst  *time.Duration
-	}{{"http-read-header-timeout", &l.HTTP.ReadHeader}, {"http-read-timeout", &l.HTTP.Read}, {"http-write-timeout", &l.HTTP.Write}, {"http-idle-timeout", &l.HTTP.Idle}}
+	}{{"http-read-header-timeout", &l.HTTP.ReadHeader}, {"http-read-timeout", &l.HTTP.Read}, {"http-write-timeout", &l.HTTP.Write}, {"http-idle-timeout", &l.HTTP.Idle},
+		{"turn-credential-ttl", &l.TURN.CredentialTTL}, {"turn-idle-timeout", &l.TURN.IdleTimeout}, {"turn-allocation-idle-timeout", &l.TURN.AllocationIdleTimeout}}
 	for _, t := range times {
 		if *t.dst, err = time.ParseDuration(*v[t.name]); err != nil || *t.dst <= 0 {
-			errs = append(errs, fmt.Errorf("--%s %q: want a positive duration such as 15s", t.name, *v[t.name]))
+			errs = append(errs, fmt.Errorf("--%s %q: want a positive duration such as 30s", t.name, *v[t.name]))
 		}
 	}
 	return l, errors.Join(errs...)

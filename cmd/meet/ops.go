@@ -88,6 +88,7 @@ func embeddedTURN(c *config, ts *tlsSetup, log *slog.Logger) *server.EmbeddedTUR
 		return nil
 	}
 	e := &server.EmbeddedTURN{Host: turnHost(c, relay), RelayIP: relay, RelayPortMin: o.RelayPortMin, RelayPortMax: o.RelayPortMax}
+	c.Limits.TURN.apply(e)
 	// Behind 1:1 NAT the public IP is not on any interface: relays bind
 	// the media IP (or all) and announce the public one.
 	if c.PublicIP != "" {
