@@ -85,7 +85,16 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Ceiling = ceilingChild
 	}
 	if cfg.URL == "" {
-		srv, err := startServer(ctx, f.meetBin, f.profile, strings.Fields(f.serverArgs), stderr)
+		pubs, subs := f.pubs, f.subs
+		for _, v := range sweep.Values {
+			switch sweep.Param {
+			case "publishers":
+				pubs = max(pubs, v)
+			case "subscribers":
+				subs = max(subs, v)
+			}
+		}
+		srv, err := startServer(ctx, f.meetBin, f.profile, roomCapArgs(pubs+subs, strings.Fields(f.serverArgs)), stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "meet-bench: %v\n", err)
 			return 1

@@ -128,6 +128,16 @@ func serverArgs(httpPort, udpPort, metricsPort int, extra []string) []string {
 	return append(args, extra...)
 }
 
+// roomCapArgs raises the server's room cap (--max-participants) when a
+// room of the benchmark holds more than the default; extra (the user's
+// --server-args) comes after it and so wins.
+func roomCapArgs(roomSize int, extra []string) []string {
+	if roomSize <= sfu.DefaultMaxParticipants {
+		return extra
+	}
+	return append([]string{fmt.Sprintf("--max-participants=%d", roomSize)}, extra...)
+}
+
 // serverEnv is the environment without MEET_ variables: the settings of
 // the user's own server (a config file, a Redis URL, fixed ports) are not
 // the benchmark's. --server-args is how to ask for one.
@@ -157,6 +167,11 @@ func startServer(ctx context.Context, meetBin, profile string, extra []string, s
 	cleanup := func() {}
 	if profile != "" {
 		args := []string{"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--udp-port", fmt.Sprint(ports[1]), "--cpuprofile", profile}
+		for _, a := range extra {
+			if strings.HasPrefix(a, "--max-participants=") {
+				args = append(args, a)
+			}
+		}
 		if cmd, err = selfCommand(serverCommand, args...); err != nil {
 			return nil, err
 		}
@@ -228,6 +243,7 @@ func runProfiledServer(ctx context.Context, args []string, stderr io.Writer) int
 	listen := fs.String("listen", "127.0.0.1:0", "")
 	udpPort := fs.Int("udp-port", 0, "")
 	mediaIP := fs.String("media-ip", "127.0.0.1", "")
+	roomCap := fs.Int("max-participants", 0, "room cap; 0 = the SFU's default")
 	fs.String("log-level", "warn", "")
 	profile := fs.String("cpuprofile", "", "CPU profile output")
 	if err := fs.Parse(args); err != nil {
@@ -237,7 +253,7 @@ func runProfiledServer(ctx context.Context, args []string, stderr io.Writer) int
 	rand.Read(secret)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(server.Config{Logger: log, Secret: secret,
-		SFU:    sfu.Config{ListenIP: *mediaIP, UDPPort: *udpPort, IncludeLoopback: true},
+		SFU:    sfu.Config{ListenIP: *mediaIP, UDPPort: *udpPort, IncludeLoopback: true, MaxParticipants: *roomCap},
 		Limits: admission.Config{Exempt: loopback}})
 	if err != nil {
 		fmt.Fprintf(stderr, "meet-bench _server: %v\n", err)

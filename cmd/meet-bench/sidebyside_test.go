@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/monkeythorn/meet/sfu"
 	"net"
 	"net/http"
 	"os"
@@ -240,4 +241,24 @@ func holdUDP(t *testing.T) string {
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// TestRoomCapArgs: a room larger than the server's default cap raises it,
+// and the user's --server-args still win.
+func TestRoomCapArgs(t *testing.T) {
+	tests := []struct {
+		size  int
+		extra []string
+		want  string
+	}{
+		{30, nil, ""},
+		{sfu.DefaultMaxParticipants, []string{"--x"}, "--x"},
+		{501, nil, "--max-participants=501"},
+		{501, []string{"--max-participants=50"}, "--max-participants=501 --max-participants=50"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(roomCapArgs(tt.size, tt.extra), " "); got != tt.want {
+			t.Errorf("roomCapArgs(%d, %q) = %q, want %q", tt.size, tt.extra, got, tt.want)
+		}
+	}
 }

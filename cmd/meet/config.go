@@ -15,12 +15,18 @@ import (
 
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/billing"
+	"github.com/monkeythorn/meet/sfu"
 )
+
+// maxRoomCap bounds --max-participants: every participant of a room
+// subscribes to every other, so the work of a room grows with its square.
+const maxRoomCap = 10000
 
 // config is the parsed command line and environment.
 type config struct {
 	Listen          string
 	UDPPort         int
+	MaxParticipants int
 	MediaIP         string
 	PublicIP        string
 	PublicURL       string
@@ -56,6 +62,7 @@ func options() []option {
 		{"listen", "MEET_LISTEN", ":8080", "HTTP listen address"},
 		{"udp-port", "MEET_UDP_PORT", "7882", "the one UDP port for all media (0 picks a free port)"},
 		{"media-ip", "MEET_MEDIA_IP", "", "address the media UDP port binds; empty = all interfaces"},
+		{"max-participants", "MEET_MAX_PARTICIPANTS", strconv.Itoa(sfu.DefaultMaxParticipants), "most participants in one room (a plan may allow fewer); a 2-core server forwards one publisher to 500 (docs/benchmarks.md)"},
 		{"public-ip", "MEET_PUBLIC_IP", "", "public IP advertised to browsers when behind 1:1 NAT"},
 		{"public-url", "MEET_PUBLIC_URL", "", "public URL, e.g. https://meet.example.com; empty = taken from each request"},
 		{"secret-file", "MEET_SECRET_FILE", "", "file holding the token secret (or set MEET_SECRET to the secret itself)"},
@@ -189,6 +196,9 @@ func buildConfig(v map[string]*string, secret string) (*config, error) {
 	}
 	if c.UDPPort, err = strconv.Atoi(*v["udp-port"]); err != nil || c.UDPPort < 0 || c.UDPPort > 65535 {
 		bad("--udp-port %q: want a port number 0-65535", *v["udp-port"])
+	}
+	if c.MaxParticipants, err = strconv.Atoi(*v["max-participants"]); err != nil || c.MaxParticipants < 2 || c.MaxParticipants > maxRoomCap {
+		bad("--max-participants %q: want a number from 2 to %d", *v["max-participants"], maxRoomCap)
 	}
 	for _, ip := range []struct{ name, val string }{{"--media-ip", c.MediaIP}, {"--public-ip", c.PublicIP}} {
 		if ip.val != "" && net.ParseIP(ip.val) == nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/monkeythorn/meet/sfu"
 )
 
 const secret32 = "0123456789abcdef0123456789abcdef"
@@ -97,6 +99,18 @@ func TestParseConfig(t *testing.T) {
 		{"short env secret", nil, env("MEET_SECRET", "short"), nil, "at least 32"},
 		{"bad udp port env", nil, env("MEET_SECRET", secret32, "MEET_UDP_PORT", "lots"), nil, "--udp-port"},
 		{"udp port range", []string{"--udp-port", "70000"}, env("MEET_SECRET", secret32), nil, "--udp-port"},
+		{"room cap", []string{"--max-participants", "500"}, env("MEET_SECRET", secret32), func(t *testing.T, c *config) {
+			if c.MaxParticipants != 500 {
+				t.Errorf("max participants %d, want 500", c.MaxParticipants)
+			}
+		}, ""},
+		{"room cap default", nil, env("MEET_SECRET", secret32), func(t *testing.T, c *config) {
+			if c.MaxParticipants != sfu.DefaultMaxParticipants {
+				t.Errorf("max participants %d, want %d", c.MaxParticipants, sfu.DefaultMaxParticipants)
+			}
+		}, ""},
+		{"room cap from env", nil, env("MEET_SECRET", secret32, "MEET_MAX_PARTICIPANTS", "1"), nil, "--max-participants"},
+		{"room cap not a number", []string{"--max-participants", "lots"}, env("MEET_SECRET", secret32), nil, "--max-participants"},
 		{"bad listen", []string{"--listen", "8080"}, env("MEET_SECRET", secret32), nil, "--listen"},
 		{"bad public ip", []string{"--public-ip", "meet.example.com"}, env("MEET_SECRET", secret32), nil, "--public-ip"},
 		{"bad log level", nil, env("MEET_SECRET", secret32, "MEET_LOG_LEVEL", "loud"), nil, "--log-level"},

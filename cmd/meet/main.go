@@ -83,6 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SFU: sfu.Config{
 			ListenIP:        cfg.MediaIP,
 			UDPPort:         cfg.UDPPort,
+			MaxParticipants: cfg.MaxParticipants,
 			PublicIP:        cfg.PublicIP,
 			IncludeLoopback: cfg.Dev,
 			TCPPort:         cfg.Ops.ICETCPPort,
