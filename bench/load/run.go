@@ -332,7 +332,9 @@ type sample struct {
 	bytes                         int64
 	serverCPU                     time.Duration
 	serverOK                      bool
+	serverSwitches                int64 // context switches of all its threads; -1 unknown
 	benchCPU                      time.Duration
+	machineBusy, machineTotal     time.Duration // all CPUs (/proc/stat)
 }
 
 // probe takes samples of the clients, the server's CPU and our own.
@@ -355,7 +357,8 @@ func newProbe(cfg Config) *probe {
 }
 
 func (p *probe) take(rooms []*room) sample {
-	s := sample{at: time.Now(), benchCPU: bench.SelfCPU()}
+	s := sample{at: time.Now(), benchCPU: bench.SelfCPU(), serverSwitches: -1}
+	s.machineBusy, s.machineTotal, _ = bench.MachineCPU()
 	for _, r := range rooms {
 		for _, sub := range r.subs {
 			for _, t := range sub.snapshot() {
@@ -371,6 +374,9 @@ func (p *probe) take(rooms []*room) sample {
 	case "proc":
 		s.serverCPU, err = bench.ProcCPU(p.pid)
 		s.serverOK = err == nil
+		if n, err := bench.ProcCtxSwitches(p.pid); err == nil {
+			s.serverSwitches = n
+		}
 	case "metrics":
 		s.serverCPU, err = p.scrape()
 		s.serverOK = err == nil
@@ -454,6 +460,13 @@ func fillResult(res *bench.Result, a, b sample, rooms []*room, source string) {
 	res.BenchCPUCores = bench.Num((b.benchCPU - a.benchCPU).Seconds() / wall)
 	res.ServerCPUSource = source
 	res.ServerCPUCores, res.PacketsPerServerCPUS = bench.Unknown, bench.Unknown
+	res.MachineCPUBusy, res.ServerSwitchesPerS = bench.Unknown, bench.Unknown
+	if dt := b.machineTotal - a.machineTotal; dt > 0 {
+		res.MachineCPUBusy = bench.Num(float64(b.machineBusy-a.machineBusy) / float64(dt))
+	}
+	if a.serverSwitches >= 0 && b.serverSwitches >= 0 {
+		res.ServerSwitchesPerS = bench.Num(float64(b.serverSwitches-a.serverSwitches) / wall)
+	}
 	if a.serverOK && b.serverOK {
 		cpu := (b.serverCPU - a.serverCPU).Seconds()
 		res.ServerCPUCores = bench.Num(cpu / wall)
