@@ -3,6 +3,7 @@ package billing
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,14 +23,14 @@ func decode[T any](t *testing.T, resp *http.Response) T {
 }
 
 func TestCheckoutCreatesSession(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
 	resp := h.do(t, http.MethodPost, "/api/checkout", strings.NewReader(`{"plan":"pro"}`), nil)
 	out := decode[map[string]string](t, resp)
 	if resp.StatusCode != 200 || !strings.HasPrefix(out["url"], "https://checkout.stripe.com/") {
 		t.Fatalf("got %d %v", resp.StatusCode, out)
 	}
-	reqs := h.rec.requests("/v1/checkout/sessions")
+	reqs := h.rec.Requests("/v1/checkout/sessions")
 	if len(reqs) != 1 || reqs[0].Method != http.MethodPost {
 		t.Fatalf("Stripe saw %d checkout requests", len(reqs))
 	}
@@ -38,7 +39,7 @@ func TestCheckoutCreatesSession(t *testing.T) {
 		"mode":                                   "subscription",
 		"line_items[0][price]":                   testFlatPrice,
 		"line_items[0][quantity]":                "1",
-		"line_items[1][price]":                   h.fx.price,
+		"line_items[1][price]":                   h.fx.Price,
 		"success_url":                            testPublicURL + "/billing/success?session_id={CHECKOUT_SESSION_ID}",
 		"cancel_url":                             testPublicURL + "/billing/cancel",
 		"metadata[meet_plan]":                    "pro",
@@ -55,7 +56,7 @@ func TestCheckoutCreatesSession(t *testing.T) {
 }
 
 func TestCheckoutErrors(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
 	off, _ := New(Config{})
 	offMux := http.NewServeMux()
@@ -77,8 +78,8 @@ func TestCheckoutErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h.rec.fail.Store(tc.fail)
-			defer h.rec.fail.Store(false)
+			h.rec.Fail.Store(tc.fail)
+			defer h.rec.Fail.Store(false)
 			w := httptest.NewRecorder()
 			tc.mux.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/checkout", strings.NewReader(tc.body)))
 			var out map[string]string
@@ -91,7 +92,7 @@ func TestCheckoutErrors(t *testing.T) {
 }
 
 func TestPlansEndpoint(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
 	off, _ := New(Config{})
 	offMux := http.NewServeMux()
@@ -142,7 +143,7 @@ func completeSession(customer string) func(string, int, []byte) (int, []byte) {
 }
 
 func TestCheckoutResult(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
 	get := func(q string) (*http.Response, checkoutResult) {
 		resp := h.do(t, http.MethodGet, "/api/checkout/result"+q, nil, nil)
@@ -157,7 +158,7 @@ func TestCheckoutResult(t *testing.T) {
 			t.Errorf("%q: %d", bad, resp.StatusCode)
 		}
 	}
-	h.rec.setRewrite(completeSession(h.fx.customer))
+	h.rec.SetRewrite(completeSession(h.fx.Customer))
 	resp, out = get("?session_id=cs_test_done")
 	if resp.StatusCode != 200 || out.Status != "complete" || out.Plan != "Pro" || out.Mailed {
 		t.Fatalf("complete session: %d %+v", resp.StatusCode, out)
@@ -165,7 +166,7 @@ func TestCheckoutResult(t *testing.T) {
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Error("code response may be cached")
 	}
-	if cust, plan, err := h.svc.codes.verify(out.Code); err != nil || cust != h.fx.customer || plan != "pro" {
+	if cust, plan, err := h.svc.codes.verify(out.Code); err != nil || cust != h.fx.Customer || plan != "pro" {
 		t.Fatalf("code from result page: %q %q %v", cust, plan, err)
 	}
 	if strings.Contains(h.logs.String(), out.Code) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"net/http"
 	"strings"
 	"testing"
@@ -31,18 +32,18 @@ func subscriptionStatus(status string) func(string, int, []byte) (int, []byte) {
 }
 
 func TestEntitlement(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	code, err := h.svc.IssueAccessCode(h.fx.customer, "pro")
+	code, err := h.svc.IssueAccessCode(h.fx.Customer, "pro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ent, err := h.svc.Entitlement(t.Context(), code)
-	if err != nil || ent.Plan.ID != "pro" || ent.Customer != h.fx.customer || ent.Plan.MaxParticipants != ProMaxParticipants {
+	if err != nil || ent.Plan.ID != "pro" || ent.Customer != h.fx.Customer || ent.Plan.MaxParticipants != ProMaxParticipants {
 		t.Fatalf("Entitlement = %+v, %v", ent, err)
 	}
-	subs := h.rec.requests("/v1/subscriptions")
-	if len(subs) != 1 || subs[0].Form.Get("customer") != h.fx.customer || subs[0].Form.Get("status") != "all" {
+	subs := h.rec.Requests("/v1/subscriptions")
+	if len(subs) != 1 || subs[0].Form.Get("customer") != h.fx.Customer || subs[0].Form.Get("status") != "all" {
 		t.Fatalf("subscription lookups: %+v", subs)
 	}
 
@@ -50,27 +51,27 @@ func TestEntitlement(t *testing.T) {
 	if _, err := h.svc.Entitlement(t.Context(), strings.ToLower(code)); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.rec.requests("/v1/subscriptions")); n != 1 {
+	if n := len(h.rec.Requests("/v1/subscriptions")); n != 1 {
 		t.Fatalf("%d lookups after a cached check, want 1", n)
 	}
 
 	// Cancellation arrives by webhook: the cache is dropped and the next
 	// check sees the canceled subscription.
-	h.rec.setRewrite(subscriptionStatus("canceled"))
-	p := eventJSON(t, "evt_del", "customer.subscription.deleted", subscriptionEvent(h.fx.customer, "canceled"))
+	h.rec.SetRewrite(subscriptionStatus("canceled"))
+	p := eventJSON(t, "evt_del", "customer.subscription.deleted", subscriptionEvent(h.fx.Customer, "canceled"))
 	if code, body := h.postWebhook(t, p, signed(p, testWebhookSecret, time.Now())); code != 200 {
 		t.Fatalf("webhook %d %s", code, body)
 	}
 	if _, err := h.svc.Entitlement(t.Context(), code); !errors.Is(err, ErrSubscriptionInactive) {
 		t.Fatalf("after cancellation err = %v, want ErrSubscriptionInactive", err)
 	}
-	if n := len(h.rec.requests("/v1/subscriptions")); n != 2 {
+	if n := len(h.rec.Requests("/v1/subscriptions")); n != 2 {
 		t.Fatalf("%d lookups, want 2", n)
 	}
 
 	// Renewed without a webhook (missed delivery): the TTL bounds how long
 	// the stale answer lives.
-	h.rec.setRewrite(nil)
+	h.rec.SetRewrite(nil)
 	h.clock.Advance(DefaultCacheTTL + time.Second)
 	if _, err := h.svc.Entitlement(t.Context(), code); err != nil {
 		t.Fatalf("after TTL: %v", err)
@@ -78,7 +79,7 @@ func TestEntitlement(t *testing.T) {
 }
 
 func TestEntitlementStatuses(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	for _, tc := range []struct {
 		status string
 		want   error
@@ -90,8 +91,8 @@ func TestEntitlementStatuses(t *testing.T) {
 	} {
 		t.Run(tc.status, func(t *testing.T) {
 			h := newHarness(t, nil)
-			h.rec.setRewrite(subscriptionStatus(tc.status))
-			code, _ := h.svc.IssueAccessCode(h.fx.customer, "pro")
+			h.rec.SetRewrite(subscriptionStatus(tc.status))
+			code, _ := h.svc.IssueAccessCode(h.fx.Customer, "pro")
 			if _, err := h.svc.Entitlement(t.Context(), code); !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
@@ -100,24 +101,24 @@ func TestEntitlementStatuses(t *testing.T) {
 }
 
 func TestEntitlementErrors(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	code, _ := h.svc.IssueAccessCode(h.fx.customer, "pro")
+	code, _ := h.svc.IssueAccessCode(h.fx.Customer, "pro")
 	if _, err := h.svc.Entitlement(t.Context(), "AAAAA-BBBBB"); !errors.Is(err, ErrBadAccessCode) {
 		t.Errorf("garbage: %v", err)
 	}
-	if n := len(h.rec.requests("")); n != 0 {
+	if n := len(h.rec.Requests("")); n != 0 {
 		t.Errorf("a bad code cost %d Stripe requests", n)
 	}
-	h.rec.fail.Store(true)
+	h.rec.Fail.Store(true)
 	if _, err := h.svc.Entitlement(t.Context(), code); !errors.Is(err, ErrStripeUnavailable) {
 		t.Errorf("Stripe down: %v", err)
 	}
-	h.rec.fail.Store(false)
+	h.rec.Fail.Store(false)
 	if _, err := h.svc.Entitlement(t.Context(), code); err != nil {
 		t.Errorf("errors must not be cached: %v", err)
 	}
-	if strings.Contains(h.logs.String(), h.fx.customer) {
+	if strings.Contains(h.logs.String(), h.fx.Customer) {
 		t.Errorf("customer id logged:\n%s", h.logs)
 	}
 }
@@ -125,14 +126,14 @@ func TestEntitlementErrors(t *testing.T) {
 // A code issued by one Service verifies with a new Service (a restart) that
 // has the same CodeSecret, and with no other.
 func TestAccessCodeSurvivesRestart(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	first := newHarness(t, nil)
-	code, err := first.svc.IssueAccessCode(first.fx.customer, "pro")
+	code, err := first.svc.IssueAccessCode(first.fx.Customer, "pro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	restarted := newHarness(t, func(c *Config) { c.CodeSecret = append([]byte(nil), testCodeSecret...) })
-	if ent, err := restarted.svc.Entitlement(t.Context(), code); err != nil || ent.Customer != first.fx.customer {
+	if ent, err := restarted.svc.Entitlement(t.Context(), code); err != nil || ent.Customer != first.fx.Customer {
 		t.Fatalf("after restart: %+v, %v", ent, err)
 	}
 	other := newHarness(t, func(c *Config) { c.CodeSecret = []byte("a-different-secret-32-bytes-long") })
@@ -144,14 +145,14 @@ func TestAccessCodeSurvivesRestart(t *testing.T) {
 // The plan comes from what the subscription pays for now: a customer who
 // moved to another plan in Stripe gets it with the old code.
 func TestEntitlementFollowsPlanChange(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, func(c *Config) {
 		c.Plans = append(c.Plans, Plan{ID: "team", Name: "Team", Paid: true, MaxParticipants: 100, PriceID: h0Price})
 		c.Plans[1].MeteredPriceID = "price_not_in_fixture"
 	})
-	code, _ := h.svc.IssueAccessCode(h.fx.customer, "pro")
-	h.rec.setRewrite(func(path string, status int, body []byte) (int, []byte) {
-		return status, bytes.ReplaceAll(body, []byte(h.fx.price), []byte(h0Price))
+	code, _ := h.svc.IssueAccessCode(h.fx.Customer, "pro")
+	h.rec.SetRewrite(func(path string, status int, body []byte) (int, []byte) {
+		return status, bytes.ReplaceAll(body, []byte(h.fx.Price), []byte(h0Price))
 	})
 	ent, err := h.svc.Entitlement(t.Context(), code)
 	if err != nil || ent.Plan.ID != "team" {
@@ -162,9 +163,9 @@ func TestEntitlementFollowsPlanChange(t *testing.T) {
 const h0Price = "price_team_flat"
 
 func TestEntitlementDeletedCustomerIsInactive(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	h.rec.setRewrite(func(path string, status int, body []byte) (int, []byte) {
+	h.rec.SetRewrite(func(path string, status int, body []byte) (int, []byte) {
 		if path == "/v1/subscriptions" {
 			return http.StatusNotFound, []byte(`{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_gone'"}}`)
 		}

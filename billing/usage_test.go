@@ -3,6 +3,8 @@ package billing
 import (
 	"context"
 	"encoding/json"
+	"github.com/monkeythorn/meet/billing/billingtest"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,9 +12,9 @@ import (
 	"time"
 )
 
-func usageRequests(h *harness) []request { return h.rec.requests("/usage_records") }
+func usageRequests(h *harness) []billingtest.StripeCall { return h.rec.Requests("/usage_records") }
 
-func quantity(t *testing.T, r request) int64 {
+func quantity(t *testing.T, r billingtest.StripeCall) int64 {
 	t.Helper()
 	q, err := strconv.ParseInt(r.Form.Get("quantity"), 10, 64)
 	if err != nil {
@@ -22,10 +24,10 @@ func quantity(t *testing.T, r request) int64 {
 }
 
 func TestFlushReportsRoundedMinutesOnce(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	h.svc.RecordUsage(h.fx.customer, 90*time.Second)
-	h.svc.RecordUsage(h.fx.customer, 45*time.Second) // 135 s in total
+	h.svc.RecordUsage(h.fx.Customer, 90*time.Second)
+	h.svc.RecordUsage(h.fx.Customer, 45*time.Second) // 135 s in total
 	if err := h.svc.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func TestFlushReportsRoundedMinutesOnce(t *testing.T) {
 		t.Fatalf("%d usage requests, want 1", len(reqs))
 	}
 	r := reqs[0]
-	if r.Method != http.MethodPost || r.Path != "/v1/subscription_items/"+h.fx.item+"/usage_records" {
+	if r.Method != http.MethodPost || r.Path != "/v1/subscription_items/"+h.fx.Item+"/usage_records" {
 		t.Fatalf("request %s %s", r.Method, r.Path)
 	}
 	if quantity(t, r) != 3 || r.Form.Get("action") != "increment" || r.Form.Get("timestamp") != "now" || r.IdempotencyKey == "" {
@@ -55,7 +57,7 @@ func TestFlushReportsRoundedMinutesOnce(t *testing.T) {
 // as 3 min (45 s credit), so 30 s more is covered and sends nothing, and
 // 60 s after that (45 s net) is 1 min.
 func TestUsageRoundingCarriesCredit(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
 	steps := []struct {
 		add  time.Duration
@@ -68,7 +70,7 @@ func TestUsageRoundingCarriesCredit(t *testing.T) {
 		{2 * time.Minute, []int64{3, 1, 2}},
 	}
 	for i, st := range steps {
-		h.svc.RecordUsage(h.fx.customer, st.add)
+		h.svc.RecordUsage(h.fx.Customer, st.add)
 		if err := h.svc.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -87,15 +89,15 @@ func TestUsageRoundingCarriesCredit(t *testing.T) {
 func jsonInts(v []int64) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestFlushWithNothingRecordedSendsNothing(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	h.svc.RecordUsage(h.fx.customer, 0)
-	h.svc.RecordUsage(h.fx.customer, -time.Minute)
+	h.svc.RecordUsage(h.fx.Customer, 0)
+	h.svc.RecordUsage(h.fx.Customer, -time.Minute)
 	h.svc.RecordUsage("", time.Minute)
 	if err := h.svc.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.rec.requests("")); n != 0 {
+	if n := len(h.rec.Requests("")); n != 0 {
 		t.Fatalf("flush with no usage made %d Stripe requests", n)
 	}
 	off, _ := New(Config{})
@@ -111,18 +113,18 @@ func TestFlushWithNothingRecordedSendsNothing(t *testing.T) {
 // A failed report is retried with the same quantity and idempotency key;
 // usage recorded meanwhile becomes its own report; nothing is doubled.
 func TestFlushRetriesFailedReportOnce(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	h.svc.RecordUsage(h.fx.customer, 5*time.Minute)
-	h.rec.fail.Store(true)
+	h.svc.RecordUsage(h.fx.Customer, 5*time.Minute)
+	h.rec.Fail.Store(true)
 	if err := h.svc.Flush(t.Context()); err == nil {
 		t.Fatal("flush against a failing Stripe reported success")
 	}
 	if p, _ := h.svc.PendingUsage(); p != 5 {
 		t.Fatalf("pending after failure = %d min, want 5", p)
 	}
-	h.svc.RecordUsage(h.fx.customer, 2*time.Minute)
-	h.rec.fail.Store(false)
+	h.svc.RecordUsage(h.fx.Customer, 2*time.Minute)
+	h.rec.Fail.Store(false)
 	if err := h.svc.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestFlushRetriesFailedReportOnce(t *testing.T) {
 	}
 	// Attempts on the usage endpoint only; the failed subscription
 	// lookup happened first and never reached it.
-	var ok []request
+	var ok []billingtest.StripeCall
 	for _, r := range usageRequests(h) {
 		if !r.Failed {
 			ok = append(ok, r)
@@ -148,18 +150,18 @@ func TestFlushRetriesFailedReportOnce(t *testing.T) {
 // The failure this time is on the usage request itself (the item lookup
 // was cached), so the retry must carry the key of the failed attempt.
 func TestUsageRetryReusesIdempotencyKey(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	code, _ := h.svc.IssueAccessCode(h.fx.customer, "pro")
+	code, _ := h.svc.IssueAccessCode(h.fx.Customer, "pro")
 	if _, err := h.svc.Entitlement(t.Context(), code); err != nil { // warm the cache
 		t.Fatal(err)
 	}
-	h.svc.RecordUsage(h.fx.customer, 61*time.Second)
-	h.rec.fail.Store(true)
+	h.svc.RecordUsage(h.fx.Customer, 61*time.Second)
+	h.rec.Fail.Store(true)
 	if err := h.svc.Flush(t.Context()); err == nil {
 		t.Fatal("want failure")
 	}
-	h.rec.fail.Store(false)
+	h.rec.Fail.Store(false)
 	if err := h.svc.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -174,20 +176,20 @@ func TestUsageRetryReusesIdempotencyKey(t *testing.T) {
 
 // Run respects back-off; Flush (drain) does not.
 func TestRunBacksOffAfterFailure(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	h.svc.RecordUsage(h.fx.customer, time.Minute)
-	h.rec.fail.Store(true)
+	h.svc.RecordUsage(h.fx.Customer, time.Minute)
+	h.rec.Fail.Store(true)
 	if err := h.svc.flush(t.Context(), false); err == nil {
 		t.Fatal("want failure")
 	}
-	h.rec.fail.Store(false)
-	before := len(h.rec.requests(""))
+	h.rec.Fail.Store(false)
+	before := len(h.rec.Requests(""))
 	h.clock.Advance(retryBaseDelay / 2)
 	if err := h.svc.flush(t.Context(), false); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.rec.requests("")); n != before {
+	if n := len(h.rec.Requests("")); n != before {
 		t.Fatalf("retried inside the back-off window (%d requests)", n-before)
 	}
 	h.clock.Advance(retryBaseDelay)
@@ -200,12 +202,12 @@ func TestRunBacksOffAfterFailure(t *testing.T) {
 }
 
 func TestRunFlushesPeriodicallyAndStops(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, func(c *Config) { c.FlushInterval = minFlushInterval })
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- h.svc.Run(ctx) }()
-	h.svc.RecordUsage(h.fx.customer, 10*time.Second)
+	h.svc.RecordUsage(h.fx.Customer, 10*time.Second)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(usageRequests(h)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -227,15 +229,15 @@ func TestRunFlushesPeriodicallyAndStops(t *testing.T) {
 // Stripe refusing the record (a 4xx) is retried once with a fresh lookup
 // and key, then dropped and counted instead of retried forever.
 func TestUsageRefusedIsDroppedAfterOneRetry(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	h.rec.setRewrite(func(path string, status int, body []byte) (int, []byte) {
+	h.rec.SetRewrite(func(path string, status int, body []byte) (int, []byte) {
 		if strings.HasSuffix(path, "/usage_records") {
 			return http.StatusBadRequest, []byte(`{"error":{"type":"invalid_request_error","message":"No such subscription item"}}`)
 		}
 		return status, body
 	})
-	h.svc.RecordUsage(h.fx.customer, 3*time.Minute)
+	h.svc.RecordUsage(h.fx.Customer, 3*time.Minute)
 	if err := h.svc.Flush(t.Context()); err == nil {
 		t.Fatal("first refusal should be reported")
 	}
@@ -246,7 +248,7 @@ func TestUsageRefusedIsDroppedAfterOneRetry(t *testing.T) {
 	if len(reqs) != 2 || reqs[0].IdempotencyKey == reqs[1].IdempotencyKey {
 		t.Fatalf("attempts %+v", reqs)
 	}
-	if n := len(h.rec.requests("/v1/subscriptions")); n != 2 {
+	if n := len(h.rec.Requests("/v1/subscriptions")); n != 2 {
 		t.Fatalf("%d subscription lookups, want 2 (cache invalidated after refusal)", n)
 	}
 	if p, d := h.svc.PendingUsage(); p != 0 || d != 3 {
@@ -255,10 +257,10 @@ func TestUsageRefusedIsDroppedAfterOneRetry(t *testing.T) {
 }
 
 func TestUsageForInactiveSubscriptionIsDropped(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	h.rec.setRewrite(subscriptionStatus("canceled"))
-	h.svc.RecordUsage(h.fx.customer, time.Minute)
+	h.rec.SetRewrite(subscriptionStatus("canceled"))
+	h.svc.RecordUsage(h.fx.Customer, time.Minute)
 	if err := h.svc.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}

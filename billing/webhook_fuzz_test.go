@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
-
 )
 
 // FuzzWebhookEvent signs arbitrary bodies with the endpoint's secret, so

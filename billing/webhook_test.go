@@ -3,6 +3,7 @@ package billing
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,9 +60,9 @@ func (h *harness) postWebhook(t *testing.T, payload []byte, hdr map[string]strin
 }
 
 func TestWebhookVerification(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
-	valid := eventJSON(t, "evt_sub_1", "customer.subscription.updated", subscriptionEvent(h.fx.customer, "active"))
+	valid := eventJSON(t, "evt_sub_1", "customer.subscription.updated", subscriptionEvent(h.fx.Customer, "active"))
 	now := time.Now()
 	signHere := map[string]string{"sign": "payload as given"}
 	tests := []struct {
@@ -84,7 +85,7 @@ func TestWebhookVerification(t *testing.T) {
 		{"malformed body", []byte("{not json"), signed([]byte("{not json"), testWebhookSecret, now), 400, "malformed event"},
 		{"unknown type", eventJSON(t, "evt_x", "charge.refunded", map[string]any{"id": "ch_1"}),
 			signed(eventJSON(t, "evt_x", "charge.refunded", map[string]any{"id": "ch_1"}), testWebhookSecret, now), 200, "ignored"},
-		{"other API version still accepted", bytes.Replace(eventJSON(t, "evt_v", "customer.subscription.deleted", subscriptionEvent(h.fx.customer, "canceled")), []byte(stripe.APIVersion), []byte("2020-08-27"), 1),
+		{"other API version still accepted", bytes.Replace(eventJSON(t, "evt_v", "customer.subscription.deleted", subscriptionEvent(h.fx.Customer, "canceled")), []byte(stripe.APIVersion), []byte("2020-08-27"), 1),
 			signHere, 200, `"ok"`},
 		{"known type, object without customer", eventJSON(t, "evt_nc", "customer.subscription.updated", map[string]any{"id": "sub_1"}),
 			signHere, 400, "malformed event object"},
@@ -104,7 +105,7 @@ func TestWebhookVerification(t *testing.T) {
 }
 
 func TestWebhookBodyLimit(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
 	srv := httptest.NewServer(h.mux)
 	defer srv.Close()
@@ -157,13 +158,13 @@ func TestWebhookBillingOff(t *testing.T) {
 // Without mail the checkout event still succeeds (the success page shows
 // the code), and a plan this server does not sell issues nothing.
 func TestWebhookCheckoutWithoutMail(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := newHarness(t, nil)
 	for _, tc := range []struct{ id, plan, wantLog string }{
 		{"evt_c1", "pro", "access code issued, not mailed"},
 		{"evt_c2", "gold", "plan not offered here"},
 	} {
-		p := eventJSON(t, tc.id, "checkout.session.completed", checkoutCompleted(h.fx.customer, tc.plan))
+		p := eventJSON(t, tc.id, "checkout.session.completed", checkoutCompleted(h.fx.Customer, tc.plan))
 		if code, body := h.postWebhook(t, p, signed(p, testWebhookSecret, time.Now())); code != 200 {
 			t.Fatalf("%s: %d %s", tc.plan, code, body)
 		}

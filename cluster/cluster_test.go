@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/poll"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +29,7 @@ func owner(t *testing.T, rdb *redis.Client, room string) string {
 }
 
 func TestPlaceConcurrentOneOwner(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	rdb := srv.client()
 	// Equal loads: each node's selector prefers itself, so every node
@@ -79,7 +81,7 @@ func TestPlaceConcurrentOneOwner(t *testing.T) {
 }
 
 func TestPlaceLeastLoaded(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	a, b, c := newTestNode(t, srv, "a", nil), newTestNode(t, srv, "b", nil), newTestNode(t, srv, "c", nil)
 	a.setLoad(10, 0.5)
@@ -103,7 +105,7 @@ func TestPlaceLeastLoaded(t *testing.T) {
 }
 
 func TestNodeFailureMovesRooms(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	rdb := srv.client()
 	a, b, c := newTestNode(t, srv, "a", nil), newTestNode(t, srv, "b", nil), newTestNode(t, srv, "c", nil)
@@ -125,7 +127,7 @@ func TestNodeFailureMovesRooms(t *testing.T) {
 	}
 
 	b.crash()
-	took := waitFor(t, testTTL+time.Second, "the dead node's room record to expire", func() bool {
+	took := poll.Until(t, testTTL+time.Second, "the dead node's room record to expire", func() bool {
 		return owner(t, rdb, "doomed") == ""
 	})
 	t.Logf("room record expired %v after the crash (TTL %v)", took, testTTL)
@@ -147,7 +149,7 @@ func TestNodeFailureMovesRooms(t *testing.T) {
 // A record naming a node whose own record is gone is freed at once, without
 // waiting for the room record's TTL.
 func TestPlaceReclaimsRoomOfVanishedNode(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	rdb := srv.client()
 	a := newTestNode(t, srv, "a", nil)
@@ -163,7 +165,7 @@ func TestPlaceReclaimsRoomOfVanishedNode(t *testing.T) {
 }
 
 func TestDrainingNodeTakesNoNewRooms(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	a, b, c := newTestNode(t, srv, "a", nil), newTestNode(t, srv, "b", nil), newTestNode(t, srv, "c", nil)
 	b.setLoad(5, 0)
@@ -209,7 +211,7 @@ func TestDrainingNodeTakesNoNewRooms(t *testing.T) {
 
 // A node's own draining flag counts at once, before a heartbeat publishes it.
 func TestDrainingAppliesBeforeHeartbeat(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	slow := func(c *Config) { c.TTL, c.Refresh = 20*time.Second, 5*time.Second }
 	a := newTestNode(t, srv, "a", slow)
@@ -226,7 +228,7 @@ func TestDrainingAppliesBeforeHeartbeat(t *testing.T) {
 }
 
 func TestRoomClosedDeletesRecord(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	rdb := srv.client()
 	// A long TTL so that deletion cannot be mistaken for expiry.
@@ -237,7 +239,7 @@ func TestRoomClosedDeletesRecord(t *testing.T) {
 	place(t, a, "brief")
 	a.RoomOpened("brief")
 	a.RoomClosed("brief")
-	waitFor(t, 5*time.Second, "the closed room's record to be deleted", func() bool { return owner(t, rdb, "brief") == "" })
+	poll.Until(t, 5*time.Second, "the closed room's record to be deleted", func() bool { return owner(t, rdb, "brief") == "" })
 
 	// Closing a room that another node now owns must not delete its record.
 	place(t, a, "shared")
@@ -267,7 +269,7 @@ func TestRoomClosedDeletesRecord(t *testing.T) {
 }
 
 func TestSecretMismatchRefused(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	newTestNode(t, srv, "a", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -294,7 +296,7 @@ func TestSecretMismatchRefused(t *testing.T) {
 	if err := srv.client().Set(ctx, keySecret, "0000", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "Ready to report the mismatch", func() bool { return errors.Is(b.Ready(), ErrSecretMismatch) })
+	poll.Until(t, 3*time.Second, "Ready to report the mismatch", func() bool { return errors.Is(b.Ready(), ErrSecretMismatch) })
 	if _, err := b.Place(ctx, "another"); !errors.Is(err, ErrSecretMismatch) {
 		t.Errorf("new room after a mismatch: %v; want ErrSecretMismatch", err)
 	}
@@ -304,7 +306,7 @@ func TestSecretMismatchRefused(t *testing.T) {
 }
 
 func TestRedisOutage(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	rdb := srv.client()
 	fallback := func(c *Config) { c.FallbackLocal = true }
@@ -319,7 +321,7 @@ func TestRedisOutage(t *testing.T) {
 	a.RoomOpened("kept")
 
 	srv.stop()
-	waitFor(t, 5*time.Second, "Ready to report the outage", func() bool { return errors.Is(a.Ready(), ErrUnavailable) })
+	poll.Until(t, 5*time.Second, "Ready to report the outage", func() bool { return errors.Is(a.Ready(), ErrUnavailable) })
 	t.Logf("Ready during the outage: %v", a.Ready())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -345,16 +347,16 @@ func TestRedisOutage(t *testing.T) {
 	time.Sleep(testTTL) // longer than the TTL: nothing survives on the Redis side anyway
 	srv.start()         // same port, empty
 	for _, n := range []*testNode{a, f, g} {
-		took := waitFor(t, 8*time.Second, n.NodeID()+" to be ready again", func() bool { return n.Ready() == nil })
+		took := poll.Until(t, 8*time.Second, n.NodeID()+" to be ready again", func() bool { return n.Ready() == nil })
 		t.Logf("%s ready %v after Redis returned", n.NodeID(), took)
 	}
-	waitFor(t, 3*time.Second, "the kept room to be re-registered", func() bool { return owner(t, rdb, "kept") == "a" })
+	poll.Until(t, 3*time.Second, "the kept room to be re-registered", func() bool { return owner(t, rdb, "kept") == "a" })
 	winner := owner(t, rdb, "split")
 	if winner != "f" && winner != "g" {
 		t.Fatalf("split room registered to %q; want f or g", winner)
 	}
 	loser := map[string]*testNode{"f": g, "g": f}[winner]
-	waitFor(t, 3*time.Second, "the losing node to be told", func() bool { return len(loser.lostRooms()) > 0 })
+	poll.Until(t, 3*time.Second, "the losing node to be told", func() bool { return len(loser.lostRooms()) > 0 })
 	if got := loser.lostRooms(); len(got) != 1 || got[0] != "split" {
 		t.Errorf("%s Lost calls: %v; want [split]", loser.NodeID(), got)
 	}
@@ -373,7 +375,7 @@ func TestRedisOutage(t *testing.T) {
 // Everything in Redis expires, and no room code appears in clear in any key
 // or value.
 func TestRedisHoldsNothingPersistentOrPlain(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	rdb := srv.client()
 	nodes := []*testNode{newTestNode(t, srv, "a", nil), newTestNode(t, srv, "b", nil), newTestNode(t, srv, "c", nil)}

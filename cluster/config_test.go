@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"log/slog"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestRedisUnreachableAtStartup(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	srv.stop() // a port nobody listens on now
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

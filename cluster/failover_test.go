@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/poll"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +16,7 @@ import (
 // heartbeat is Missing (two heartbeats late), well before its records
 // expire.
 func TestMissingHeartbeatMovesRoom(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv := startRedis(t)
 	rdb := srv.client()
 	a, b := newTestNode(t, srv, "a", nil), newTestNode(t, srv, "b", nil)
@@ -25,7 +27,7 @@ func TestMissingHeartbeatMovesRoom(t *testing.T) {
 	b.RoomOpened("room")
 	b.crash()
 	crashed := time.Now()
-	took := waitFor(t, testTTL, "a to take the room", func() bool { return place(t, a, "room").Local })
+	took := poll.Until(t, testTTL, "a to take the room", func() bool { return place(t, a, "room").Local })
 	t.Logf("room moved %v after the crash (Missing %v, TTL %v)", took, 2*testRefresh, testTTL)
 	if time.Since(crashed) >= testTTL {
 		t.Errorf("the room moved only after the record TTL")
@@ -49,7 +51,7 @@ func TestPlaceLost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			leaktest.Check(t)
 			srv := startRedis(t)
 			rdb := srv.client()
 			var probes atomic.Int32

@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/logbuf"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +22,7 @@ import (
 // self-hoster runs it, with its stderr (JSON logs) kept.
 type meetProc struct {
 	cmd     *exec.Cmd
-	logs    *lockedBuffer
+	logs    *logbuf.Buffer
 	running map[string]string // fields of the "meet is running" line
 	exited  chan struct{}
 	code    int
@@ -53,7 +53,7 @@ func startMeet(t *testing.T, prefix []string, bin string, args ...string) *meetP
 	// Wait must return even if something still holds the output pipes
 	// (a process left over under strace): tests never hang on a child.
 	cmd.WaitDelay = 5 * time.Second
-	p := &meetProc{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &meetProc{cmd: cmd, logs: &logbuf.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -221,23 +221,6 @@ func httpStatus(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -3,11 +3,11 @@ package e2ee
 import (
 	"context"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -42,7 +42,7 @@ func TestBrowserLoopback(t *testing.T) {
 		}
 		t.Fatalf("%s not found (%v): install it with `apt-get install -y chromium`, or set MEET_SKIP_BROWSER=1 to skip browser tests", chromiumPath, err)
 	}
-	checkGoroutines(t)
+	leaktest.Check(t)
 
 	mux := http.NewServeMux()
 	mux.Handle("/e2ee-client/", http.StripPrefix("/e2ee-client/", http.FileServer(http.Dir("../e2ee-client"))))
@@ -154,22 +154,6 @@ func hasState(states [][2]string, want string) bool {
 		}
 	}
 	return false
-}
-
-// checkGoroutines fails the test if goroutines started during it are still
-// running a few seconds after it ends.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
 }
 
 // void drops an action's value so it can run in chromedp.Do.

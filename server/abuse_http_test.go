@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"net"
 	"net/http"
 	"net/netip"
@@ -51,7 +52,7 @@ func floodAPI(t *testing.T, r admission.Rate, limit string, mk func(base string)
 // as it can (the way to find live rooms by guessing codes). The default
 // limit lets the burst through and answers the rest 429.
 func TestAbuseTokenFlood(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	floodAPI(t, admission.DefaultTokens, "tokens", func(base string) *http.Request {
 		req, _ := http.NewRequest("POST", base+"/api/token", strings.NewReader(`{"room":"`+randomRoom(t)+`"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -61,7 +62,7 @@ func TestAbuseTokenFlood(t *testing.T) {
 
 // TestAbuseRoomFlood: one address asks for room codes as fast as it can.
 func TestAbuseRoomFlood(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	floodAPI(t, admission.DefaultRooms, "rooms", func(base string) *http.Request {
 		req, _ := http.NewRequest("POST", base+"/api/rooms", nil)
 		return req
@@ -71,7 +72,7 @@ func TestAbuseRoomFlood(t *testing.T) {
 // TestAbuseCheckoutFlood: every checkout call costs a Stripe API call; a
 // flood from one address must not become a flood at Stripe.
 func TestAbuseCheckoutFlood(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	w := newBillingWorld(t)
 	bs := w.server(t, testSecret, nil)
 	atk := attackerClient("127.0.0.2")
@@ -84,7 +85,7 @@ func TestAbuseCheckoutFlood(t *testing.T) {
 			return req
 		})
 	})
-	calls := len(w.rec.requests("/v1/checkout/sessions"))
+	calls := len(w.rec.Requests("/v1/checkout/sessions"))
 	t.Logf("attack: %s; %d Stripe checkout calls; legitimate call with media in %v", res, calls, took.Round(time.Millisecond))
 	if max := allowedBy(admission.DefaultCheckout, res.elapsed); int64(calls) > max {
 		t.Errorf("%d checkout requests became %d Stripe calls, the limit allows %d", res.sent.Load(), calls, max)
@@ -95,7 +96,7 @@ func TestAbuseCheckoutFlood(t *testing.T) {
 // TestAbuseContentType: a cross-site page can POST text/plain without a
 // preflight; JSON endpoints refuse anything but application/json.
 func TestAbuseContentType(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	atk := attackerClient("127.0.0.2")
 	defer atk.CloseIdleConnections()
@@ -127,7 +128,7 @@ func TestAbuseContentType(t *testing.T) {
 // and never the body, are closed by the read time-outs instead of staying
 // open (slowloris).
 func TestAbuseSlowClients(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, func(c *Config) { c.HTTP = HTTPTimeouts{ReadHeader: 500 * time.Millisecond, Read: time.Second} })
 	const conns = 100
 	addr := strings.TrimPrefix(ts.base, "http://")
@@ -196,7 +197,7 @@ func dialBusy(t *testing.T, d *websocket.Dialer, url string) (*websocket.Conn, s
 // its cap, with a busy error the client shows; the legitimate pair, which
 // joined while the node had room, keeps its call.
 func TestAbuseSessionCaps(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	const perAddr, node = 5, 24
 	ts := newTestServer(t, func(c *Config) {
 		c.Limits = admission.Config{SessionsPerAddr: perAddr, Sessions: node, Upgrades: admission.Unlimited}
@@ -247,7 +248,7 @@ func TestAbuseSessionCaps(t *testing.T) {
 // escape its limit by writing X-Forwarded-For; clients behind the trusted
 // proxy are counted by the address the proxy saw.
 func TestAbuseProxyHeader(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	r := admission.Rate{PerSecond: 1, Burst: 5}
 	ts := newTestServer(t, func(c *Config) {
 		c.Limits = admission.Config{Tokens: r, ProxyHeader: "X-Forwarded-For", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -47,7 +48,7 @@ func freeUDPRange(t *testing.T, n int) (lo, hi uint16) {
 // DefaultMaxAllocationsPerSource allocations whatever the number of
 // credentials it collects.
 func TestAbuseTURNExhaustion(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	const ports = 32
 	lo, hi := freeUDPRange(t, ports)
 	ts := newTestServer(t, func(c *Config) {
@@ -112,7 +113,7 @@ func TestAbuseTURNExhaustion(t *testing.T) {
 // allocations nobody uses, are closed by the idle time-outs instead of
 // holding sockets for ever.
 func TestAbuseTURNIdle(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, func(c *Config) {
 		c.EmbeddedTURN = &EmbeddedTURN{Host: "127.0.0.1", UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0",
 			RelayIP: net.IPv4(127, 0, 0, 1), IdleTimeout: 500 * time.Millisecond, AllocationIdleTimeout: time.Second}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"net/http"
 	"strings"
 	"testing"
@@ -85,10 +86,10 @@ func limitedPlans(w *billingWorld, free, pro billing.Plan) func(*Config) {
 // room's cap, free guests fill a paid room up to the paid cap, and only
 // the paid room's connection time is recorded, for its customer.
 func TestRoomPlanLimits(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	w := newBillingWorld(t)
 	bs := w.server(t, testSecret, limitedPlans(w, billing.Plan{MaxParticipants: 2}, billing.Plan{MaxParticipants: 3}))
-	code, _ := bs.s.billing.svc.IssueAccessCode(w.fx.customer, "pro")
+	code, _ := bs.s.billing.svc.IssueAccessCode(w.fx.Customer, "pro")
 
 	free := bs.newRoom()
 	steps := []struct {
@@ -131,11 +132,11 @@ func TestRoomPlanLimits(t *testing.T) {
 		t.Fatalf("usage recorded %+v, want 3 (the paid room's participants only)", calls)
 	}
 	for _, c := range calls {
-		if c.customer != w.fx.customer || c.d != 3*time.Minute {
+		if c.customer != w.fx.Customer || c.d != 3*time.Minute {
 			t.Errorf("usage %+v, want 3m for the paid room's customer", c)
 		}
 	}
-	recs := w.rec.requests("usage_records")
+	recs := w.rec.Requests("usage_records")
 	if len(recs) != 1 || recs[0].Form.Get("quantity") != "9" {
 		t.Errorf("usage records %+v, want one of 9 minutes", recs)
 	}
@@ -145,7 +146,7 @@ func TestRoomPlanLimits(t *testing.T) {
 // everyone with a message saying why, the room is forgotten, nothing is
 // metered, and joining again starts a new meeting.
 func TestMeetingLengthLimit(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	w := newBillingWorld(t)
 	const limit = 1500 * time.Millisecond
 	bs := w.server(t, testSecret, limitedPlans(w, billing.Plan{MaxDuration: limit}, billing.Plan{}))

@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"github.com/monkeythorn/meet/billing/billingtest"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -27,27 +29,27 @@ func buyPro(t *testing.T, w *billingWorld, bs *billingServer) string {
 	if st, b := bs.postJSON(t, "/api/checkout", map[string]string{"plan": "pro"}, nil, &co); st != http.StatusOK || co.URL == "" {
 		t.Fatalf("checkout: %d %s", st, b)
 	}
-	sessions := w.rec.requests("/v1/checkout/sessions")
+	sessions := w.rec.Requests("/v1/checkout/sessions")
 	if len(sessions) != 1 || sessions[0].Form.Get("mode") != "subscription" ||
-		sessions[0].Form.Get("line_items[1][price]") != w.fx.price || sessions[0].Form.Get("metadata[meet_plan]") != "pro" {
+		sessions[0].Form.Get("line_items[1][price]") != w.fx.Price || sessions[0].Form.Get("metadata[meet_plan]") != "pro" {
 		t.Fatalf("checkout session request to Stripe: %+v", sessions)
 	}
 
 	body, sig := signedEvent(t, "checkout.session.completed", map[string]any{
 		"id": "cs_test_wiring", "object": "checkout.session", "mode": "subscription", "status": "complete",
-		"customer": w.fx.customer, "customer_details": map[string]any{"email": testBuyer},
+		"customer": w.fx.Customer, "customer_details": map[string]any{"email": testBuyer},
 		"metadata": map[string]string{"meet_plan": "pro"},
 	})
 	if st, b := bs.postJSON(t, "/api/stripe/webhook", body, map[string]string{"Stripe-Signature": sig, "Content-Type": "application/json"}, nil); st != http.StatusOK {
 		t.Fatalf("webhook: %d %s", st, b)
 	}
-	msgs := w.mail.messages()
-	if len(msgs) != 1 || len(msgs[0].to) != 1 || msgs[0].to[0] != testBuyer || !msgs[0].tls || msgs[0].authUser != testSMTPUser {
+	msgs := w.mail.Messages()
+	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != testBuyer || !msgs[0].TLS || msgs[0].AuthUser != billingtest.SMTPUser {
 		t.Fatalf("want one mail to %s over TLS after AUTH, got %+v", testBuyer, msgs)
 	}
-	m := accessCodeInMail.FindStringSubmatch(msgs[0].data)
+	m := accessCodeInMail.FindStringSubmatch(string(msgs[0].Data))
 	if m == nil {
-		t.Fatalf("no access code in the mail:\n%s", msgs[0].data)
+		t.Fatalf("no access code in the mail:\n%s", string(msgs[0].Data))
 	}
 	return m[1]
 }
@@ -63,11 +65,11 @@ type roomsReply struct {
 // drain one usage record with their summed minutes on the subscription
 // item of the metered price.
 func TestPaidMeetingEndToEnd(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	w := newBillingWorld(t)
 	bs := w.server(t, testSecret, nil)
 	code := buyPro(t, w, bs)
-	if want, _ := bs.s.billing.svc.IssueAccessCode(w.fx.customer, "pro"); code != want {
+	if want, _ := bs.s.billing.svc.IssueAccessCode(w.fx.Customer, "pro"); code != want {
 		t.Fatalf("mailed code %q, want the customer's code %q", code, want)
 	}
 
@@ -95,36 +97,36 @@ func TestPaidMeetingEndToEnd(t *testing.T) {
 	// not depend on how fast this machine is.
 	w.clock.Advance(7*time.Minute + 30*time.Second)
 	guest.leave()
-	if c := bs.usage.wait(t); c.customer != w.fx.customer || c.d != 7*time.Minute+30*time.Second {
+	if c := bs.usage.wait(t); c.customer != w.fx.Customer || c.d != 7*time.Minute+30*time.Second {
 		t.Errorf("guest's usage: %+v, want 7m30s for the room's customer", c)
 	}
 	w.clock.Advance(5 * time.Minute)
 	host.leave()
-	if c := bs.usage.wait(t); c.customer != w.fx.customer || c.d != 12*time.Minute+30*time.Second {
+	if c := bs.usage.wait(t); c.customer != w.fx.Customer || c.d != 12*time.Minute+30*time.Second {
 		t.Errorf("host's usage: %+v, want 12m30s", c)
 	}
 	bs.waitRooms(t, 0)
-	if n := len(w.rec.requests("usage_records")); n != 0 {
+	if n := len(w.rec.Requests("usage_records")); n != 0 {
 		t.Fatalf("%d usage records before the flush interval or drain", n)
 	}
 
 	if err := bs.shutdown(); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	recs := w.rec.requests("usage_records")
+	recs := w.rec.Requests("usage_records")
 	if len(recs) != 1 {
 		t.Fatalf("usage records at drain: %+v, want 1", recs)
 	}
 	r := recs[0]
-	if r.Method != "POST" || r.Path != "/v1/subscription_items/"+w.fx.item+"/usage_records" ||
+	if r.Method != "POST" || r.Path != "/v1/subscription_items/"+w.fx.Item+"/usage_records" ||
 		r.Form.Get("quantity") != "20" || r.Form.Get("action") != "increment" || !strings.HasPrefix(r.IdempotencyKey, "meet-usage-") {
-		t.Errorf("usage record %+v, want 20 minutes (7m30s + 12m30s) incremented on item %s with an idempotency key", r, w.fx.item)
+		t.Errorf("usage record %+v, want 20 minutes (7m30s + 12m30s) incremented on item %s with an idempotency key", r, w.fx.Item)
 	}
 	if pending, dropped := bs.s.billing.svc.PendingUsage(); pending != 0 || dropped != 0 {
 		t.Errorf("after drain: %d minutes pending, %d dropped", pending, dropped)
 	}
 	logs := w.logs.String()
-	for _, secret := range []string{code, testBuyer, w.fx.customer, testSMTPPass, testStripeKey} {
+	for _, secret := range []string{code, testBuyer, w.fx.Customer, billingtest.SMTPPass, testStripeKey} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log contains %q", secret)
 		}
@@ -134,7 +136,7 @@ func TestPaidMeetingEndToEnd(t *testing.T) {
 // TestFreeMeetingIsNotCounted: the same call in a room made without a
 // code records, counts and sends nothing.
 func TestFreeMeetingIsNotCounted(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	w := newBillingWorld(t)
 	bs := w.server(t, testSecret, nil)
 	var rr roomsReply
@@ -166,10 +168,7 @@ func TestFreeMeetingIsNotCounted(t *testing.T) {
 	if pending, dropped := bs.s.billing.svc.PendingUsage(); pending != 0 || dropped != 0 {
 		t.Errorf("free meeting counted: %d minutes pending, %d dropped", pending, dropped)
 	}
-	w.rec.mu.Lock()
-	calls := append([]stripeCall(nil), w.rec.calls...)
-	w.rec.mu.Unlock()
-	if len(calls) != 0 {
+	if calls := w.rec.Requests(""); len(calls) != 0 {
 		t.Errorf("a free meeting made %d Stripe requests: %+v", len(calls), calls)
 	}
 }
@@ -178,7 +177,7 @@ func TestFreeMeetingIsNotCounted(t *testing.T) {
 // verifies on a new server.New with the same secret (billing.CodeSecret is
 // derived from it, nothing is stored), and not on one with another secret.
 func TestAccessCodeSurvivesRestart(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	w := newBillingWorld(t)
 	first := w.server(t, testSecret, nil)
 	code := buyPro(t, w, first)
@@ -196,7 +195,7 @@ func TestAccessCodeSurvivesRestart(t *testing.T) {
 		t.Fatalf("paid token after restart: %d %s", st, b)
 	}
 	claims, err := again.issuer.Verify(tr.Token)
-	if err != nil || claims.Plan != "pro" || claims.Customer != w.fx.customer {
+	if err != nil || claims.Plan != "pro" || claims.Customer != w.fx.Customer {
 		t.Fatalf("token claims %+v, %v: want plan pro for the customer", claims, err)
 	}
 
@@ -206,7 +205,7 @@ func TestAccessCodeSurvivesRestart(t *testing.T) {
 }
 
 func TestAccessCodeErrors(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	w := newBillingWorld(t)
 	bs := w.server(t, testSecret, nil)
 	svc := bs.s.billing.svc
@@ -226,12 +225,12 @@ func TestAccessCodeErrors(t *testing.T) {
 		{"tampered", good[:len(good)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(good, "0")], nil, 403, codeBadAccess},
 		{"huge", strings.Repeat("A", 1000), nil, 403, codeBadAccess},
 		{"inactive", inactive, func() {
-			w.rec.setRewrite(func(path string, b []byte) []byte {
+			w.rec.SetRewrite(func(path string, status int, b []byte) (int, []byte) {
 				var list struct {
 					Data []map[string]any `json:"data"`
 				}
 				if path != "/v1/subscriptions" || json.Unmarshal(b, &list) != nil {
-					return b
+					return status, b
 				}
 				for _, sub := range list.Data {
 					sub["status"] = "canceled"
@@ -240,10 +239,10 @@ func TestAccessCodeErrors(t *testing.T) {
 				_ = json.Unmarshal(b, &whole)
 				whole["data"] = list.Data
 				out, _ := json.Marshal(whole)
-				return out
+				return status, out
 			})
 		}, 402, codeInactive},
-		{"stripe down", down, func() { w.rec.setRewrite(nil); w.rec.fail.Store(true) }, 503, codeStripeDown},
+		{"stripe down", down, func() { w.rec.SetRewrite(nil); w.rec.Fail.Store(true) }, 503, codeStripeDown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,7 +258,7 @@ func TestAccessCodeErrors(t *testing.T) {
 			}
 		})
 	}
-	w.rec.fail.Store(false)
+	w.rec.Fail.Store(false)
 	var tr tokenResponse
 	if st, b := bs.postJSON(t, "/api/token", map[string]any{"room": room, "accessCode": "  "}, nil, &tr); st != http.StatusOK || tr.Plan != nil {
 		t.Errorf("blank access code: %d %s, want a free token", st, b)
@@ -272,7 +271,7 @@ func TestAccessCodeErrors(t *testing.T) {
 // TestBillingOff: without a Stripe key the billing routes answer 404, an
 // access code is refused with a clear 404, and rooms work as before.
 func TestBillingOff(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	if ts.s.billing != nil {
 		t.Fatal("billing on without a Stripe key")
@@ -298,7 +297,7 @@ func TestBillingOff(t *testing.T) {
 
 // TestBillingNeedsPublicURL: Checkout needs somewhere to send buyers back.
 func TestBillingNeedsPublicURL(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	_, err := New(Config{
 		Logger: slog.New(slog.DiscardHandler), Secret: testSecret,
 		SFU:     sfu.Config{ListenIP: "127.0.0.1"},

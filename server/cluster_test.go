@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"io"
 	"log/slog"
 	"net"
@@ -243,7 +244,7 @@ func joinCluster(t *testing.T, wsURL, token, room string, index byte) (*pionClie
 // different nodes' /ws; two are redirected, all end on one node and receive
 // each other's media. Tokens from any node name the host directly.
 func TestClusterOneRoomOneNode(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	rds := clustertest.StartRedis(t)
 	nodes := startCluster(t, rds, 3)
 	room := nodes[0].newRoom()
@@ -292,7 +293,7 @@ func TestClusterOneRoomOneNode(t *testing.T) {
 // nodes at once; exactly one node ends up hosting it. Afterwards every
 // Redis key has a TTL and no key or value holds a room code.
 func TestClusterConcurrentFirstJoins(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	rds := clustertest.StartRedis(t)
 	nodes := startCluster(t, rds, 3)
 	const rooms = 4
@@ -398,7 +399,7 @@ func checkRedisKeys(t *testing.T, rds *clustertest.Redis, codes []string) {
 func TestClusterHostDies(t *testing.T) {
 	for _, mode := range []string{"graceful", "crash"} {
 		t.Run(mode, func(t *testing.T) {
-			checkLeaks(t)
+			leaktest.Check(t)
 			rds := clustertest.StartRedis(t)
 			nodes := startCluster(t, rds, 3)
 			room := nodes[0].newRoom()
@@ -479,7 +480,7 @@ func rejoin(t *testing.T, via *clusterNodeT, room string, index byte, deadline t
 // re-register their rooms: joins through other nodes are redirected to
 // the hosts again.
 func TestClusterRedisOutage(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	rds := clustertest.StartRedis(t)
 	a := startClusterNode(t, rds, "a", nil)
 	b := startClusterNode(t, rds, "b", nil)

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func (ts *testServer) newHostedRoom() (string, string) {
 // TestHostKeyToken: the host key of a room, and only that, makes a host
 // token; a wrong one is refused rather than silently ignored.
 func TestHostKeyToken(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	room, key := ts.newHostedRoom()
 	other, otherKey := ts.newHostedRoom()
@@ -101,7 +102,7 @@ func readType(t *testing.T, ws *websocket.Conn, typ string, v any) {
 // then refused by the room's node); a non-host is refused wherever it
 // joined through.
 func TestClusterHostRules(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	rds := clustertest.StartRedis(t)
 	nodes := startCluster(t, rds, 2)
 	st, b := nodes[1].post("/api/rooms", "{}")

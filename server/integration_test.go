@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"net"
 	"strings"
 	"sync"
@@ -96,7 +97,7 @@ type pionClient struct {
 	offerSent bool
 	held      []webrtc.ICECandidateInit
 
-	left     chan string // ids from participant-left
+	left     chan string   // ids from participant-left
 	gone     chan struct{} // closed when the signaling connection ends
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -483,7 +484,7 @@ func waitMedia(t *testing.T, to, from []*pionClient, n int, timeout time.Duratio
 // everyone receives the others' audio and video intact, one leaves, and the
 // other two keep receiving each other.
 func TestCallThroughSFU(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	room := ts.newRoom()
 	var clients []*pionClient

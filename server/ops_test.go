@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"io"
 	"net"
 	"net/http"
@@ -59,7 +60,7 @@ func tlsClient(pool *x509.CertPool, minV, maxV uint16) *http.Client {
 // 1.3, and every kind of response (page, room page, asset, API, health)
 // carries the security headers, with HSTS over HTTPS only.
 func TestTLS13OnlyAndHeaders(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	certFile, keyFile, pool := selfSigned(t, t.TempDir(), 1)
 	cf, err := LoadCertFiles(certFile, keyFile)
@@ -141,7 +142,7 @@ func checkSecurityHeaders(t *testing.T, path string, h http.Header, https bool) 
 // TestCertFilesReload: a renewed certificate is served after Reload, and a
 // broken renewal keeps the old one.
 func TestCertFilesReload(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	dir := t.TempDir()
 	certFile, keyFile, pool1 := selfSigned(t, dir, 1)
 	cf, err := LoadCertFiles(certFile, keyFile)
@@ -186,7 +187,7 @@ func TestCertFilesReload(t *testing.T) {
 }
 
 func TestReadyChecks(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var redisDown bool
 	ts := newTestServer(t, func(c *Config) {
 		c.ReadyChecks = []ReadyCheck{
@@ -218,7 +219,7 @@ func TestReadyChecks(t *testing.T) {
 // TestDrainWaitsForCalls: Drain refuses new joins at once, tells the
 // clients, and returns only when the last one has left.
 func TestDrainWaitsForCalls(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	room := ts.newRoom()
 	tr := ts.token(room, true)
@@ -261,7 +262,7 @@ func TestDrainWaitsForCalls(t *testing.T) {
 }
 
 func TestDrainTimesOut(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	tr := ts.token(ts.newRoom(), true)
 	c, _ := wsJoin(t, tr.WS, signaling.Join{Token: tr.Token})
@@ -322,7 +323,7 @@ func turnCreds(t *testing.T, w signaling.Welcome) signaling.ICEServer {
 // through the embedded TURN server, with the credentials the welcome
 // carries (and the token response does not).
 func TestRelayOnlyCallThroughEmbeddedTURN(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTURNServer(t)
 	for _, s := range ts.token(ts.newRoom(), true).ICEServers {
 		if s.Username != "" {
@@ -400,7 +401,7 @@ func turnClientFrom(t *testing.T, ts *testServer, src, user, pass string) (*turn
 // gets, a relay reaches the SFU's media port but no other address, and
 // expired credentials are refused.
 func TestEmbeddedTURNIsNotAnOpenRelay(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTURNServer(t)
 	w := joinedWelcome(t, ts, nil, ts.newRoom())
 	ice := turnCreds(t, w)
@@ -473,7 +474,7 @@ func TestEmbeddedTURNIsNotAnOpenRelay(t *testing.T) {
 // TestICETCPCall: clients that may use TCP only reach the SFU over its
 // ICE-TCP port.
 func TestICETCPCall(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	port := freeTCPPort(t)
 	ts := newTestServer(t, func(c *Config) { c.SFU.TCPPort = port })
 	room := ts.newRoom()
@@ -503,7 +504,7 @@ func freeTCPPort(t *testing.T) int {
 // count it, and no label or value carries the room code, a participant id
 // or the token.
 func TestMetricsDuringCall(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTURNServer(t)
 	room := ts.newRoom()
 	var clients []*pionClient

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,7 @@ type testServer struct {
 }
 
 // newTestServer runs a Server with the real SFU on 127.0.0.1 ephemeral
-// ports and shuts it down when the test ends. Tests call checkLeaks first.
+// ports and shuts it down when the test ends. Tests call leaktest.Check first.
 func newTestServer(t *testing.T, modify func(*Config)) *testServer {
 	t.Helper()
 	cfg := Config{
@@ -129,7 +130,7 @@ func checkJSONError(t *testing.T, status int, hdr http.Header, body []byte, want
 }
 
 func TestRooms(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	seen := map[string]bool{}
 	for _, body := range []string{"", "{}", `{"e2ee":true}`, `{"e2ee":false}`} {
@@ -149,7 +150,7 @@ func TestRooms(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	big := `{"room":"` + strings.Repeat("a", maxBody) + `"}`
 	tests := []struct {
@@ -189,7 +190,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestToken(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, func(c *Config) {
 		c.ICEServers = []signaling.ICEServer{{URLs: []string{"stun:stun.example.com:3478"}}}
 		c.TURN = TURNConfig{URLs: []string{"turn:turn.example.com:3478"}, Secret: []byte("turn-secret")}
@@ -240,7 +241,7 @@ func TestToken(t *testing.T) {
 }
 
 func TestPublicURL(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, func(c *Config) { c.PublicURL = "https://meet.example.com/base/" })
 	tr := ts.token(ts.newRoom(), true)
 	if tr.WS != "wss://meet.example.com/base/ws" {
@@ -268,7 +269,7 @@ func forged(t *testing.T, ts *testServer, room string) map[string]string {
 }
 
 func TestICEEndpoint(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, func(c *Config) { c.TURN = TURNConfig{URLs: []string{"turn:127.0.0.1:3478"}} })
 	room := ts.newRoom()
 	st, hdr, b := ts.do("GET", "/api/ice", "", nil)
@@ -334,7 +335,7 @@ func expectWSClosed(t *testing.T, c *websocket.Conn) {
 }
 
 func TestWebSocketTokens(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	room := ts.newRoom()
 	ws := ts.token(room, true).WS
@@ -374,7 +375,7 @@ func TestWebSocketTokens(t *testing.T) {
 }
 
 func TestPages(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	st, hdr, index := ts.do("GET", "/", "", nil)
 	if st != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'self'") {
@@ -397,7 +398,7 @@ func TestPages(t *testing.T) {
 }
 
 func TestShutdownDrains(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
 	room := ts.newRoom()
 	tr := ts.token(room, true)
@@ -431,7 +432,7 @@ func TestShutdownDrains(t *testing.T) {
 }
 
 func TestTwoServers(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	a := newTestServer(t, nil)
 	b := newTestServer(t, func(c *Config) { c.Secret = []byte("another-secret-another-secret-another-secret") })
 	room := a.newRoom()
@@ -449,7 +450,7 @@ func TestTwoServers(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	tests := []struct {
 		name   string
 		modify func(*Config)

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"github.com/monkeythorn/meet/internal/poll"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func TestForwardNoAllocs(t *testing.T) {
 	a := joinClient(t, s, "allocs", 'a')
 	b := joinClient(t, s, "allocs", 'b')
 	a.publish(stop)
-	waitFor(t, 15*time.Second, "b to receive a's video", func() bool { return b.count(a.p.ID(), "video") > 5 })
+	poll.Until(t, 15*time.Second, "b to receive a's video", func() bool { return b.count(a.p.ID(), "video") > 5 })
 
 	var d *DownTrack
 	b.p.subMu.Lock()
@@ -55,7 +56,7 @@ func TestForwardNoAllocs(t *testing.T) {
 	// The packets must really have gone out: b counts payloads without
 	// a's marker as foreign. A burst of 2000 overflows the loopback socket's
 	// buffer, so only some arrive.
-	waitFor(t, 5*time.Second, "b to receive the test packets", func() bool { return b.bad.Load() > 50 })
+	poll.Until(t, 5*time.Second, "b to receive the test packets", func() bool { return b.bad.Load() > 50 })
 	t.Logf("b received %d of the test packets", b.bad.Load())
 	// They went the fast path: sealed into a send batch, not through Pion.
 	if st := s.sock.Stats(); st.Datagrams < 2000 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/logbuf"
 	"log/slog"
 	"strings"
 	"sync"
@@ -16,24 +17,6 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 )
 
-// lockedBuffer collects the SFU's log lines from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestForwardsE2EEFramesUnchanged publishes VP8 frames encrypted with the
 // Go E2EE implementation and checks that the subscriber receives
 // byte-identical ciphertext that decrypts to the plaintext, and that the
@@ -45,7 +28,7 @@ func TestForwardsE2EEFramesUnchanged(t *testing.T) {
 		room    = "abcdefghj"
 		secret  = "SECRET-PLAINTEXT"
 	)
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

@@ -5,7 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/poll"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -246,19 +247,8 @@ func (c *testClient) publish(stop <-chan struct{}) {
 	}()
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestThreeParticipantsForward(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaktest.Check(t)
 	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true})
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +270,7 @@ func TestThreeParticipantsForward(t *testing.T) {
 			}
 			for _, kind := range []string{"audio", "video"} {
 				c, o, kind := c, o, kind
-				waitFor(t, 15*time.Second, fmt.Sprintf("%c to receive %s of %c", c.name, kind, o.name), func() bool {
+				poll.Until(t, 15*time.Second, fmt.Sprintf("%c to receive %s of %c", c.name, kind, o.name), func() bool {
 					return c.count(o.p.ID(), kind) > 20
 				})
 			}
@@ -294,8 +284,8 @@ func TestThreeParticipantsForward(t *testing.T) {
 	clients[1].close()
 	a, c := clients[0], clients[2]
 	base := a.count(c.p.ID(), "video")
-	waitFor(t, 10*time.Second, "a to keep receiving c", func() bool { return a.count(c.p.ID(), "video") > base+20 })
-	waitFor(t, 5*time.Second, "a to hear b left", func() bool {
+	poll.Until(t, 10*time.Second, "a to keep receiving c", func() bool { return a.count(c.p.ID(), "video") > base+20 })
+	poll.Until(t, 5*time.Second, "a to hear b left", func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		for _, e := range a.events {
@@ -318,7 +308,6 @@ func TestThreeParticipantsForward(t *testing.T) {
 		t.Errorf("RoomCount after everyone left = %d, want 0", n)
 	}
 	s.Close()
-	waitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 // TestRoomEvents: observers hear a room open, its members join and leave

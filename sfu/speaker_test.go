@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"github.com/monkeythorn/meet/internal/poll"
 	"slices"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestSpeakersAnnounced(t *testing.T) {
 	a := joinClient(t, s, "speak", 'a')
 	b := joinClient(t, s, "speak", 'b')
 	a.publish(stop)
-	waitFor(t, 15*time.Second, "b to receive a's audio", func() bool { return b.count(a.p.ID(), "audio") > 5 })
+	poll.Until(t, 15*time.Second, "b to receive a's audio", func() bool { return b.count(a.p.ID(), "audio") > 5 })
 
 	var audio *UpTrack
 	r := a.p.room
@@ -48,11 +49,11 @@ func TestSpeakersAnnounced(t *testing.T) {
 		}
 	}
 	talk(time.Second, 25) // speech at -25 dBov
-	waitFor(t, 3*time.Second, "a announced as speaker", func() bool {
+	poll.Until(t, 3*time.Second, "a announced as speaker", func() bool {
 		return slices.Equal(lastSpeakers(), []string{a.p.ID()})
 	})
 	// Silence: a's score fades (no more levels: stale, as with DTX).
-	waitFor(t, 3*time.Second, "speakers cleared", func() bool {
+	poll.Until(t, 3*time.Second, "speakers cleared", func() bool {
 		ids := lastSpeakers()
 		return ids != nil && len(ids) == 0
 	})

@@ -1,14 +1,14 @@
 package signaling
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,34 +25,17 @@ type harness struct {
 	h      *Handler
 	url    string
 	issuer *auth.Issuer
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs   *logbuf.Buffer
 }
 
 func newHarness(t *testing.T, modify func(*Config)) *harness {
 	t.Helper()
-	checkLeaks(t)
+	leaktest.Check(t)
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &harness{t: t, conf: newFakeConf(4), issuer: issuer, logs: &syncBuffer{}}
+	hs := &harness{t: t, conf: newFakeConf(4), issuer: issuer, logs: &logbuf.Buffer{}}
 	cfg := Config{
 		Logger:     slog.New(slog.NewTextHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Conference: hs.conf,
@@ -221,18 +204,6 @@ func (hs *harness) join(room auth.RoomCode, profile string) (*wsClient, Welcome)
 	var w Welcome
 	c.expect(TypeWelcome, &w)
 	return c, w
-}
-
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func testLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -2,8 +2,10 @@ package signaling
 
 import (
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/poll"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/monkeythorn/meet/auth"
 )
@@ -176,7 +178,7 @@ func TestRemove(t *testing.T) {
 		t.Errorf("removed %+v, want Bob by Hank", rm)
 	}
 	ann.until(TypeLeft, nil)
-	waitFor(t, "Bob out of the SFU", func() bool { return hs.conf.count() == 2 })
+	poll.Until(t, 5*time.Second, "Bob out of the SFU", func() bool { return hs.conf.count() == 2 })
 	hs.refused(Join{Token: bobTok}, CodeRemoved)
 	hs.refused(Join{Token: hs.token(room, true, true), RejoinID: wb.ID, RejoinTicket: wb.Rejoin}, CodeRemoved)
 }
@@ -323,5 +325,5 @@ func TestHandOverAndHostLeaves(t *testing.T) {
 	bob.untilState("Bob host", func(st RoomState) bool { return len(st.Hosts) == 1 && st.Hosts[0] == wb.ID })
 	// The last one out drops the meeting's state.
 	bob.leave()
-	waitFor(t, "meeting state dropped", func() bool { return hs.h.meetingCount() == 0 })
+	poll.Until(t, 5*time.Second, "meeting state dropped", func() bool { return hs.h.meetingCount() == 0 })
 }

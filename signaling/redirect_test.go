@@ -2,9 +2,11 @@ package signaling
 
 import (
 	"errors"
+	"github.com/monkeythorn/meet/internal/poll"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/monkeythorn/meet/sfu"
@@ -108,7 +110,7 @@ func TestRedirectJoinedSession(t *testing.T) {
 	if code := c.expectClosed(); code != websocket.CloseNormalClosure {
 		t.Errorf("close code %d, want %d", code, websocket.CloseNormalClosure)
 	}
-	waitFor(t, "participant closed", func() bool {
+	poll.Until(t, 5*time.Second, "participant closed", func() bool {
 		select {
 		case <-p.Done():
 			return true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/monkeythorn/meet/internal/poll"
 	"net/http"
 	"reflect"
 	"strings"
@@ -42,7 +43,7 @@ func TestJoinWelcome(t *testing.T) {
 	if pl.ID != wb.ID {
 		t.Errorf("participant-left %+v, want %s", pl, wb.ID)
 	}
-	waitFor(t, "B gone from the SFU", func() bool { return hs.conf.count() == 1 })
+	poll.Until(t, 5*time.Second, "B gone from the SFU", func() bool { return hs.conf.count() == 1 })
 	if st := hs.h.Stats(); st.AcceptedJoins != 2 || st.RefusedJoins != 0 {
 		t.Errorf("stats %+v", st)
 	}
@@ -395,7 +396,7 @@ func TestGarbageDisconnects(t *testing.T) {
 	}
 	a.expectError(CodeTooManyErrors, true)
 	a.expectClosed()
-	waitFor(t, "participant removed", func() bool { return hs.conf.count() == 0 })
+	poll.Until(t, 5*time.Second, "participant removed", func() bool { return hs.conf.count() == 0 })
 	if st := hs.h.Stats(); st.Disconnected != 1 {
 		t.Errorf("stats %+v", st)
 	}
@@ -439,7 +440,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 	room := newRoom(t)
 	slow := hs.dialRaw() // never reads
 	slow.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(room, true, true)})
-	waitFor(t, "slow client joined", func() bool { return hs.conf.count() == 1 })
+	poll.Until(t, 5*time.Second, "slow client joined", func() bool { return hs.conf.count() == 1 })
 	fast, wf := hs.join(room, "")
 	pf := hs.conf.part(wf.ID)
 	payload := strings.Repeat("x", MaxOpaqueSize)
@@ -461,7 +462,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 	}
 	fast.send(Ping{Type: TypePing})
 	fast.expect(TypePong, nil)
-	waitFor(t, "slow session gone", func() bool { return hs.h.Stats().Sessions == 1 })
+	poll.Until(t, 5*time.Second, "slow session gone", func() bool { return hs.h.Stats().Sessions == 1 })
 }
 
 func TestKeepAlive(t *testing.T) {
@@ -538,7 +539,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	a.expectError(CodeBadMessage, false)
 	a.send(Leave{Type: TypeLeave})
 	a.expectClosed()
-	waitFor(t, "a gone", func() bool { return hs.conf.count() == 1 })
+	poll.Until(t, 5*time.Second, "a gone", func() bool { return hs.conf.count() == 1 })
 	logs := hs.logs.String()
 	for what, s := range map[string]string{"token": tok, "room code": string(room), "profile": "PROFILE-SECRET", "chat": "CHAT-SECRET", "bad message": "GARBAGE-SECRET"} {
 		if strings.Contains(logs, s) {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,30 +18,6 @@ import (
 )
 
 var testSecret = []byte("turn-test-secret-0123456789abcdef")
-
-// checkGoroutines fails the test if, after all later-registered cleanups
-// have run, the goroutine count does not return to what it was when called.
-// Register it first: cleanups run last-in first-out.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
 
 // udpPeer is a UDP socket on loopback standing in for the SFU (or for a host
 // the relay must not reach).
@@ -204,18 +179,6 @@ func expectSilence(t *testing.T, c net.PacketConn, d time.Duration) {
 	}
 	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 		t.Fatalf("unexpected read error: %v", err)
-	}
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

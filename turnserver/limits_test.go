@@ -1,6 +1,8 @@
 package turnserver
 
 import (
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/poll"
 	"net"
 	"net/netip"
 	"sync"
@@ -11,7 +13,7 @@ import (
 )
 
 func TestAllocationQuotaPerSourceAndTotal(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	for _, tc := range []struct {
 		name      string
@@ -55,7 +57,7 @@ func (c *inCall) has(id string) bool {
 }
 
 func TestCredentialsOnlyForParticipantsInCall(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	clock := &fakeNow{t: time.Now()}
 	present := &inCall{ids: map[string]bool{"member": true}}
@@ -117,7 +119,7 @@ func (c *fakeNow) add(d time.Duration) {
 }
 
 func TestIdleTCPConnectionsClosed(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
 	_, tcpA, tlsA := ts.Addrs()
@@ -139,7 +141,7 @@ func TestIdleTCPConnectionsClosed(t *testing.T) {
 }
 
 func TestIdleAllocationEnds(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) { c.AllocationIdleTimeout = 400 * time.Millisecond })
 	userA, passA := creds("busy")
@@ -157,7 +159,7 @@ func TestIdleAllocationEnds(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	waitFor(t, 2*time.Second, "the idle allocation to end", func() bool { return ts.AllocationCount() == 1 })
+	poll.Until(t, 2*time.Second, "the idle allocation to end", func() bool { return ts.AllocationCount() == 1 })
 	if got := ts.Stats().IdleAllocations; got != 1 {
 		t.Errorf("IdleAllocations = %d, want 1", got)
 	}

@@ -3,6 +3,8 @@ package turnserver
 import (
 	"crypto/tls"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/poll"
 	"io"
 	"net"
 	"net/netip"
@@ -15,7 +17,7 @@ import (
 func TestRelayToAllowedPeer(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp", "tls"} {
 		t.Run(transport, func(t *testing.T) {
-			checkGoroutines(t)
+			leaktest.Check(t)
 			sfu := udpPeer(t, "127.0.0.1")
 			ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, nil)
 			user, pass := creds("participant-1")
@@ -43,7 +45,7 @@ func TestRelayToAllowedPeer(t *testing.T) {
 			if err := relay.Close(); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 2*time.Second, "allocation to end", func() bool {
+			poll.Until(t, 2*time.Second, "allocation to end", func() bool {
 				return ts.allocs.Load() == 0 && ts.AllocationCount() == 0
 			})
 		})
@@ -54,7 +56,7 @@ func TestRelayToAllowedPeer(t *testing.T) {
 // service on the SFU's IP is reachable at the TURN level; the relay socket
 // filter must stop datagrams both ways.
 func TestRelayRefusesOtherPorts(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	other := udpPeer(t, "127.0.0.1") // same IP, another port
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, nil)
@@ -94,7 +96,7 @@ func TestRelayRefusesOtherPorts(t *testing.T) {
 }
 
 func TestPermissionRefusedForOtherIP(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	// 127.0.0.2 is loopback on Linux too, and stands for any other host,
 	// such as an internal service behind our firewall.
@@ -127,7 +129,7 @@ func TestPermissionRefusedForOtherIP(t *testing.T) {
 }
 
 func TestCredentialsRefused(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, nil)
 	now := time.Now()
@@ -168,7 +170,7 @@ func TestCredentialsRefused(t *testing.T) {
 }
 
 func TestCredentialsExpireWithClock(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	at := time.Now().Add(2 * time.Hour) // server clock two hours ahead
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) {
@@ -189,7 +191,7 @@ func TestCredentialsExpireWithClock(t *testing.T) {
 // connection, the allocation gauge returned to zero, and (in cleanup) that
 // no goroutine is left behind.
 func TestCloseEndsEverything(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, nil)
 	_, tcpA, tlsA := ts.Addrs()
@@ -222,7 +224,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	}
 	// pion drops an allocation from its count before it calls
 	// OnAllocationDeleted, so the callbacks may trail Close a little.
-	waitFor(t, time.Second, "OnAllocation sum 0 after Close", func() bool { return ts.allocs.Load() == 0 })
+	poll.Until(t, time.Second, "OnAllocation sum 0 after Close", func() bool { return ts.allocs.Load() == 0 })
 	for _, c := range idle {
 		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 		if _, err := c.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isConnReset(err) {
@@ -240,7 +242,7 @@ func isConnReset(err error) bool {
 }
 
 func TestRelayPortRange(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	const lo, hi = 47000, 47999
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) {
@@ -276,7 +278,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkGoroutines(t)
+			leaktest.Check(t)
 			cfg := base()
 			tt.edit(&cfg)
 			s, err := New(cfg)
@@ -287,7 +289,7 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 	t.Run("base config works", func(t *testing.T) {
-		checkGoroutines(t)
+		leaktest.Check(t)
 		s, err := New(base())
 		if err != nil {
 			t.Fatal(err)
@@ -341,7 +343,7 @@ func TestAllowList(t *testing.T) {
 }
 
 func TestAllocationQuotaPerUser(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, func(c *Config) {
 		c.MaxAllocationsPerUser = 2
@@ -363,12 +365,12 @@ func TestAllocationQuotaPerUser(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "deallocation", func() bool { return ts.AllocationCount() == 2 })
+	poll.Until(t, 2*time.Second, "deallocation", func() bool { return ts.AllocationCount() == 2 })
 	allocate(t, ts.dialClient(t, "udp", user, pass))
 }
 
 func TestTLSRefusesOldVersions(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	sfu := udpPeer(t, "127.0.0.1")
 	ts := startServer(t, []netip.AddrPort{addrPort(t, sfu.LocalAddr())}, nil)
 	_, _, tlsA := ts.Addrs()

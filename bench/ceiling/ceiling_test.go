@@ -3,10 +3,10 @@ package ceiling
 import (
 	"context"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -34,7 +34,7 @@ func sinkCmd(t *testing.T) *exec.Cmd {
 }
 
 func TestRun(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaktest.Check(t)
 	tests := []struct {
 		name string
 		cfg  Config
@@ -74,13 +74,6 @@ func TestRun(t *testing.T) {
 				}
 			}
 		})
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before+1 {
-		t.Errorf("goroutines: %d before, %d after", before, n)
 	}
 }
 

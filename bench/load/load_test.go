@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +97,7 @@ func TestLoadSmoke(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := runtime.NumGoroutine()
+			leaktest.Check(t)
 			url := testServer(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			defer cancel()
@@ -147,14 +147,6 @@ func TestLoadSmoke(t *testing.T) {
 				}
 			}
 			cancel()
-			deadline := time.Now().Add(10 * time.Second)
-			for runtime.NumGoroutine() > before+20 && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-			}
-			if n := runtime.NumGoroutine(); n > before+20 {
-				buf := make([]byte, 1<<20)
-				t.Errorf("goroutines: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
-			}
 		})
 	}
 }

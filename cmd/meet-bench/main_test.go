@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +32,7 @@ func TestLoadCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end; runs without -short")
 	}
-	before := runtime.NumGoroutine()
+	leaktest.Check(t)
 	srv, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler), Secret: bytes.Repeat([]byte("s"), 48),
 		SFU: sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true}})
 	if err != nil {
@@ -69,13 +69,6 @@ func TestLoadCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "forwarded") || !strings.Contains(stderr.String(), "fwd") {
 		t.Errorf("no table or progress on stderr:\n%s", stderr.String())
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before+5 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before+5 {
-		t.Errorf("goroutines: %d before, %d after", before, n)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/logbuf"
 	"net/http"
 	"regexp"
 	"strings"
@@ -76,7 +78,7 @@ func TestBillingFlags(t *testing.T) {
 // TestRunBillingNeedsPublicURL: billing on without somewhere for Checkout
 // to send buyers back is a configuration error (exit 2) that says so.
 func TestRunBillingNeedsPublicURL(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), append([]string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1"}, noFixedPorts...),
 		env("MEET_SECRET", secret32, "MEET_STRIPE_KEY", testKey, "MEET_STRIPE_WEBHOOK_SECRET", testWebhook, "MEET_PLANS", testPlans), &stdout, &stderr)
@@ -88,8 +90,8 @@ func TestRunBillingNeedsPublicURL(t *testing.T) {
 // TestRunWithBilling starts the binary's wiring with billing on and reads
 // the plans the page would show; the Stripe key never reaches the log.
 func TestRunWithBilling(t *testing.T) {
-	checkLeaks(t)
-	var stdout, stderr syncWriter
+	leaktest.Check(t)
+	var stdout, stderr logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/logbuf"
 	"strings"
 	"testing"
 	"time"
@@ -54,20 +56,20 @@ func TestClusterFlags(t *testing.T) {
 // processes would; a third with another secret is refused with exit 2 and
 // the cluster's message.
 func TestRunClusterNodes(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	rds := clustertest.StartRedis(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := func(id, secret string) (chan int, *syncWriter) {
-		var stderr syncWriter
+	start := func(id, secret string) (chan int, *logbuf.Buffer) {
+		var stderr logbuf.Buffer
 		done := make(chan int, 1)
 		args := []string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--media-ip", "127.0.0.1",
 			"--redis", rds.URL(), "--node-url", "http://" + id + ".test:8080", "--node-id", id}
 		args = append(args, noFixedPorts...) // ops_test.go
-		go func() { done <- run(ctx, args, env("MEET_SECRET", secret), &syncWriter{}, &stderr) }()
+		go func() { done <- run(ctx, args, env("MEET_SECRET", secret), &logbuf.Buffer{}, &stderr) }()
 		return done, &stderr
 	}
-	waitRunning := func(stderr *syncWriter, done chan int) {
+	waitRunning := func(stderr *logbuf.Buffer, done chan int) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for !strings.Contains(stderr.String(), "meet is running") {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,7 +175,7 @@ func TestDeployExampleParses(t *testing.T) {
 // TestConfigCheck runs `meet config check` through run: exit codes, the
 // summary, and that no secret is printed.
 func TestConfigCheck(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	stripeKey, redisPass := "sk_test_supersecretkey", "redispassw0rd"
 	good := writeFile(t, "good.yaml", "secret: "+secret32+"\nlisten: 127.0.0.1:8443\nstripe-key: "+stripeKey+"\nstripe-webhook-secret: whsec_abc\n")
 	bad := writeFile(t, "bad.yaml", "listen: 8080\nudp-port: 70000\nlistn: x\n")

@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/logbuf"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -161,7 +162,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 }
 
 func TestRunExitCodes(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"--help"}, env(), &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "--udp-port") {
 		t.Errorf("--help: exit %d, stdout %q", code, stdout.String())
@@ -188,8 +189,8 @@ func TestRunExitCodes(t *testing.T) {
 // TestRunDevAndShutdown starts the whole server on loopback ports in dev mode
 // and cancels it, as SIGINT would.
 func TestRunDevAndShutdown(t *testing.T) {
-	checkLeaks(t)
-	var stdout, stderr syncWriter
+	leaktest.Check(t)
+	var stdout, stderr logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -215,21 +216,4 @@ func TestRunDevAndShutdown(t *testing.T) {
 	if !strings.Contains(stderr.String(), "DEVELOPMENT MODE") || !strings.Contains(stderr.String(), "stopped") {
 		t.Errorf("stderr:\n%s", stderr.String())
 	}
-}
-
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/monkeythorn/meet/internal/leaktest"
+	"github.com/monkeythorn/meet/internal/logbuf"
 	"io"
 	"net"
 	"net/http"
@@ -136,7 +138,7 @@ func pebble(t *testing.T) (dirURL, apiRootFile, mgmt string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-config", cfgFile, "-strict")
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=100")
-	logs := &syncWriter{}
+	logs := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -163,10 +165,10 @@ func pebble(t *testing.T) (dirURL, apiRootFile, mgmt string) {
 // real ACME CA (Pebble) and serves TLS 1.3 with it; the certificate is
 // kept in --cert-cache, the one directory it writes to.
 func TestACMEWithPebble(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	dirURL, apiRoot, mgmt := pebble(t)
 	cache := filepath.Join(t.TempDir(), "certs")
-	var stderr syncWriter
+	var stderr logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -284,7 +286,7 @@ func pemCount(t *testing.T, file string) int {
 
 // waitRunning waits for the JSON "meet is running" line and returns its
 // string fields.
-func waitRunning(t *testing.T, stderr *syncWriter) map[string]string {
+func waitRunning(t *testing.T, stderr *logbuf.Buffer) map[string]string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
