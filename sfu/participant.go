@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -59,8 +61,9 @@ type Participant struct {
 	encs    map[string][]Encoding // announced layers, by mid
 	ups     map[string]*UpTrack   // by mid
 
-	arrivals *arrivalFeedback // transport-wide feedback to the publisher
-	media    mediaLinks       // the SFU's, for the tracks
+	arrivals     *arrivalFeedback // transport-wide feedback to the publisher
+	timeArrivals sync.Once        // watchArrivals, at the first track
+	media        mediaLinks       // the SFU's, for the tracks
 
 	sub      *webrtc.PeerConnection
 	subMu    sync.Mutex // serialises subscriber negotiation
@@ -81,6 +84,12 @@ type mediaLinks struct {
 	}
 	retireUp   func(*UpTrack)
 	retireDown func(*DownTrack)
+	// arrivals is where the media socket's reader times publishers'
+	// packets (*arrivalTable); nil in tests without a socket.
+	arrivals interface {
+		watch(addr netip.AddrPort, f *arrivalFeedback)
+		forget(f *arrivalFeedback)
+	}
 }
 
 // newParticipant builds a participant's connections; Room.join puts it in
@@ -88,7 +97,7 @@ type mediaLinks struct {
 func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 	p := &Participant{
 		id:       opts.ID,
-		media:    mediaLinks{fanout: s.fanout, batch: s.batch, retireUp: s.retireUp, retireDown: s.retireDown},
+		media:    mediaLinks{fanout: s.fanout, batch: s.batch, retireUp: s.retireUp, retireDown: s.retireDown, arrivals: s.arrivals},
 		log:      s.log.With("room", roomRef{}),
 		listener: opts.Listener,
 		events:   make(chan delivery, eventQueueLen),
@@ -301,6 +310,7 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 		p.ups[mid] = up
 	}
 	p.room.mu.Unlock()
+	p.timeArrivals.Do(func() { p.watchArrivals(recv) })
 	up.addLayer(track, recv)
 	if created {
 		// Announce first, so clients know the track before the offer that
@@ -323,6 +333,35 @@ func defaultSource(k webrtc.RTPCodecType) string {
 		return SourceMicrophone
 	}
 	return SourceCamera
+}
+
+// watchArrivals has the media socket's reader time this publisher's
+// packets: from the address of its selected candidate pair, now and after
+// every change (an ICE restart, a new network).
+func (p *Participant) watchArrivals(recv *webrtc.RTPReceiver) {
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			p.arrivals.extID.Store(uint32(e.ID))
+		}
+	}
+	t := p.media.arrivals
+	dtls := recv.Transport()
+	if t == nil || dtls == nil || p.arrivals.extID.Load() == 0 {
+		return
+	}
+	ice := dtls.ICETransport()
+	watch := func(pair *webrtc.ICECandidatePair) {
+		if pair == nil || pair.Remote == nil || pair.Remote.Protocol != webrtc.ICEProtocolUDP {
+			return
+		}
+		if ip, err := netip.ParseAddr(pair.Remote.Address); err == nil {
+			t.watch(netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port), p.arrivals)
+		}
+	}
+	ice.OnSelectedCandidatePairChange(watch)
+	if pair, err := ice.GetSelectedCandidatePair(); err == nil {
+		watch(pair)
+	}
 }
 
 // trackEnded is called by an UpTrack whose every layer has stopped.
@@ -534,6 +573,9 @@ func (p *Participant) closeWith(why Closed) {
 		for t, d := range downs {
 			t.removeDown(d)
 			p.media.retireDown(d)
+		}
+		if p.media.arrivals != nil {
+			p.media.arrivals.forget(p.arrivals)
 		}
 		if err := p.pub.Close(); err != nil {
 			p.log.Debug("close publisher connection", "err", err)

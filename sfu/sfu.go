@@ -87,10 +87,12 @@ type SFU struct {
 	batch   *udpbatch.Conn // conn for Pion, with its writes batched per fan-out
 	sock    *udpbatch.Socket
 	batches *batchPool // the fast path's send batches on sock (egress.go)
-	fanout  *fanoutPool
-	mux     interface{ Close() error }
-	tcp     net.Listener               // ICE-TCP; nil when Config.TCPPort is 0
-	tcpMx   interface{ Close() error } // its mux
+	// arrivals times publishers' packets as the media socket reads them.
+	arrivals *arrivalTable
+	fanout   *fanoutPool
+	mux      interface{ Close() error }
+	tcp      net.Listener               // ICE-TCP; nil when Config.TCPPort is 0
+	tcpMx    interface{ Close() error } // its mux
 
 	pubAPI *webrtc.API          // connections that receive from publishers
 	subSE  webrtc.SettingEngine // of the connections that send to subscribers, one API each
@@ -134,7 +136,8 @@ func New(cfg Config) (*SFU, error) {
 	s.batches = newBatchPool(sock, 2*runtime.GOMAXPROCS(0)+2)
 	// Pion's warnings go to debug too: a misbehaving client triggers them.
 	lf := pionlog.Factory{Log: cfg.Logger, Problems: slog.LevelDebug}
-	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), s.batch)
+	s.arrivals = newArrivalTable()
+	mux := webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), newStampConn(conn, s.batch, s.arrivals))
 	s.mux = mux
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}

@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor/pkg/twcc"
@@ -22,6 +23,12 @@ const twccInterval = 100 * time.Millisecond
 // finds feedback due builds and sends it. Recording allocates nothing.
 type arrivalFeedback struct {
 	send func([]rtcp.Packet)
+	// extID is the transport-wide sequence number extension's id, set
+	// with the first track; atSocket is set once the media socket's reader
+	// (arrivalTable) times this publisher's packets, and the track readers
+	// stop recording.
+	extID    atomic.Uint32
+	atSocket atomic.Bool
 
 	mu    sync.Mutex
 	rec   *twcc.Recorder
@@ -33,9 +40,28 @@ func newArrivalFeedback(senderSSRC uint32, send func([]rtcp.Packet)) *arrivalFee
 	return &arrivalFeedback{send: send, rec: twcc.NewRecorder(senderSSRC)}
 }
 
-// record notes the arrival at now of a packet of ssrc carrying the
-// transport-wide sequence number extension ext, and sends feedback when due.
+// observe records an RTP packet b seen at the media socket at now.
+func (f *arrivalFeedback) observe(b []byte, now int64) {
+	ext := transportSeqExt(b, uint8(f.extID.Load()))
+	if ext == nil {
+		return
+	}
+	f.atSocket.Store(true)
+	f.add(binary.BigEndian.Uint32(b[8:12]), ext, now)
+}
+
+// record notes, for a track reader, the arrival of a packet at now, unless
+// the media socket's reader already does.
 func (f *arrivalFeedback) record(ssrc uint32, ext []byte, now int64) {
+	if f.atSocket.Load() {
+		return
+	}
+	f.add(ssrc, ext, now)
+}
+
+// add notes the arrival at now of a packet of ssrc carrying the
+// transport-wide sequence number extension ext, and sends feedback when due.
+func (f *arrivalFeedback) add(ssrc uint32, ext []byte, now int64) {
 	if len(ext) < 2 {
 		return
 	}
