@@ -68,10 +68,13 @@ type Participant struct {
 	sub      *webrtc.PeerConnection
 	subMu    sync.Mutex // serialises subscriber negotiation
 	awaiting bool       // an offer waits for its answer
-	pending  bool       // tracks changed while awaiting
-	downs    map[*UpTrack]*DownTrack
-	egress   *egress                   // the subscriber connection's fast path
-	subCands []webrtc.ICECandidateInit // arrived before the first answer
+	// restartICE asks the next offer for new ICE credentials (RestartICE).
+	restartICE     bool
+	lastICERestart time.Time
+	pending        bool // tracks changed while awaiting
+	downs          map[*UpTrack]*DownTrack
+	egress         *egress                   // the subscriber connection's fast path
+	subCands       []webrtc.ICECandidateInit // arrived before the first answer
 }
 
 // mediaLinks are what the SFU lends a participant's tracks: the fan-out,
@@ -439,7 +442,11 @@ func (p *Participant) negotiate() {
 		p.pending = true
 		return
 	}
-	offer, err := p.sub.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if p.restartICE {
+		opts, p.restartICE = &webrtc.OfferOptions{ICERestart: true}, false
+	}
+	offer, err := p.sub.CreateOffer(opts)
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
 	}
@@ -453,6 +460,27 @@ func (p *Participant) negotiate() {
 	}
 	p.awaiting = true
 	p.signal(&Offer{SDP: offer.SDP})
+}
+
+// minICERestartInterval bounds how often a client can make the server
+// restart ICE (each restart is an offer and new candidates).
+const minICERestartInterval = 2 * time.Second
+
+// RestartICE sends a subscriber offer with new ICE credentials, as the
+// client asks when its network changed or dropped for a moment: media
+// comes back on the new path within a round trip or two, without leaving
+// the room. The publisher connection restarts from the client's own offer.
+func (p *Participant) RestartICE() {
+	p.subMu.Lock()
+	now := time.Now()
+	if now.Sub(p.lastICERestart) < minICERestartInterval {
+		p.subMu.Unlock()
+		return
+	}
+	p.lastICERestart = now
+	p.restartICE = true
+	p.subMu.Unlock()
+	p.negotiate()
 }
 
 // Answer applies the client's answer to the last subscriber offer.

@@ -49,6 +49,8 @@ type Participant interface {
 	Relay(data string)
 	SetLayer(trackID string, width, height int)
 	SetEncodings(mid string, layers []sfu.Encoding)
+	// RestartICE sends a subscriber offer with new ICE credentials.
+	RestartICE()
 	// Close leaves the room; it is idempotent.
 	Close()
 	Done() <-chan struct{}

@@ -84,6 +84,8 @@ func newInbound(t string) inbound {
 		return new(Layer)
 	case TypeEncodings:
 		return new(Encodings)
+	case TypeRestartICE:
+		return new(RestartICE)
 	case TypeLeave:
 		return new(Leave)
 	case TypePing:

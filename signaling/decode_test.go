@@ -136,7 +136,7 @@ func manyTracks(n int) string {
 func TestRoutesCoverEveryType(t *testing.T) {
 	all := []string{TypeJoin, TypeWelcome, TypeOffer, TypeAnswer, TypeCandidate, TypeJoined, TypeLeft,
 		TypeUpdated, TypePublished, TypeUnpublished, TypeMute, TypeProfile, TypeChat, TypeLayer,
-		TypeEncodings, TypeLayers, TypeSpeakers, TypeLeave, TypePing, TypePong, TypeError, TypeDrain, TypeRedirect,
+		TypeEncodings, TypeRestartICE, TypeLayers, TypeSpeakers, TypeLeave, TypePing, TypePong, TypeError, TypeDrain, TypeRedirect,
 		TypeHand, TypeRemove, TypeSetLock, TypeSetLobby, TypeAdmit, TypeDeny, TypeMakeHost, TypeAskMute,
 		TypeRoomState, TypeLobbyList, TypeWaiting, TypeAdmitted, TypeRemoved, TypeMuteRequest}
 	r := routes()

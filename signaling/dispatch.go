@@ -19,26 +19,27 @@ func on[T any](f func(*session, *T) error) route {
 // type newInbound knows must be here (a test checks).
 func routes() map[string]route {
 	return map[string]route{
-		TypeJoin:      on((*session).onJoinAgain),
-		TypeOffer:     on((*session).onOffer),
-		TypeAnswer:    on((*session).onAnswer),
-		TypeCandidate: on((*session).onCandidate),
-		TypeMute:      on((*session).onMute),
-		TypeProfile:   on((*session).onProfile),
-		TypeChat:      on((*session).onChat),
-		TypeLayer:     on((*session).onLayer),
-		TypeEncodings: on((*session).onEncodings),
-		TypeLeave:     on((*session).onLeave),
-		TypePing:      on((*session).onPing),
-		TypePong:      on((*session).onPong),
-		TypeHand:      on((*session).onHand),
-		TypeRemove:    on((*session).onRemove),
-		TypeSetLock:   on((*session).onSetLock),
-		TypeSetLobby:  on((*session).onSetLobby),
-		TypeAdmit:     on((*session).onAdmit),
-		TypeDeny:      on((*session).onDeny),
-		TypeMakeHost:  on((*session).onMakeHost),
-		TypeAskMute:   on((*session).onAskMute),
+		TypeJoin:       on((*session).onJoinAgain),
+		TypeOffer:      on((*session).onOffer),
+		TypeAnswer:     on((*session).onAnswer),
+		TypeCandidate:  on((*session).onCandidate),
+		TypeMute:       on((*session).onMute),
+		TypeProfile:    on((*session).onProfile),
+		TypeChat:       on((*session).onChat),
+		TypeLayer:      on((*session).onLayer),
+		TypeEncodings:  on((*session).onEncodings),
+		TypeRestartICE: on((*session).onRestartICE),
+		TypeLeave:      on((*session).onLeave),
+		TypePing:       on((*session).onPing),
+		TypePong:       on((*session).onPong),
+		TypeHand:       on((*session).onHand),
+		TypeRemove:     on((*session).onRemove),
+		TypeSetLock:    on((*session).onSetLock),
+		TypeSetLobby:   on((*session).onSetLobby),
+		TypeAdmit:      on((*session).onAdmit),
+		TypeDeny:       on((*session).onDeny),
+		TypeMakeHost:   on((*session).onMakeHost),
+		TypeAskMute:    on((*session).onAskMute),
 	}
 }
 
@@ -134,6 +135,11 @@ func (s *session) onEncodings(m *Encodings) error {
 		encs[i] = sfu.Encoding{RID: l.RID, Width: l.Width, Height: l.Height, MaxBitrate: uint64(l.MaxBitrate)}
 	}
 	s.p.SetEncodings(m.Mid, encs)
+	return nil
+}
+
+func (s *session) onRestartICE(*RestartICE) error {
+	s.p.RestartICE()
 	return nil
 }
 

@@ -90,20 +90,21 @@ type fakePart struct {
 	l     sfu.Listener
 	peers []sfu.PeerInfo
 
-	mu         sync.Mutex
-	meta       Meta
-	started    bool
-	closed     bool
-	pending    []func(sfu.Listener)
-	done       chan struct{}
-	offering   bool
-	published  []string
-	sources    map[string]string
-	answers    []string
-	candidates []fakeCandidate
-	layers     []fakeLayer
-	encodings  []fakeEncodings
-	publishErr error
+	mu          sync.Mutex
+	meta        Meta
+	started     bool
+	closed      bool
+	pending     []func(sfu.Listener)
+	done        chan struct{}
+	offering    bool
+	published   []string
+	sources     map[string]string
+	answers     []string
+	candidates  []fakeCandidate
+	layers      []fakeLayer
+	encodings   []fakeEncodings
+	iceRestarts int
+	publishErr  error
 }
 
 type fakeCandidate struct {
@@ -220,6 +221,12 @@ func (p *fakePart) SetEncodings(mid string, encs []sfu.Encoding) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.encodings = append(p.encodings, fakeEncodings{mid, encs})
+}
+
+func (p *fakePart) RestartICE() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.iceRestarts++
 }
 
 func (p *fakePart) Close() {

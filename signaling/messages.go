@@ -36,6 +36,7 @@ const (
 	TypeLayer       = "layer"
 	TypeLayers      = "layers"
 	TypeEncodings   = "encodings"
+	TypeRestartICE  = "restart-ice"
 	TypeSpeakers    = "speakers"
 	TypeLeave       = "leave"
 	TypePing        = "ping"
@@ -232,6 +233,13 @@ type EncodingLayer struct {
 	Width      int    `json:"width"`
 	Height     int    `json:"height"`
 	MaxBitrate int    `json:"maxBitrate,omitempty"` // bits per second
+}
+
+// RestartICE asks the server for a subscriber offer with new ICE
+// credentials: the client's network changed or dropped for a moment. The
+// client restarts its publisher connection with its own offer.
+type RestartICE struct {
+	Type string `json:"type"`
 }
 
 // Layers tells a publisher which simulcast layers (by rid) of its track

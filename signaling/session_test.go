@@ -258,6 +258,17 @@ func TestClientMessages(t *testing.T) {
 			t.Errorf("encodings %+v, want %+v", got, want)
 		}
 	})
+	t.Run("restart-ice", func(t *testing.T) {
+		a.send(RestartICE{Type: TypeRestartICE})
+		a.send(Ping{Type: TypePing})
+		a.expect(TypePong, nil)
+		pa.mu.Lock()
+		n := pa.iceRestarts
+		pa.mu.Unlock()
+		if n != 1 {
+			t.Errorf("%d ICE restarts, want 1", n)
+		}
+	})
 	t.Run("ping", func(t *testing.T) {
 		a.send(Ping{Type: TypePing, T: 1234})
 		var p Pong

@@ -117,6 +117,7 @@ func (m *Encodings) validate() error {
 	return nil
 }
 
-func (m *Leave) validate() error { return nil }
-func (m *Ping) validate() error  { return nil }
-func (m *Pong) validate() error  { return nil }
+func (m *Leave) validate() error      { return nil }
+func (m *RestartICE) validate() error { return nil }
+func (m *Ping) validate() error       { return nil }
+func (m *Pong) validate() error       { return nil }

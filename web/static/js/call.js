@@ -22,8 +22,14 @@ const FINAL_CODES = new Set(['room-full', 'unauthorized', 'duplicate', 'e2ee-mis
 /** How long reconnection is tried before the user is asked. */
 export const RECONNECT_GIVE_UP_MS = 45000;
 
-/** ICE "disconnected" this long counts as a dropped network. */
-const ICE_GRACE_MS = 4000;
+/**
+ * A media connection "disconnected" this long: restart ICE on both
+ * connections (new paths, same session); "failed" restarts at once.
+ */
+const ICE_RESTART_MS = 1000;
+
+/** Not connected again this long after an ICE restart: rejoin. */
+const ICE_REJOIN_MS = 6000;
 
 /** @typedef {import('./quality.js').Quality} Quality */
 /** @typedef {import('./noise.js').NoiseMode} NoiseMode */
@@ -144,8 +150,17 @@ export class Call extends Emitter {
     this._fatalCode = '';
     /** @type {ReturnType<typeof setTimeout>|undefined} */
     this._retryTimer = undefined;
-    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    /** @type {ReturnType<typeof setTimeout>|undefined} ICE restart after a media connection dropped */
     this._iceTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout>|undefined} rejoin when the ICE restart did not help */
+    this._rejoinTimer = undefined;
+    /** @type {Record<string, RTCPeerConnectionState>} state of each media connection, by name */
+    this._pcStates = {};
+    /** ICE restarts tried, for tests and the UI. */
+    this.iceRestarts = 0;
+    // A new network (Wi-Fi to mobile, back online): new paths at once.
+    this._onOnline = () => this._restartIce();
+    window.addEventListener('online', this._onOnline);
     /** @type {ReturnType<typeof setInterval>|undefined} */
     this._qualityTimer = undefined;
     this._reconnectSince = 0;
@@ -246,7 +261,7 @@ export class Call extends Emitter {
     on('lobby', ({ waiting }) => void this._onLobby(waiting));
     on('removed', ({ id, by }) => this._onRemoved(id, by));
     on('mute-request', ({ from }) => void this._onMuteRequest(from));
-    on('connection', ({ state }) => this._onMediaState(state));
+    on('connection', ({ pc, state }) => this._onMediaState(pc, state));
     const tracks = /** @type {MediaStreamTrack[]} */ ([this._sentAudio, this.self.video].filter(Boolean));
     const welcome = await s.join({ stream: new MediaStream(tracks), audio: this._sentAudio, video: this.self.video, simulcast: this._simulcast, fixedCapture: this._lowVideo });
     if (welcome.e2ee !== sec.e2ee) {
@@ -411,15 +426,43 @@ export class Call extends Emitter {
   }
 
   /**
-   * ICE state of either media connection: "failed", or "disconnected" for
-   * a few seconds, means the network dropped; rejoin rather than wait for a
-   * signaling time-out that can take most of a minute.
+   * State of one media connection. "failed", or "disconnected" for a
+   * moment, means the network dropped or changed: restart ICE, and rejoin
+   * only if media is not back soon after, rather than wait for a signaling
+   * time-out that can take most of a minute.
+   * @param {string} pc "pub" or "sub"
    * @param {RTCPeerConnectionState} state
    */
-  _onMediaState(state) {
-    clearTimeout(this._iceTimer);
-    if (state === 'failed') this._reconnect('The media connection failed.');
-    else if (state === 'disconnected') this._iceTimer = setTimeout(() => this._reconnect('The network connection dropped.'), ICE_GRACE_MS);
+  _onMediaState(pc, state) {
+    this._pcStates[pc] = state;
+    const states = Object.values(this._pcStates);
+    if (states.every((s) => s !== 'disconnected' && s !== 'failed')) {
+      if (states.every((s) => s === 'connected')) {
+        clearTimeout(this._iceTimer);
+        clearTimeout(this._rejoinTimer);
+        this._iceTimer = undefined;
+        this._rejoinTimer = undefined;
+      }
+      return;
+    }
+    if (this._iceTimer === undefined) {
+      const failed = states.includes('failed');
+      this._iceTimer = setTimeout(() => this._restartIce(), failed ? 0 : ICE_RESTART_MS);
+    }
+    if (this._rejoinTimer === undefined) {
+      this._rejoinTimer = setTimeout(() => this._reconnect('The network connection dropped.'), ICE_RESTART_MS + ICE_REJOIN_MS);
+    }
+  }
+
+  /**
+   * Restarts ICE on both media connections: after a network change or a
+   * short outage media comes back on a new path within a round trip or
+   * two, without leaving the room. A rejoin follows only if it does not.
+   */
+  _restartIce() {
+    if (this._ended || !this.session || this.connection === 'reconnecting') return;
+    this.iceRestarts++;
+    this.session.restartIce();
   }
 
   /**
@@ -431,6 +474,10 @@ export class Call extends Emitter {
   _reconnect(why, delay = 300) {
     if (this._ended || this.connection === 'reconnecting') return;
     clearTimeout(this._iceTimer);
+    clearTimeout(this._rejoinTimer);
+    this._iceTimer = undefined;
+    this._rejoinTimer = undefined;
+    this._pcStates = {};
     const old = this.session;
     this.session = null;
     // Tells the server at once if it still hears us, so the others do not
@@ -920,7 +967,9 @@ export class Call extends Emitter {
     this._ended = true;
     clearTimeout(this._retryTimer);
     clearTimeout(this._iceTimer);
+    clearTimeout(this._rejoinTimer);
     clearInterval(this._qualityTimer);
+    window.removeEventListener('online', this._onOnline);
     this._suppressor.stop();
     if (this.self.audio) this.self.audio.stop();
     if (this.self.video) this.self.video.stop();

@@ -407,6 +407,17 @@ export class Session extends Emitter {
   }
 
   /**
+   * Restarts ICE on both connections: our publisher offer gets new
+   * credentials, and the server sends a subscriber offer with new ones.
+   */
+  restartIce() {
+    if (this._closed || !this._pub) return;
+    this._pub.restartIce();
+    this._offerPub();
+    this._send({ type: 'restart-ice' });
+  }
+
+  /**
    * Tells the server the layers each sending transceiver produces (size
    * and target rate), so it can choose a subscriber's layer before it has
    * measured it. Sent after each pub negotiation and capture change.
