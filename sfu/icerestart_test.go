@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"github.com/monkeythorn/meet/internal/poll"
 	"strings"
 	"testing"
 	"time"
@@ -26,18 +27,18 @@ func TestRestartICE(t *testing.T) {
 	a := joinClient(t, s, "restart", 'a')
 	b := joinClient(t, s, "restart", 'b')
 	a.publish(stop)
-	waitFor(t, 15*time.Second, "b to receive a's video", func() bool { return b.count(a.p.ID(), "video") > 20 })
+	poll.Until(t, 15*time.Second, "b to receive a's video", func() bool { return b.count(a.p.ID(), "video") > 20 })
 	before := iceUfrag(b.sub.RemoteDescription().SDP)
 	for range 5 {
 		b.p.RestartICE()
 	}
-	waitFor(t, 10*time.Second, "a restarted offer", func() bool {
+	poll.Until(t, 10*time.Second, "a restarted offer", func() bool {
 		rd := b.sub.RemoteDescription()
 		return rd != nil && iceUfrag(rd.SDP) != before
 	})
 	after := iceUfrag(b.sub.RemoteDescription().SDP)
 	base := b.count(a.p.ID(), "video")
-	waitFor(t, 15*time.Second, "b to receive a's video after the restart", func() bool { return b.count(a.p.ID(), "video") > base+20 })
+	poll.Until(t, 15*time.Second, "b to receive a's video after the restart", func() bool { return b.count(a.p.ID(), "video") > base+20 })
 	b.p.subMu.Lock()
 	last := b.p.lastICERestart
 	b.p.subMu.Unlock()
