@@ -4,9 +4,11 @@ import "errors"
 
 // JoinCheck is a rule a join must pass before it reaches the Conference:
 // the one decision point above signaling. The server lists its checks in
-// Config.Checks (cluster placement, plan terms; host controls and admission
-// limits belong here too) and the session runs them in order after the
-// token is verified; the first error refuses the join. A check refuses with
+// Config.Checks (cluster placement, plan terms; a new rule about who may
+// join belongs here too) and the session runs them in order after the
+// token is verified, before the host rules of hostctl.go (which need the
+// session itself, to hold a newcomer in the lobby); the first error
+// refuses the join. A check refuses with
 // a *RefusedError (the client sees its code and message), a *RedirectError
 // (another node hosts the room) or an *UnavailableError; any other error is
 // reported as an internal one. A check may also fill in req, for example
