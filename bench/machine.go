@@ -92,3 +92,42 @@ func ProcCtxSwitches(pid int) (int64, error) {
 	}
 	return n, nil
 }
+
+// ParseUDPRcvbufErrors returns the Udp RcvbufErrors counter of
+// /proc/net/snmp: datagrams the kernel dropped because the receiving
+// socket's buffer was full (a reader that did not get the CPU in time).
+func ParseUDPRcvbufErrors(b []byte) (int64, error) {
+	var names []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, err := strconv.ParseInt(f[i], 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("%w: RcvbufErrors %q", ErrProcFormat, f[i])
+				}
+				return v, nil
+			}
+		}
+		break
+	}
+	return 0, fmt.Errorf("%w: no Udp RcvbufErrors in snmp", ErrProcFormat)
+}
+
+// UDPRcvbufErrors reads ParseUDPRcvbufErrors from /proc/net/snmp (this
+// network namespace: every process on loopback).
+func UDPRcvbufErrors() (int64, error) {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, err
+	}
+	return ParseUDPRcvbufErrors(b)
+}

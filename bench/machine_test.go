@@ -47,3 +47,13 @@ func TestParseCtxSwitches(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseUDPRcvbufErrors(t *testing.T) {
+	in := "Ip: Forwarding DefaultTTL\nIp: 1 64\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 250 7 15 170 12 0\nUdpLite: InDatagrams\nUdpLite: 0\n"
+	if n, err := ParseUDPRcvbufErrors([]byte(in)); err != nil || n != 12 {
+		t.Fatalf("got %d %v, want 12", n, err)
+	}
+	if _, err := ParseUDPRcvbufErrors([]byte("Ip: a\nIp: 1\n")); !errors.Is(err, ErrProcFormat) {
+		t.Fatalf("no Udp lines: err %v", err)
+	}
+}

@@ -98,6 +98,10 @@ type Result struct {
 	// means little when the machine had no idle CPU.
 	MachineCPUBusy     Num `json:"machine_cpu_busy"`
 	ServerSwitchesPerS Num `json:"server_context_switches_per_s"`
+	// Datagrams the kernel dropped in the window because a receiving
+	// socket was full (machine-wide Udp RcvbufErrors): loss a starved
+	// reader caused, a subscriber of the bench or the server itself.
+	UDPRcvbufDrops Num `json:"udp_rcvbuf_drops"`
 
 	SetupS               float64  `json:"setup_s"`
 	SubscriberTracks     int      `json:"subscriber_tracks"`      // receiving at the start of the window
@@ -133,7 +137,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	// The JSON keeps the names "ceiling_*"; the reference is no ceiling.
 	fmt.Fprintf(tw, "naive reference (one sendto a packet) per core-second\t%s\n", fmtNum(r.CeilingPacketsPerCoreS, "%.0f"))
 	fmt.Fprintf(tw, "server / naive reference\t%s\n", fmtNum(r.CeilingRatio, "%.3f"))
-	fmt.Fprintf(tw, "loss\t%s\t(%d lost, %d received, %d reordered)\n", fmtNum(r.LossRatio, "%.5f"), r.PacketsLost, r.PacketsReceived, r.PacketsReordered)
+	fmt.Fprintf(tw, "loss\t%s\t(%d lost, %d received, %d reordered; %s dropped by full receive buffers)\n", fmtNum(r.LossRatio, "%.5f"), r.PacketsLost, r.PacketsReceived, r.PacketsReordered, fmtNum(r.UDPRcvbufDrops, "%.0f"))
 	fmt.Fprintf(tw, "frame latency p50 / p99 / max\t%s / %s / %s ms\t(%d frames; server at %s of a core, machine %s busy)\n",
 		fmtNum(r.LatencyP50Ms, "%.2f"), fmtNum(r.LatencyP99Ms, "%.2f"), fmtNum(r.LatencyMaxMs, "%.2f"), r.LatencyFrames,
 		fmtNum(r.ServerCPUCores*100, "%.0f%%"), fmtNum(r.MachineCPUBusy*100, "%.0f%%"))

@@ -335,6 +335,7 @@ type sample struct {
 	serverSwitches                int64 // context switches of all its threads; -1 unknown
 	benchCPU                      time.Duration
 	machineBusy, machineTotal     time.Duration // all CPUs (/proc/stat)
+	rcvbufErrors                  int64         // machine-wide; -1 unknown
 }
 
 // probe takes samples of the clients, the server's CPU and our own.
@@ -359,6 +360,10 @@ func newProbe(cfg Config) *probe {
 func (p *probe) take(rooms []*room) sample {
 	s := sample{at: time.Now(), benchCPU: bench.SelfCPU(), serverSwitches: -1}
 	s.machineBusy, s.machineTotal, _ = bench.MachineCPU()
+	var err error
+	if s.rcvbufErrors, err = bench.UDPRcvbufErrors(); err != nil {
+		s.rcvbufErrors = -1
+	}
 	for _, r := range rooms {
 		for _, sub := range r.subs {
 			for _, t := range sub.snapshot() {
@@ -369,7 +374,6 @@ func (p *probe) take(rooms []*room) sample {
 			}
 		}
 	}
-	var err error
 	switch p.source {
 	case "proc":
 		s.serverCPU, err = bench.ProcCPU(p.pid)
@@ -463,6 +467,10 @@ func fillResult(res *bench.Result, a, b sample, rooms []*room, source string) {
 	res.MachineCPUBusy, res.ServerSwitchesPerS = bench.Unknown, bench.Unknown
 	if dt := b.machineTotal - a.machineTotal; dt > 0 {
 		res.MachineCPUBusy = bench.Num(float64(b.machineBusy-a.machineBusy) / float64(dt))
+	}
+	res.UDPRcvbufDrops = bench.Unknown
+	if a.rcvbufErrors >= 0 && b.rcvbufErrors >= 0 {
+		res.UDPRcvbufDrops = bench.Num(b.rcvbufErrors - a.rcvbufErrors)
 	}
 	if a.serverSwitches >= 0 && b.serverSwitches >= 0 {
 		res.ServerSwitchesPerS = bench.Num(float64(b.serverSwitches-a.serverSwitches) / wall)
