@@ -120,3 +120,26 @@ func TestStampConnKernelTime(t *testing.T) {
 		t.Fatalf("kernel time %d not between %d and now", ts, before)
 	}
 }
+
+// BenchmarkArrivalObserve is the media socket reader's added cost per
+// publisher packet: find the transport-wide sequence number and record
+// its arrival (docs/benchmarks.md).
+func BenchmarkArrivalObserve(b *testing.B) {
+	tab := newArrivalTable()
+	f := newArrivalFeedback(1, func([]rtcp.Packet) {})
+	f.extID.Store(3)
+	addr := netip.MustParseAddrPort("10.1.2.3:5000")
+	tab.watch(addr, f)
+	h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 0xabcdef01}
+	_ = h.SetExtension(1, []byte{0x40}) // audio level, as browsers send beside it
+	_ = h.SetExtension(3, []byte{0, 0})
+	pkt, _ := (&rtp.Packet{Header: h, Payload: make([]byte, 1100)}).Marshal()
+	seq := transportSeqExt(pkt, 3) // points into pkt
+	now := time.Now().UnixNano()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	for i := 0; b.Loop(); i++ {
+		seq[0], seq[1] = byte(i>>8), byte(i)
+		tab.observe(pkt, addr, now+int64(i)*int64(time.Millisecond)) // feedback every 100 packets
+	}
+}

@@ -63,6 +63,10 @@ type DownTrack struct {
 	hdr       rtp.Header
 	rtxBuf    []byte
 
+	// lossSeen is the loss fraction (out of 256) in the subscriber's last
+	// receiver report of this track.
+	lossSeen atomic.Uint32
+
 	// Probing: padding that lets the subscriber's estimate grow towards
 	// the next layer up after a dip (see probe and pad).
 	padRate   float64 // bits per second to add; 0 = not probing
@@ -510,6 +514,22 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			d.keyframes.requestKeyframe(d.currentLayer(), KeyframeSubscriber)
 		case *rtcp.TransportLayerNack:
 			budget = d.answerNACK(p, budget)
+		case *rtcp.ReceiverReport:
+			d.noteLoss(p.Reports)
+		}
+	}
+}
+
+// noteLoss keeps the loss the subscriber reports of this track, for the
+// publisher's audio encoder (UpTrack.downstreamLoss).
+func (d *DownTrack) noteLoss(reports []rtcp.ReceptionReport) {
+	w := d.writer.Load()
+	if w == nil {
+		return
+	}
+	for _, r := range reports {
+		if r.SSRC == w.ssrc {
+			d.lossSeen.Store(uint32(r.FractionLost))
 		}
 	}
 }

@@ -1,10 +1,11 @@
 package sfu
 
 import (
-	"github.com/monkeythorn/meet/internal/poll"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/monkeythorn/meet/internal/poll"
 )
 
 // iceUfrag returns the ice-ufrag of an SDP.

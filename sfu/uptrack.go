@@ -250,6 +250,24 @@ func (l *upLayer) readRTCP(recv *webrtc.RTPReceiver) {
 	}
 }
 
+// maxReportedLoss caps the subscribers' loss told to a publisher (out of
+// 256): enough for the strongest Opus FEC without one subscriber's broken
+// link costing every listener bit rate.
+const maxReportedLoss = 64
+
+// downstreamLoss is the worst loss fraction (out of 256) a subscriber of
+// this track reported lately, capped at maxReportedLoss. An audio
+// publisher is told it as its own: its Opus encoder then adds in-band FEC
+// (useinbandfec=1) that repairs the subscribers' single losses, which the
+// publisher's clean uplink alone would never make it do.
+func (u *UpTrack) downstreamLoss() uint8 {
+	var worst uint32
+	for _, d := range *u.downs.Load() {
+		worst = max(worst, d.lossSeen.Load())
+	}
+	return uint8(min(worst, maxReportedLoss))
+}
+
 // feedback asks for lost packets and sends receiver reports when due. It
 // runs on the reader goroutine; with no loss it allocates nothing.
 func (u *UpTrack) feedback(l *upLayer, now int64) {
@@ -267,6 +285,9 @@ func (u *UpTrack) feedback(l *upLayer, now int64) {
 		}
 		l.bytes, l.rateSince = 0, now
 		if rep, ok := l.stats.Report(l.ssrc, now); ok {
+			if u.kind == webrtc.RTPCodecTypeAudio {
+				rep.FractionLost = max(rep.FractionLost, u.downstreamLoss())
+			}
 			u.writeRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{rep}})
 		}
 	}
