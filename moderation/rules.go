@@ -238,13 +238,6 @@ func (r *Rules) CheckHost(actor string) error {
 // IsHost reports whether id is a host.
 func (r *Rules) IsHost(id string) bool { return r.CheckHost(id) == nil }
 
-// Removed reports whether id was removed or denied.
-func (r *Rules) Removed(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.isRemoved(id)
-}
-
 // State returns a copy of the state everyone sees.
 func (r *Rules) State() State {
 	r.mu.Lock()

@@ -109,6 +109,7 @@ func (s *session) lobbyMessage(data []byte) (enter bool, err error) {
 		switch d := s.mt.rules.Arrive(moderation.Arrival{ID: s.id, Profile: lobbyProfile(m.Profile)}); d {
 		case moderation.Enter:
 			s.meta.Profile = m.Profile
+			s.admittedAt = time.Now()
 			return true, nil
 		case moderation.Wait:
 			s.send(&Waiting{Type: TypeWaiting})

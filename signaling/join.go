@@ -50,6 +50,10 @@ func (s *session) join() bool {
 	if err == nil && !s.admit(claims, j) {
 		return false // locked, removed, denied, or gave up waiting in the lobby
 	}
+	if !s.admittedAt.IsZero() {
+		req.Requested = s.admittedAt // join latency leaves out the lobby wait
+		req.Meta = s.meta            // the profile of the join after admission
+	}
 	var p Participant
 	if err == nil {
 		p, err = s.h.cfg.Conference.Join(claims.Room, req)

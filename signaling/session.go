@@ -51,6 +51,9 @@ type session struct {
 	mt      *meeting
 	room    string
 	hostKey bool
+	// admittedAt is when a host let this session in from the lobby (zero
+	// if it did not wait).
+	admittedAt time.Time
 }
 
 // errLeave ends the read loop after a leave message.
