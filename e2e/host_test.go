@@ -171,7 +171,7 @@ func guestToken(t *testing.T, base, room string) string {
 func TestHostControls(t *testing.T) {
 	requireBrowser(t)
 	leaks := goroutineBaseline()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	srv := startServer(t)
 	tap := newTokenTap(t, srv)
