@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -91,6 +93,17 @@ type Result struct {
 	// The generator's own CPU (all its clients) in cores. On a small
 	// machine it competes with the server for the same cores.
 	BenchCPUCores Num `json:"bench_cpu_cores"`
+	// How late the generator's 10 ms timer fired over the window (p50,
+	// p99). Above StarvedLateMs the generator itself was starved of CPU:
+	// part of the loss and latency is its own, not the server's.
+	BenchTimerLateP50Ms Num  `json:"bench_timer_late_p50_ms"`
+	BenchTimerLateP99Ms Num  `json:"bench_timer_late_p99_ms"`
+	BenchStarved        bool `json:"bench_starved"`
+
+	// Packets the server did not forward to a subscriber over the window,
+	// per second, by reason (meet_dropped_packets_total); nil when its
+	// metrics were not read.
+	ServerDropsPerS map[string]float64 `json:"server_drops_per_s,omitempty"`
 
 	// How busy the whole machine was (all CPUs, every process: 1 = no idle
 	// time), and the server's context switches per second (all threads,
@@ -144,6 +157,20 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "server context switches\t%s /s\n", fmtNum(r.ServerSwitchesPerS, "%.0f"))
 	fmt.Fprintf(tw, "server RSS\t%s MiB\n", fmtNum(r.ServerRSSBytes/(1<<20), "%.1f"))
 	fmt.Fprintf(tw, "bench (generator) CPU\t%s cores\n", fmtNum(r.BenchCPUCores, "%.3f"))
+	fmt.Fprintf(tw, "bench timer late p50 / p99\t%s / %s ms%s\n", fmtNum(r.BenchTimerLateP50Ms, "%.1f"), fmtNum(r.BenchTimerLateP99Ms, "%.1f"),
+		map[bool]string{true: "  (generator starved of CPU)", false: ""}[r.BenchStarved])
+	if len(r.ServerDropsPerS) > 0 {
+		reasons := make([]string, 0, len(r.ServerDropsPerS))
+		for k := range r.ServerDropsPerS {
+			reasons = append(reasons, k)
+		}
+		sort.Strings(reasons)
+		var parts []string
+		for _, k := range reasons {
+			parts = append(parts, fmt.Sprintf("%s %.1f", k, r.ServerDropsPerS[k]))
+		}
+		fmt.Fprintf(tw, "server drops per s\t%s\n", strings.Join(parts, ", "))
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(tw, "note\t%s\n", n)
 	}

@@ -8,6 +8,7 @@ type collector struct {
 
 	rooms, participants, tracks *prometheus.Desc
 	packets, bytes, drops       *prometheus.Desc
+	rxDrops                     *prometheus.Desc
 	nacksIn, rtx, nacksOut, pli *prometheus.Desc
 	pliHeld                     *prometheus.Desc
 	sockPackets, sockSyscalls   *prometheus.Desc
@@ -34,6 +35,7 @@ func newCollector(cfg Config) *collector {
 		packets:      desc("forwarded_packets_total", "RTP packets forwarded to subscribers."),
 		bytes:        desc("forwarded_bytes_total", "RTP payload and header bytes forwarded to subscribers."),
 		drops:        desc("dropped_packets_total", "Packets not forwarded to a subscriber, by reason.", "reason"),
+		rxDrops:      desc("receive_dropped_packets_total", "Received packets dropped before forwarding: waited too long in the receive queue (late) or pushed out of a full one (full).", "reason"),
 		nacksIn:      desc("nacks_received_total", "Sequence numbers subscribers asked to have resent."),
 		rtx:          desc("retransmits_total", "NACKed packets resent from the cache."),
 		nacksOut:     desc("nacks_sent_total", "Sequence numbers the SFU asked publishers to resend."),
@@ -57,7 +59,7 @@ func newCollector(cfg Config) *collector {
 
 // Describe sends every descriptor, so the registry can check for clashes.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops,
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops, c.rxDrops,
 		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO,
 		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
@@ -99,6 +101,9 @@ func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	ch <- counter(c.bytes, float64(s.BytesForwarded))
 	for reason, v := range s.Drops {
 		ch <- counter(c.drops, float64(v), reason)
+	}
+	for reason, v := range s.ReceiveDrops {
+		ch <- counter(c.rxDrops, float64(v), reason)
 	}
 	ch <- counter(c.nacksIn, float64(s.NACKsReceived))
 	ch <- counter(c.rtx, float64(s.Retransmits))

@@ -21,6 +21,11 @@ type Media struct {
 	// because the layer was asked moments before.
 	PLIs     map[string]uint64
 	PLIsHeld uint64
+	// ReceiveDrops counts received packets dropped before the reader
+	// forwarded them: "late" (waited longer than the SFU's bound in the
+	// receive queue: the server could not keep up) or "full" (pushed out
+	// of a full queue). Fixed keys, zeros included.
+	ReceiveDrops map[string]uint64
 
 	SocketPackets, SocketSyscalls, SocketErrors uint64
 	SocketGSODatagrams                          uint64 // sent inside UDP GSO sends

@@ -38,6 +38,7 @@ func (s *Server) mediaStats() metrics.Media {
 		Drops:         make(map[string]uint64, len(st.Drops)),
 		NACKsReceived: st.NACKsReceived, Retransmits: st.Retransmits, NACKsSent: st.NACKsSent,
 		PLIs: make(map[string]uint64, len(st.PLIs)), PLIsHeld: st.PLIsHeld,
+		ReceiveDrops:       make(map[string]uint64, len(st.ReceiveDrops)),
 		SocketPackets:      st.Socket.Packets + st.FastPath.Datagrams,
 		SocketSyscalls:     st.Socket.Syscalls + st.FastPath.Syscalls,
 		SocketErrors:       st.Socket.Errors + st.FastPath.Errors,
@@ -45,6 +46,9 @@ func (s *Server) mediaStats() metrics.Media {
 	}
 	for r, v := range st.Drops { // every reason of the enumeration, zeros included
 		m.Drops[sfu.DropReason(r).String()] = v
+	}
+	for r, v := range st.ReceiveDrops {
+		m.ReceiveDrops[sfu.ReceiveDropReason(r).String()] = v
 	}
 	for r, v := range st.PLIs {
 		m.PLIs[sfu.KeyframeReason(r).String()] = v

@@ -539,6 +539,9 @@ func TestMetricsDuringCall(t *testing.T) {
 	for r := sfu.KeyframeUnknown; r < sfu.KeyframeReason(len(sfu.Stats{}.PLIs)); r++ {
 		reasons[r.String()] = true
 	}
+	for r := sfu.ReceiveLate; r < sfu.ReceiveDropReason(len(sfu.Stats{}.ReceiveDrops)); r++ {
+		reasons[r.String()] = true
+	}
 	for _, m := range regexp.MustCompile(`reason="([^"]*)"`).FindAllStringSubmatch(body, -1) {
 		if !reasons[m[1]] {
 			t.Errorf("reason label %q outside the enumerations", m[1])

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/internal/pionlog"
+	"github.com/monkeythorn/meet/sfu/rxqueue"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -90,6 +91,7 @@ type SFU struct {
 	// arrivals times publishers' packets as the media socket reads them.
 	arrivals *arrivalTable
 	fanout   *fanoutPool
+	rxDrops  rxqueue.Drops // what the receive queues dropped
 	mux      interface{ Close() error }
 	tcp      net.Listener               // ICE-TCP; nil when Config.TCPPort is 0
 	tcpMx    interface{ Close() error } // its mux
@@ -147,6 +149,7 @@ func New(cfg Config) (*SFU, error) {
 	// resolve or hide; browsers' mDNS candidates it cannot reach anyway.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICEUDPMux(mux)
+	se.BufferFactory = s.bufferFactory
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	if network == "udp6" {

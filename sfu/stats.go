@@ -32,22 +32,40 @@ func (r DropReason) String() string {
 	return "unknown"
 }
 
+// ReceiveDropReason says why a received packet was dropped before any
+// subscriber got it (sfu/rxqueue).
+type ReceiveDropReason int
+
+const (
+	ReceiveLate ReceiveDropReason = iota // waited longer than maxQueueDelay: the server could not keep up
+	ReceiveFull                          // pushed out of a full receive queue by a newer packet
+	numReceiveDropReasons
+)
+
+func (r ReceiveDropReason) String() string {
+	if r == ReceiveFull {
+		return "full"
+	}
+	return "late"
+}
+
 // Stats are the SFU's counters since it started. They carry no identity:
 // no room code, participant id or address.
 type Stats struct {
 	Rooms, Participants, Tracks int
 
 	PacketsForwarded, BytesForwarded uint64
-	Drops                            [numDropReasons]uint64     // indexed by DropReason
-	NACKsReceived                    uint64                     // sequence numbers subscribers asked for
-	Retransmits                      uint64                     // answered from the cache
-	PaddingPackets                   uint64                     // sent to probe a subscriber's bandwidth
-	NACKsSent                        uint64                     // sequence numbers asked of publishers
-	PLIsSent                         uint64                     // key frame requests sent to publishers
-	PLIs                             [numKeyframeReasons]uint64 // the same, indexed by KeyframeReason
-	PLIsHeld                         uint64                     // requests not sent: the layer was asked within pliInterval
-	Socket                           udpbatch.Stats             // Pion's writes (ICE, DTLS, RTCP, the slow path)
-	FastPath                         udpbatch.BatchStats        // packets sealed into send batches (egress.go)
+	Drops                            [numDropReasons]uint64        // indexed by DropReason
+	NACKsReceived                    uint64                        // sequence numbers subscribers asked for
+	Retransmits                      uint64                        // answered from the cache
+	PaddingPackets                   uint64                        // sent to probe a subscriber's bandwidth
+	NACKsSent                        uint64                        // sequence numbers asked of publishers
+	PLIsSent                         uint64                        // key frame requests sent to publishers
+	PLIs                             [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
+	PLIsHeld                         uint64                        // requests not sent: the layer was asked within pliInterval
+	ReceiveDrops                     [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
+	Socket                           udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
+	FastPath                         udpbatch.BatchStats           // packets sealed into send batches (egress.go)
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -124,6 +142,8 @@ func (s *SFU) Stats() Stats {
 		out.PLIsSent += n
 	}
 	out.Socket = s.batch.Stats()
+	out.ReceiveDrops[ReceiveLate] = s.rxDrops.Late.Load()
+	out.ReceiveDrops[ReceiveFull] = s.rxDrops.Full.Load()
 	out.FastPath = s.sock.Stats()
 	return out
 }

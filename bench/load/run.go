@@ -145,11 +145,18 @@ func Run(ctx context.Context, cfg Config) (*bench.Result, error) {
 	probe := newProbe(cfg)
 	before := probe.take(rooms)
 	measuring.Store(true)
-	if err := progress(ctx, cfg, rooms, probe, before); err != nil {
+	starve := bench.StartStarvationProbe()
+	err = progress(ctx, cfg, rooms, probe, before)
+	res.BenchTimerLateP50Ms, res.BenchTimerLateP99Ms = starve.Stop()
+	if err != nil {
 		return nil, err
 	}
 	after := probe.take(rooms)
 	measuring.Store(false)
+	if res.BenchTimerLateP99Ms.Known() && res.BenchTimerLateP99Ms > bench.StarvedLateMs {
+		res.BenchStarved = true
+		res.Notes = append(res.Notes, fmt.Sprintf("the generator was starved of CPU: its 10 ms timer fired up to %.0f ms late (p99); loss and latency include its own delay", float64(res.BenchTimerLateP99Ms)))
+	}
 	res.ServerRSSBytes = bench.Unknown
 	if cfg.ServerPID > 0 {
 		if rss, err := bench.ProcRSS(cfg.ServerPID); err == nil {
@@ -334,8 +341,9 @@ type sample struct {
 	serverOK                      bool
 	serverSwitches                int64 // context switches of all its threads; -1 unknown
 	benchCPU                      time.Duration
-	machineBusy, machineTotal     time.Duration // all CPUs (/proc/stat)
-	rcvbufErrors                  int64         // machine-wide; -1 unknown
+	machineBusy, machineTotal     time.Duration      // all CPUs (/proc/stat)
+	rcvbufErrors                  int64              // machine-wide; -1 unknown
+	drops                         map[string]float64 // server, by reason; nil if unknown
 }
 
 // probe takes samples of the clients, the server's CPU and our own.
@@ -385,7 +393,24 @@ func (p *probe) take(rooms []*room) sample {
 		s.serverCPU, err = p.scrape()
 		s.serverOK = err == nil
 	}
+	if p.metrics != "" {
+		s.drops = p.scrapeDrops()
+	}
 	return s
+}
+
+// scrapeDrops reads the server's drops by reason, or nil.
+func (p *probe) scrapeDrops() map[string]float64 {
+	resp, err := p.http.Get(p.metrics)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil
+	}
+	return bench.ParsePromLabelled(b, "meet_dropped_packets_total", "reason")
 }
 
 func (p *probe) scrape() (time.Duration, error) {
@@ -462,6 +487,12 @@ func fillResult(res *bench.Result, a, b sample, rooms []*room, source string) {
 	res.ForwardedPacketsPerS = bench.Num(float64(recv) / wall)
 	res.ForwardedBitsPerS = bench.Num(float64(b.bytes-a.bytes) * 8 / wall)
 	res.BenchCPUCores = bench.Num((b.benchCPU - a.benchCPU).Seconds() / wall)
+	if a.drops != nil && b.drops != nil {
+		res.ServerDropsPerS = map[string]float64{}
+		for reason, v := range b.drops {
+			res.ServerDropsPerS[reason] = (v - a.drops[reason]) / wall
+		}
+	}
 	res.ServerCPUSource = source
 	res.ServerCPUCores, res.PacketsPerServerCPUS = bench.Unknown, bench.Unknown
 	res.MachineCPUBusy, res.ServerSwitchesPerS = bench.Unknown, bench.Unknown
