@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/monkeythorn/meet/bench/load"
 )
 
-// TestChurnReturnsToBaseline is the short soak: a real meet process (bin/meet,
-// or built) with --debug-pprof, 30 s of joins and leaves at 120 a minute
+// TestChurnReturnsToBaseline is the short soak: a real meet process built
+// from this tree, with --debug-pprof, 30 s of joins and leaves at 120 a minute
 // with 4 in the room, then the emptied server's goroutines, open files and
 // heap in use after GC must be back within 5, 3 and 4 MB of where they
 // started (meet-bench churn --check). docs/reliability.md has the 10-minute
@@ -20,10 +22,16 @@ func TestChurnReturnsToBaseline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 45 s soak; runs without -short")
 	}
+	// This tree's server, not whatever bin/meet holds (the build cache
+	// makes this a link step after `make build`).
+	bin := filepath.Join(t.TempDir(), "meet")
+	if out, err := exec.Command("go", "build", "-o", bin, "../meet").CombinedOutput(); err != nil {
+		t.Fatalf("go build ../meet: %v\n%s", err, out)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"churn", "--rate", "120/min", "--in-room", "4", "--duration", "30s", "--sample", "5s",
+	code := run(ctx, []string{"churn", "--meet-bin", bin, "--rate", "120/min", "--in-room", "4", "--duration", "30s", "--sample", "5s",
 		"--settle", "15s", "--out", t.TempDir(), "--check", "--json"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
