@@ -101,7 +101,7 @@ func TestFrameE2EE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := rk.Sender("pub1")
+	sk, err := rk.Frame("pub1", e2ee.SourceCamera, e2ee.JoinSalt{})
 	if err != nil {
 		t.Fatal(err)
 	}

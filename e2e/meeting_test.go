@@ -131,14 +131,14 @@ func (m *member) clickReal(t *testing.T, sel string) {
 // meetingURL is an autojoin link through base (the server or a front
 // door) with small video and extra query options ("a=1&b=2").
 func meetingURL(base, code, name, key, extra string) string {
-	q := url.Values{"name": {name}, "autojoin": {"1"}, "video": {"low"}}
+	q := url.Values{"autojoin": {"1"}, "video": {"low"}}
 	if extra != "" {
 		more, _ := url.ParseQuery(extra)
 		for k, v := range more {
 			q[k] = v
 		}
 	}
-	return base + "/r/" + code + "?" + q.Encode() + "#" + key
+	return base + "/r/" + code + "?" + q.Encode() + nameFragment(key, name)
 }
 
 // TestMeetingExperience drives the features people reach for during a call

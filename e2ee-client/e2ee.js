@@ -6,17 +6,29 @@
 //   const e2ee = new E2EE();
 //   const pc = new RTCPeerConnection({ ...config, ...e2ee.peerConnectionConfig() });
 //   await e2ee.setKey(linkKey, roomCode);
-//   e2ee.attachSender(pc.addTrack(track, stream), { senderId: myId, kind: track.kind });
-//   pc.ontrack = (ev) => e2ee.attachReceiver(ev.receiver, { senderId: ev.streams[0].id, kind: ev.track.kind });
-//   e2ee.onstate = (senderId, state) => ...;   // 'ok' | 'failing'
+//   e2ee.setSelf(myId, myJoinSalt);                 // after the server named us
+//   e2ee.attachSender(pc.addTrack(track, stream), { source: 'camera', kind: 'video' });
+//   e2ee.setPeer(senderId, joinSaltFromItsFreshProfile);
+//   pc.ontrack = (ev) => {
+//     const h = e2ee.attachReceiver(ev.receiver, { kind: ev.track.kind });  // first, always
+//     e2ee.bindReceiver(h, { senderId: ev.streams[0].id, source: 'camera' });
+//   };
+//   e2ee.onstate = (handle, state, reason) => ...;  // per track: 'ok' | 'failing' and why
 
-import { deriveRoomKeys, checkSenderId } from './keys.js';
+import { deriveRoomKeys, checkSenderId, checkSource, checkSalt } from './keys.js';
 
 /** @typedef {'script'|'streams'} TransformPath */
+/** @typedef {import('./keys.js').Source} Source */
+/** @typedef {import('./state.js').DropReason} DropReason */
 /**
- * @typedef {object} AttachOptions
- * @property {string} senderId participant id of the media's sender (for a receiver: the msid stream id)
+ * @typedef {object} SendOptions
+ * @property {Source} source what the track carries; bound into its key
  * @property {'audio'|'video'} kind
+ */
+/**
+ * @typedef {object} Binding
+ * @property {string} senderId participant id of the media's sender (the msid stream id)
+ * @property {string} source microphone, camera or screen, as the server announced it
  */
 /**
  * @typedef {object} E2EEOptions
@@ -57,7 +69,7 @@ export class E2EE {
     }
     /** @readonly */
     this.path = path;
-    /** @type {((senderId: string, state: 'ok'|'failing') => void)|null} */
+    /** @type {((handle: number, state: 'ok'|'failing', reason: DropReason|'') => void)|null} per receiver */
     this.onstate = null;
     /** @type {((message: string) => void)|null} called when the worker reports an error */
     this.onerror = null;
@@ -66,6 +78,9 @@ export class E2EE {
     /** @type {Map<number, (err?: Error) => void>} */
     this._pending = new Map();
     this._seq = 0;
+    this._handles = 0;
+    /** @type {WeakMap<RTCRtpReceiver, number>} */
+    this._receivers = new WeakMap();
     const url = options.workerUrl || new URL('./worker.js', import.meta.url);
     /** @private */
     this.worker = new Worker(url, { type: 'module', name: 'e2ee' });
@@ -109,26 +124,84 @@ export class E2EE {
   }
 
   /**
+   * Our participant id and join salt, which our frame keys are derived from.
+   * Call once the server has named us, before media flows.
+   * @param {string} senderId
+   * @param {Uint8Array} salt 16 bytes, drawn fresh for every join
+   */
+  setSelf(senderId, salt) {
+    checkSenderId(senderId);
+    checkSalt(salt);
+    this.worker.postMessage({ type: 'self', senderId, salt });
+  }
+
+  /**
+   * The join salt a sender's media is accepted under (from its fresh
+   * sealed profile), or null to accept none of its media.
+   * @param {string} senderId
+   * @param {Uint8Array|null} salt
+   */
+  setPeer(senderId, salt) {
+    checkSenderId(senderId);
+    if (salt) checkSalt(salt);
+    this.worker.postMessage({ type: 'peer', senderId, salt });
+  }
+
+  /**
    * Encrypts everything this sender sends. Call right after addTrack /
    * addTransceiver, before negotiation.
    * @param {RTCRtpSender} sender
-   * @param {AttachOptions} opts
+   * @param {SendOptions} opts
    */
   attachSender(sender, opts) {
-    this._attach(sender, 'send', opts);
+    checkSource(opts.source);
+    this._attach(sender, { side: 'send', source: opts.source, kind: checkKind(opts.kind) });
   }
 
   /**
-   * Decrypts everything this receiver receives; call from ontrack.
+   * Puts a receiver behind the worker, which drops every frame until
+   * bindReceiver says whose media it carries. Call first thing in
+   * ontrack, whatever the server announced; a receiver attached before
+   * returns its handle again. Throws if the browser refuses the transform:
+   * the track must then not be shown.
    * @param {RTCRtpReceiver} receiver
-   * @param {AttachOptions} opts
+   * @param {{kind: string}} opts
+   * @returns {number} the handle onstate and bindReceiver use
    */
   attachReceiver(receiver, opts) {
-    this._attach(receiver, 'recv', opts);
+    const known = this._receivers.get(receiver);
+    if (known !== undefined) return known;
+    const handle = ++this._handles;
+    this._attach(receiver, { side: 'recv', handle, kind: checkKind(opts.kind) });
+    this._receivers.set(receiver, handle);
+    return handle;
   }
 
   /**
-   * Stops reporting state for a sender who left.
+   * Says whose media, from which source, a receiver carries. A binding
+   * with an invalid sender id or source (anything the server announced
+   * that the format cannot name) binds the receiver to nothing, so all of
+   * its frames are dropped as "invalid", and returns false.
+   * @param {number} handle
+   * @param {Binding|null} b
+   * @returns {boolean}
+   */
+  bindReceiver(handle, b) {
+    let ok = !!b;
+    try {
+      if (b) {
+        checkSenderId(b.senderId);
+        checkSource(b.source);
+      }
+    } catch {
+      ok = false;
+    }
+    this.worker.postMessage(ok && b ? { type: 'bind', handle, senderId: b.senderId, source: b.source } : { type: 'bind', handle, senderId: null, source: null });
+    return ok;
+  }
+
+  /**
+   * Stops accepting media of a sender who left.
    * @param {string} senderId
    */
   forget(senderId) {
@@ -145,13 +218,9 @@ export class E2EE {
   /**
    * @private
    * @param {RTCRtpSender|RTCRtpReceiver} target
-   * @param {'send'|'recv'} side
-   * @param {AttachOptions} opts
+   * @param {Record<string, unknown>} options
    */
-  _attach(target, side, opts) {
-    checkSenderId(opts.senderId);
-    if (opts.kind !== 'audio' && opts.kind !== 'video') throw new TypeError('e2ee: kind must be audio or video');
-    const options = { side, senderId: opts.senderId, kind: opts.kind };
+  _attach(target, options) {
     if (this.path === 'script') {
       target.transform = new RTCRtpScriptTransform(this.worker, options);
       return;
@@ -164,7 +233,7 @@ export class E2EE {
 
   /**
    * @private
-   * @param {{type: string, seq?: number, senderId?: string, state?: 'ok'|'failing', message?: string}} m
+   * @param {{type: string, seq?: number, handle?: number, state?: 'ok'|'failing', reason?: DropReason|'', message?: string}} m
    */
   _onMessage(m) {
     const settle = m.seq !== undefined ? this._pending.get(m.seq) : undefined;
@@ -173,13 +242,23 @@ export class E2EE {
       settle(m.type === 'error' ? new Error(m.message || 'e2ee: worker error') : undefined);
       return;
     }
-    if (m.type === 'state' && m.senderId && m.state) {
-      if (this.onstate) this.onstate(m.senderId, m.state);
+    if (m.type === 'state' && m.handle !== undefined && m.state) {
+      if (this.onstate) this.onstate(m.handle, m.state, m.reason || '');
     } else if (m.type === 'error' && m.message) {
       if (this.onerror) this.onerror(m.message);
     }
   }
 }
 
-export { deriveRoomKeys, safetyCode, newLinkKey, RoomKeys } from './keys.js';
+/**
+ * @param {string} kind
+ * @returns {'audio'|'video'}
+ */
+function checkKind(kind) {
+  if (kind !== 'audio' && kind !== 'video') throw new TypeError('e2ee: kind must be audio or video');
+  return kind;
+}
+
+export { deriveRoomKeys, safetyCode, newLinkKey, newJoinSalt, RoomKeys } from './keys.js';
 export { seal, open } from './message.js';
+export { PeerRegistry, PROFILE_REFRESH_MS, PROFILE_MAX_AGE_MS } from './peers.js';

@@ -13,25 +13,31 @@ import { buf } from './keys.js';
 export const TAG_LEN = 16;
 export const IV_LEN = 12;
 export const TRAILER_LEN = IV_LEN + 2;
-/** Key index reserved for frames the SFU injects; they carry no ciphertext. */
+/**
+ * Key index v1 reserved for frames an SFU injected. v2 accepts none: every
+ * frame under it is dropped as "injected", so a server cannot make anyone
+ * look muted while the UI says all is well (docs/e2ee.md §7).
+ */
 export const INJECTED_KEY_INDEX = 255;
 
 /**
- * Frame bodies an SFU may inject (key index 255), per codec. Anything else
- * under index 255 is dropped so a server cannot feed media to a decoder.
- * @type {Record<Codec, Uint8Array[]>}
+ * Opus, 20 ms CELT full-band mono, one frame, zero-length payload: silence.
+ * A receiver puts it in place of an audio frame it dropped (§8); it never
+ * comes from the network.
  */
-export const INJECTED_ALLOWED = {
-  // Opus, 20 ms CELT full-band mono, one frame, zero-length payload: silence.
-  opus: [Uint8Array.of(0xf8, 0xff, 0xfe)],
-  vp8: [],
-  h264: [],
-};
+export const OPUS_SILENCE = Uint8Array.of(0xf8, 0xff, 0xfe);
+
+const CODECS = new Set(['vp8', 'h264', 'opus']);
+
+/**
+ * 'invalid' and 'unverified' are the worker's: a refused track, a sender without a fresh profile.
+ * @typedef {'malformed'|'unknown-key'|'auth'|'injected'|'codec'|'replay'|'invalid'|'unverified'} FrameFailure
+ */
 
 /** Why a frame was not decrypted; the worker counts these by reason. */
 export class FrameError extends Error {
   /**
-   * @param {'malformed'|'unknown-key'|'auth'|'injected'|'codec'} reason
+   * @param {FrameFailure} reason
    * @param {string} message
    */
   constructor(reason, message) {
@@ -164,6 +170,30 @@ export function unescapeH264(src, zeros) {
   return out.subarray(0, o);
 }
 
+/**
+ * Whether a decrypted frame starts a new picture on its own: the VP8 P bit
+ * is 0, or an H.264 frame has an IDR slice or an SPS in its clear part.
+ * Receivers drop video until one arrives (§8), so nothing decoded before
+ * their transform was attached can shape what is shown.
+ * @param {Codec} codec
+ * @param {ArrayBuffer} data decrypted
+ * @returns {boolean}
+ */
+export function isKeyFrame(codec, data) {
+  const f = new Uint8Array(data);
+  if (f.length === 0) return false;
+  if (codec === 'vp8') return (f[0] & 1) === 0;
+  if (codec !== 'h264') return true;
+  const { clear } = h264Clear(f);
+  for (let i = 0; i + 4 < clear.length; i++) {
+    if (clear[i] === 0 && clear[i + 1] === 0 && clear[i + 2] === 0 && clear[i + 3] === 1) {
+      const t = clear[i + 4] & 0x1f;
+      if (t === 5 || t === 7) return true;
+    }
+  }
+  return false;
+}
+
 /** @param {Uint8Array} u8 */
 function trailingZeros(u8) {
   let z = 0;
@@ -199,7 +229,7 @@ export async function encryptFrame(key, codec, keyFrame, iv, keyIndex, data) {
   if (!(keyIndex >= 0 && keyIndex < INJECTED_KEY_INDEX && Number.isInteger(keyIndex))) {
     throw new RangeError('e2ee: key index must be 0..254');
   }
-  if (!INJECTED_ALLOWED[codec]) throw new FrameError('codec', 'e2ee: unsupported codec');
+  if (!CODECS.has(codec)) throw new FrameError('codec', 'e2ee: unsupported codec');
   const f = new Uint8Array(data);
   if (f.length === 0) return data;
   const { clear, rest } = split(codec, keyFrame, f);
@@ -224,26 +254,20 @@ export async function encryptFrame(key, codec, keyFrame, iv, keyIndex, data) {
 }
 
 /**
- * @param {Uint8Array} a
- * @param {Uint8Array} b
- */
-function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/**
  * Decrypts one frame. Empty frames are returned unchanged. Any frame that is
  * not authentic throws a FrameError and must be dropped, never decoded.
+ * `fresh`, if given, is asked after authentication whether this (key index,
+ * IV) is new; a false answer throws FrameError 'replay' (§4.1). It runs
+ * only for authentic frames, so a forged frame cannot move a replay window.
  * @param {(keyIndex: number) => CryptoKey|undefined|null|Promise<CryptoKey|undefined|null>} keyFor
  *   the sender's frame key for a key index, or nothing if that index is unknown
  * @param {Codec} codec
  * @param {ArrayBuffer} data
+ * @param {(keyIndex: number, iv: Uint8Array) => boolean} [fresh]
  * @returns {Promise<ArrayBuffer>}
  */
-export async function decryptFrame(keyFor, codec, data) {
-  if (!INJECTED_ALLOWED[codec]) throw new FrameError('codec', 'e2ee: unsupported codec');
+export async function decryptFrame(keyFor, codec, data, fresh) {
+  if (!CODECS.has(codec)) throw new FrameError('codec', 'e2ee: unsupported codec');
   const f = new Uint8Array(data);
   if (f.length === 0) return data;
   /** @type {Uint8Array} */
@@ -255,9 +279,7 @@ export async function decryptFrame(keyFor, codec, data) {
     clear = sp.clear;
     prot = unescapeH264(f.subarray(sp.rest), trailingZeros(clear));
   } else if (f[f.length - 1] === INJECTED_KEY_INDEX) {
-    // Injected frames have no tag, so the clear length rule below does not apply.
-    clear = f.subarray(0, 0);
-    prot = f;
+    throw new FrameError('injected', 'e2ee: frame injected by the server');
   } else {
     // The VP8 P bit (bit 0 of the first byte, 0 on key frames) is in the
     // clear part, so the receiver needs no out-of-band frame type. The clamp
@@ -270,13 +292,7 @@ export async function decryptFrame(keyFor, codec, data) {
   if (prot.length < 2) throw new FrameError('malformed', 'e2ee: frame too short');
   const keyIndex = prot[prot.length - 1];
   const ivLen = prot[prot.length - 2];
-  if (keyIndex === INJECTED_KEY_INDEX) {
-    const body = new Uint8Array(clear.length + prot.length - 2);
-    body.set(clear, 0);
-    body.set(prot.subarray(0, prot.length - 2), clear.length);
-    if (ivLen === 0 && INJECTED_ALLOWED[codec].some((a) => equalBytes(a, body))) return body.buffer;
-    throw new FrameError('injected', 'e2ee: injected frame not on the allow-list');
-  }
+  if (keyIndex === INJECTED_KEY_INDEX) throw new FrameError('injected', 'e2ee: frame injected by the server');
   if (ivLen !== IV_LEN || prot.length < TAG_LEN + TRAILER_LEN) {
     throw new FrameError('malformed', 'e2ee: bad frame trailer');
   }
@@ -295,6 +311,7 @@ export async function decryptFrame(keyFor, codec, data) {
   } catch {
     throw new FrameError('auth', 'e2ee: frame authentication failed');
   }
+  if (fresh && !fresh(keyIndex, prot.subarray(ivAt, ivAt + IV_LEN))) throw new FrameError('replay', 'e2ee: frame seen before');
   const out = new Uint8Array(clear.length + plain.length);
   out.set(clear, 0);
   out.set(plain, clear.length);

@@ -2,9 +2,11 @@
 //
 // link key (16 random bytes, base64url in the invite link's #fragment)
 //   └─ PBKDF2-HMAC-SHA256(salt = SALT_PREFIX + room code, 100 000 rounds) → 32-byte room secret
-//        ├─ HKDF-SHA256(info = FRAME_INFO + sender id) → 16-byte AES-128-GCM frame key, one per sender
+//        ├─ HKDF-SHA256(salt = sender's join salt, info = FRAME_INFO + source + "/" + sender id)
+//        │                                              → 16-byte AES-128-GCM frame key, one per
+//        │                                                sender, source and join
 //        ├─ HKDF-SHA256(info = MESSAGE_INFO)          → 16-byte AES-128-GCM key for chat and names
-//        └─ HKDF-SHA256(info = SAFETY_INFO)           → 8 bytes shown as the safety code
+//        └─ HKDF-SHA256(info = SAFETY_INFO)           → 8 bytes shown as the 16-digit safety code
 //
 // The room secret never leaves this module as bytes: it is imported as a
 // non-extractable HKDF CryptoKey, which can still be posted to a worker
@@ -13,12 +15,18 @@
 import { decode, encode } from './b64.js';
 
 export const PBKDF2_ITERATIONS = 100000;
-export const SALT_PREFIX = 'monkeythorn-meet/e2ee/v1/room/';
-export const FRAME_INFO = 'monkeythorn-meet/e2ee/v1/frame/';
-export const MESSAGE_INFO = 'monkeythorn-meet/e2ee/v1/message';
-export const SAFETY_INFO = 'monkeythorn-meet/e2ee/v1/safety-code';
+export const SALT_PREFIX = 'monkeythorn-meet/e2ee/v2/room/';
+export const FRAME_INFO = 'monkeythorn-meet/e2ee/v2/frame/';
+export const MESSAGE_INFO = 'monkeythorn-meet/e2ee/v2/message';
+export const SAFETY_INFO = 'monkeythorn-meet/e2ee/v2/safety-code';
 export const LINK_KEY_BYTES = 16;
+/** Bytes of the random salt each participant draws per join (docs/e2ee.md §3). */
+export const JOIN_SALT_BYTES = 16;
+/** What a media track carries; bound into its frame key. */
+export const SOURCES = /** @type {const} */ (['microphone', 'camera', 'screen']);
+/** @typedef {'microphone'|'camera'|'screen'} Source */
 
+const SAFETY_MODULUS = 10n ** 16n;
 const ROOM_CODE = /^[abcdefghjkmnpqrstuvwxyz23456789]{9}$/;
 const SENDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const utf8 = new TextEncoder();
@@ -82,6 +90,29 @@ export function checkSenderId(senderId) {
 }
 
 /**
+ * @param {unknown} source
+ * @returns {asserts source is Source}
+ */
+export function checkSource(source) {
+  if (!SOURCES.includes(/** @type {Source} */ (source))) throw new TypeError('e2ee: source must be microphone, camera or screen');
+}
+
+/**
+ * @param {unknown} salt
+ * @returns {asserts salt is Uint8Array}
+ */
+export function checkSalt(salt) {
+  if (!(salt instanceof Uint8Array) || salt.length !== JOIN_SALT_BYTES) throw new TypeError('e2ee: a join salt is 16 bytes');
+}
+
+/** @returns {Uint8Array} a fresh random join salt */
+export function newJoinSalt() {
+  const s = new Uint8Array(JOIN_SALT_BYTES);
+  globalThis.crypto.getRandomValues(s);
+  return s;
+}
+
+/**
  * @param {string} linkKey
  * @param {string} roomCode
  * @returns {Promise<CryptoKey>} the room secret as a non-extractable HKDF key
@@ -103,11 +134,12 @@ async function roomSecret(linkKey, roomCode) {
  * @param {CryptoKey} secret HKDF key
  * @param {string} info
  * @param {number} bytes
+ * @param {Uint8Array} [salt] empty when absent
  * @returns {Promise<Uint8Array>}
  */
-async function hkdf(secret, info, bytes) {
+async function hkdf(secret, info, bytes, salt) {
   const bits = await subtle().deriveBits(
-    { name: 'HKDF', hash: 'SHA-256', salt: new ArrayBuffer(0), info: buf(utf8.encode(info)) },
+    { name: 'HKDF', hash: 'SHA-256', salt: salt ? buf(salt) : new ArrayBuffer(0), info: buf(utf8.encode(info)) },
     secret,
     bytes * 8,
   );
@@ -149,18 +181,23 @@ export class RoomKeys {
   }
 
   /**
-   * The AES-128-GCM key of one sender's media frames, cached.
+   * The AES-128-GCM key of one media source of one sender in one join, cached.
    * @param {string} senderId the sender's participant id
+   * @param {Source} source microphone, camera or screen
+   * @param {Uint8Array} salt the sender's join salt (from its sealed profile)
    * @returns {Promise<CryptoKey>}
    */
-  frameKey(senderId) {
+  frameKey(senderId, source, salt) {
     checkSenderId(senderId);
-    let k = this._frameKeys.get(senderId);
+    checkSource(source);
+    checkSalt(salt);
+    const id = source + '/' + senderId + '/' + encode(salt);
+    let k = this._frameKeys.get(id);
     if (!k) {
-      k = this.frameKeyBytes(senderId).then((raw) => aesKey(raw, false));
+      k = this.frameKeyBytes(senderId, source, salt).then((raw) => aesKey(raw, false));
       // A room has few senders, but ids come from the network: bound the cache.
       if (this._frameKeys.size >= 1024) this._frameKeys.clear();
-      this._frameKeys.set(senderId, k);
+      this._frameKeys.set(id, k);
     }
     return k;
   }
@@ -168,11 +205,15 @@ export class RoomKeys {
   /**
    * The raw frame key bytes; for test vectors and interoperability checks.
    * @param {string} senderId
+   * @param {Source} source
+   * @param {Uint8Array} salt
    * @returns {Promise<Uint8Array>}
    */
-  frameKeyBytes(senderId) {
+  frameKeyBytes(senderId, source, salt) {
     checkSenderId(senderId);
-    return hkdf(this.secret, FRAME_INFO + senderId, 16);
+    checkSource(source);
+    checkSalt(salt);
+    return hkdf(this.secret, FRAME_INFO + source + '/' + senderId, 16, salt);
   }
 
   /**
@@ -183,12 +224,16 @@ export class RoomKeys {
     return hkdf(this.secret, MESSAGE_INFO, 16);
   }
 
-  /** @returns {Promise<string>} the safety code of this room key, e.g. "0123 4567" */
+  /**
+   * The safety code of this room key: 16 digits in groups of four, about
+   * 53 bits, e.g. "0123 4567 8901 2345" (docs/e2ee.md §9).
+   * @returns {Promise<string>}
+   */
   async safetyCode() {
     const b = await hkdf(this.secret, SAFETY_INFO, 8);
-    const n = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0) % 100000000n;
-    const d = n.toString().padStart(8, '0');
-    return d.slice(0, 4) + ' ' + d.slice(4);
+    const n = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0) % SAFETY_MODULUS;
+    const d = n.toString().padStart(16, '0');
+    return [0, 4, 8, 12].map((i) => d.slice(i, i + 4)).join(' ');
   }
 }
 
@@ -202,10 +247,10 @@ export async function deriveRoomKeys(linkKey, roomCode) {
 }
 
 /**
- * The 8-digit code participants compare aloud to check they hold the same key.
+ * The 16-digit code participants compare aloud to check they hold the same key.
  * @param {string} linkKey
  * @param {string} roomCode
- * @returns {Promise<string>} "dddd dddd"
+ * @returns {Promise<string>} "dddd dddd dddd dddd"
  */
 export async function safetyCode(linkKey, roomCode) {
   return (await deriveRoomKeys(linkKey, roomCode)).safetyCode();

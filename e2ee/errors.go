@@ -21,10 +21,16 @@ var (
 	ErrUnknownKeyIndex = errors.New("e2ee: unknown key index")
 	// ErrFrameAuth: AES-GCM authentication failed (wrong key or altered frame).
 	ErrFrameAuth = errors.New("e2ee: frame authentication failed")
-	// ErrInjectedFrame: a frame marked as SFU-injected whose body is not on the allow-list.
-	ErrInjectedFrame = errors.New("e2ee: injected frame not on the allow-list")
+	// ErrInjectedFrame: a frame under key index 255, which v2 reserves and never accepts.
+	ErrInjectedFrame = errors.New("e2ee: frame injected by the server")
+	// ErrReplayedFrame: an authentic frame whose IV was seen before (or is too old).
+	ErrReplayedFrame = errors.New("e2ee: frame seen before")
+	// ErrInvalidSource: a source must be microphone, camera or screen.
+	ErrInvalidSource = errors.New("e2ee: source must be microphone, camera or screen")
+	// ErrMessageKind: a sealed message of another kind than the one expected.
+	ErrMessageKind = errors.New("e2ee: sealed message of another kind")
 	// ErrMalformedMessage: a sealed message is not base64url or not of a known version.
 	ErrMalformedMessage = errors.New("e2ee: not a sealed message of a known version")
 	// ErrMessageAuth: a sealed message was altered or sealed under another key.
-	ErrMessageAuth = errors.New("e2ee: message authentication failed (altered, or sealed with another key)")
+	ErrMessageAuth = errors.New("e2ee: message authentication failed (altered, moved to another sender, or sealed with another key)")
 )

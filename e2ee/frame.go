@@ -1,7 +1,6 @@
 package e2ee
 
 import (
-	"bytes"
 	"crypto/cipher"
 	"log/slog"
 	"slices"
@@ -17,25 +16,11 @@ const (
 	clearVP8    = 3                   // frame tag
 	clearOpus   = 1                   // TOC byte
 
-	// InjectedKeyIndex marks a frame the SFU made (for example Opus silence
-	// while a sender is muted). It carries no ciphertext; receivers accept it
-	// only if its body is on the allow-list.
+	// InjectedKeyIndex was v1's mark of a frame the SFU made. v2 accepts
+	// no such frame (docs/e2ee.md §7): a sender never uses it and a
+	// receiver drops every frame under it.
 	InjectedKeyIndex = 255
 )
-
-// opusSilence is a 20 ms CELT full-band mono Opus frame that decodes to silence.
-var opusSilence = [...]byte{0xf8, 0xff, 0xfe}
-
-// injectedAllowed reports whether an SFU may inject this frame body.
-func injectedAllowed(codec Codec, body []byte) bool {
-	return codec == CodecOpus && bytes.Equal(body, opusSilence[:])
-}
-
-// InjectedOpusSilence appends the Opus silence frame in the SFU-injected
-// form (key index 255) to dst; receivers pass it to their decoder.
-func InjectedOpusSilence(dst []byte) []byte {
-	return append(append(dst, opusSilence[:]...), 0, InjectedKeyIndex)
-}
 
 // SenderKey encrypts and decrypts the frames of one sender under one key
 // index. It is safe for concurrent use.
@@ -125,11 +110,17 @@ func (s *SenderKey) encryptH264(dst []byte, iv *[IVLen]byte, keyIndex byte, fram
 }
 
 // DecryptFrame appends the decrypted frame to dst. Any error means the frame
-// must be dropped, never decoded; dst is then returned unextended. A frame
-// marked as SFU-injected is returned as is if its body is on the allow-list.
-// For H.264 the clear part comes back with 4-byte start codes. dst must not
-// overlap frame.
+// must be dropped, never decoded; dst is then returned unextended. For H.264
+// the clear part comes back with 4-byte start codes. dst must not overlap
+// frame. It does not refuse replays: receivers use DecryptFresh.
 func (s *SenderKey) DecryptFrame(dst []byte, codec Codec, frame []byte) ([]byte, error) {
+	return s.DecryptFresh(dst, codec, frame, nil)
+}
+
+// DecryptFresh is DecryptFrame that also refuses, with ErrReplayedFrame, an
+// authentic frame whose IV w has seen (docs/e2ee.md §4.1). w is only told
+// about authentic frames, so forgeries cannot move it; w may be nil.
+func (s *SenderKey) DecryptFresh(dst []byte, codec Codec, frame []byte, w *ReplayWindow) ([]byte, error) {
 	if codec != CodecVP8 && codec != CodecOpus && codec != CodecH264 {
 		return dst, ErrUnknownCodec
 	}
@@ -147,8 +138,7 @@ func (s *SenderKey) DecryptFrame(dst []byte, codec Codec, frame []byte) ([]byte,
 		dst = unescapeAppend(dst, frame[rest:], trailingZeros(dst[start:]))
 		clear, prot = dst[start:start+c], dst[start+c:]
 	case frame[len(frame)-1] == InjectedKeyIndex:
-		// No tag, so the clear-length rule below does not apply.
-		prot = frame
+		return dst, ErrInjectedFrame
 	default:
 		if len(frame) < Overhead {
 			return dst, ErrMalformedFrame
@@ -158,27 +148,22 @@ func (s *SenderKey) DecryptFrame(dst []byte, codec Codec, frame []byte) ([]byte,
 		dst = append(slices.Grow(dst, len(frame)-Overhead), frame[:n]...)
 		clear, prot = dst[start:], frame[n:]
 	}
-	out, err := s.open(dst[:start+len(clear)], codec, clear, prot)
+	out, err := s.open(dst[:start+len(clear)], clear, prot, w)
 	if err != nil {
 		return dst[:start], err
 	}
 	return out, nil
 }
 
-// open checks the trailer of prot and appends the plaintext (or an allowed
-// injected body) to dst, which ends with clear.
-func (s *SenderKey) open(dst []byte, codec Codec, clear, prot []byte) ([]byte, error) {
+// open checks the trailer of prot and appends the plaintext to dst, which
+// ends with clear.
+func (s *SenderKey) open(dst []byte, clear, prot []byte, w *ReplayWindow) ([]byte, error) {
 	if len(prot) < 2 {
 		return nil, ErrMalformedFrame
 	}
 	keyIndex, ivLen := prot[len(prot)-1], prot[len(prot)-2]
 	if keyIndex == InjectedKeyIndex {
-		start := len(dst) - len(clear)
-		body := append(dst, prot[:len(prot)-2]...)
-		if ivLen != 0 || !injectedAllowed(codec, body[start:]) {
-			return nil, ErrInjectedFrame
-		}
-		return body, nil
+		return nil, ErrInjectedFrame
 	}
 	if ivLen != IVLen || len(prot) < Overhead {
 		return nil, ErrMalformedFrame
@@ -193,6 +178,9 @@ func (s *SenderKey) open(dst []byte, codec Codec, clear, prot []byte) ([]byte, e
 	out, err := s.aead.Open(dst[len(dst):len(dst)], prot[ivAt:ivAt+IVLen], prot[:ivAt], clear)
 	if err != nil {
 		return nil, ErrFrameAuth
+	}
+	if w != nil && !w.Fresh([IVLen]byte(prot[ivAt:ivAt+IVLen])) {
+		return nil, ErrReplayedFrame
 	}
 	return dst[:len(dst)+len(out)], nil
 }

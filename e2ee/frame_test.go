@@ -24,12 +24,15 @@ func testSenderKey(t testing.TB, opts ...Option) *SenderKey {
 			t.Fatal(err)
 		}
 	}
-	sk, err := rk.Sender(testSender)
+	sk, err := rk.Frame(testSender, SourceCamera, testSalt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sk
 }
+
+// testSalt is the join salt of the vectors' frames (gen_vectors.py JSALT).
+var testSalt = JoinSalt{0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f}
 
 // zeroHeavy returns random bytes that are mostly 0x00 and 0x01, so H.264
 // start code emulation is exercised.
@@ -153,7 +156,16 @@ func TestEveryByteFlipFails(t *testing.T) {
 func TestKeyIndexAndSenders(t *testing.T) {
 	k0 := testSenderKey(t)
 	k1 := testSenderKey(t, WithKeyIndex(1))
-	other, err := roomKeyFor(t, testLink, testRoom).Sender("someoneElse")
+	rk := roomKeyFor(t, testLink, testRoom)
+	other, err := rk.Frame("someoneElse", SourceCamera, testSalt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screen, err := rk.Frame(testSender, SourceScreen, testSalt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := rk.Frame(testSender, SourceCamera, NewJoinSalt())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +182,8 @@ func TestKeyIndexAndSenders(t *testing.T) {
 		{"same", k0, nil},
 		{"index 1 key", k1, ErrUnknownKeyIndex},
 		{"other sender", other, ErrFrameAuth},
+		{"other source", screen, ErrFrameAuth},
+		{"other join", later, ErrFrameAuth},
 	} {
 		if _, err := tc.key.DecryptFrame(nil, CodecOpus, enc); !errors.Is(err, tc.want) {
 			t.Errorf("%s: err %v, want %v", tc.name, err, tc.want)
@@ -184,38 +198,74 @@ func TestKeyIndexAndSenders(t *testing.T) {
 	if _, err := k0.EncryptFrame(nil, CodecUnknown, false, [IVLen]byte{}, 0, frame); !errors.Is(err, ErrUnknownCodec) {
 		t.Errorf("unknown codec: %v", err)
 	}
-	if _, err := roomKeyFor(t, testLink, testRoom).Sender("has space"); !errors.Is(err, ErrInvalidSenderID) {
-		t.Errorf("bad sender id: %v", err)
+	for _, tc := range []struct {
+		id  string
+		src Source
+		err error
+	}{{"has space", SourceCamera, ErrInvalidSenderID}, {"evil.1", SourceCamera, ErrInvalidSenderID}, {testSender, SourceUnknown, ErrInvalidSource}, {testSender, Source(9), ErrInvalidSource}} {
+		if _, err := rk.Frame(tc.id, tc.src, testSalt); !errors.Is(err, tc.err) {
+			t.Errorf("Frame(%q, %v): %v, want %v", tc.id, tc.src, err, tc.err)
+		}
 	}
 }
 
-func TestInjectedSilence(t *testing.T) {
+func TestInjectedRefused(t *testing.T) {
 	sk := testSenderKey(t)
-	frame := InjectedOpusSilence(nil)
-	out, err := sk.DecryptFrame(nil, CodecOpus, frame)
-	if err != nil || !bytes.Equal(out, opusSilence[:]) {
-		t.Fatalf("got %x, %v", out, err)
+	// v1's allowed Opus silence, and the same bytes as VP8.
+	for _, tc := range []struct {
+		codec Codec
+		frame []byte
+	}{{CodecOpus, []byte{0xf8, 0xff, 0xfe, 0, 0xff}}, {CodecVP8, []byte{0xf9, 0xff, 0xfe, 0, 0xff}}} {
+		if _, err := sk.DecryptFrame(nil, tc.codec, tc.frame); !errors.Is(err, ErrInjectedFrame) {
+			t.Errorf("%v injected: %v", tc.codec, err)
+		}
 	}
-	// The same bytes under another codec are media the SFU may not inject.
-	if _, err := sk.DecryptFrame(nil, CodecVP8, []byte{0xf9, 0xff, 0xfe, 0, 0xff}); !errors.Is(err, ErrInjectedFrame) {
-		t.Fatalf("vp8 injected: %v", err)
+}
+
+func TestDecryptFreshRefusesReplays(t *testing.T) {
+	sk := testSenderKey(t)
+	ivs := NewIVSequence()
+	var w ReplayWindow
+	a, _ := sk.EncryptFrame(nil, CodecVP8, false, ivs.Next(), 0, []byte{0xb1, 2, 0, 7})
+	b, _ := sk.EncryptFrame(nil, CodecVP8, false, ivs.Next(), 0, []byte{0xb1, 2, 0, 8})
+	forged := bytes.Clone(b)
+	forged[4] ^= 1
+	for i, tc := range []struct {
+		frame []byte
+		want  error
+	}{{b, nil}, {a, nil}, {a, ErrReplayedFrame}, {b, ErrReplayedFrame}, {forged, ErrFrameAuth}} {
+		if _, err := sk.DecryptFresh(nil, CodecVP8, tc.frame, &w); !errors.Is(err, tc.want) {
+			t.Errorf("#%d: %v, want %v", i, err, tc.want)
+		}
 	}
 }
 
 func TestMessages(t *testing.T) {
 	rk := roomKeyFor(t, testLink, testRoom)
 	other := roomKeyFor(t, testLink, "z23456789")
+	ctx := SealContext{SenderID: testSender, Salt: testSalt, Kind: KindChat, Counter: 3}
 	for _, text := range []string{"", "hello", "Zoë 👋", string(make([]byte, 3000))} {
-		a, b := rk.Seal(text), rk.Seal(text)
+		a, _ := rk.Seal(ctx, text)
+		b, _ := rk.Seal(ctx, text)
 		if a == b {
 			t.Fatal("two seals of one text are equal: IV not random")
 		}
-		if got, err := rk.Open(a); err != nil || got != text {
-			t.Fatalf("Open = %q, %v", got, err)
+		if got, err := rk.Open(testSender, KindChat, a); err != nil || got.Text != text || got.Counter != 3 || got.Salt != testSalt {
+			t.Fatalf("Open = %+v, %v", got, err)
 		}
-		if _, err := other.Open(a); !errors.Is(err, ErrMessageAuth) {
-			t.Fatalf("other room opened the message: %v", err)
+		for _, tc := range []struct {
+			rk   *RoomKey
+			from string
+			kind MessageKind
+			want error
+		}{{other, testSender, KindChat, ErrMessageAuth}, {rk, "someoneElse", KindChat, ErrMessageAuth}, {rk, testSender, KindProfile, ErrMessageKind}} {
+			if _, err := tc.rk.Open(tc.from, tc.kind, a); !errors.Is(err, tc.want) {
+				t.Fatalf("Open(%s, %v) = %v, want %v", tc.from, tc.kind, err, tc.want)
+			}
 		}
+	}
+	if _, err := rk.Seal(SealContext{SenderID: "evil.1", Kind: KindChat}, "x"); !errors.Is(err, ErrInvalidSenderID) {
+		t.Errorf("sealing as an invalid id: %v", err)
 	}
 }
 
@@ -228,7 +278,7 @@ func TestSafetyCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a == b || len(a) != 9 || a[4] != ' ' {
+	if a == b || len(a) != 19 || a[4] != ' ' || a[9] != ' ' || a[14] != ' ' {
 		t.Fatalf("codes %q %q", a, b)
 	}
 	if _, err := SafetyCode("short", testRoom); !errors.Is(err, ErrInvalidLinkKey) {

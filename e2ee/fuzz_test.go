@@ -21,9 +21,6 @@ func FuzzDecryptFrame(f *testing.F) {
 	for _, fr := range v.Tampered {
 		f.Add(uint8(ParseCodec(fr.Codec)), mustHex(fr.Frame))
 	}
-	for _, fr := range v.Injected {
-		f.Add(uint8(ParseCodec(fr.Codec)), mustHex(fr.Frame))
-	}
 	f.Add(uint8(CodecH264), []byte{0, 0, 1, 0, 0, 0, 1, 0, 0, 3, 0xff})
 	sk := testSenderKey(f)
 	f.Fuzz(func(t *testing.T, c uint8, frame []byte) {

@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/pbkdf2"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -16,16 +17,71 @@ import (
 // every key, so they are versioned in the strings.
 const (
 	PBKDF2Iterations = 100000
-	saltPrefix       = "monkeythorn-meet/e2ee/v1/room/"
-	frameInfo        = "monkeythorn-meet/e2ee/v1/frame/"
-	messageInfo      = "monkeythorn-meet/e2ee/v1/message"
-	safetyInfo       = "monkeythorn-meet/e2ee/v1/safety-code"
+	saltPrefix       = "monkeythorn-meet/e2ee/v2/room/"
+	frameInfo        = "monkeythorn-meet/e2ee/v2/frame/"
+	messageInfo      = "monkeythorn-meet/e2ee/v2/message"
+	safetyInfo       = "monkeythorn-meet/e2ee/v2/safety-code"
 	linkKeyBytes     = 16
 	frameKeyBytes    = 16
 	roomAlphabet     = "abcdefghjkmnpqrstuvwxyz23456789"
 	roomCodeLen      = 9
 	maxSenderID      = 64
+	safetyModulus    = 10_000_000_000_000_000 // 16 decimal digits, about 53 bits
 )
+
+// JoinSaltLen is the length of the random salt a participant draws for
+// every join; it is announced in its sealed messages (docs/e2ee.md §3, §5).
+const JoinSaltLen = 16
+
+// JoinSalt is one participant's salt for one join.
+type JoinSalt [JoinSaltLen]byte
+
+// NewJoinSalt draws a fresh join salt.
+func NewJoinSalt() JoinSalt {
+	var s JoinSalt
+	rand.Read(s[:]) // never fails since Go 1.24
+	return s
+}
+
+// Source is what a media track carries. It is bound into the track's frame
+// key, so a server that relabels a camera as a screen share (or the other
+// way round) makes its frames fail authentication.
+type Source uint8
+
+// Sources. The zero value is SourceUnknown, for which no key exists.
+const (
+	SourceUnknown Source = iota
+	SourceMicrophone
+	SourceCamera
+	SourceScreen
+)
+
+func (s Source) String() string {
+	switch s {
+	case SourceMicrophone:
+		return "microphone"
+	case SourceCamera:
+		return "camera"
+	case SourceScreen:
+		return "screen"
+	default:
+		return "unknown"
+	}
+}
+
+// ParseSource maps "microphone", "camera" or "screen" to a Source.
+func ParseSource(s string) Source {
+	switch s {
+	case "microphone":
+		return SourceMicrophone
+	case "camera":
+		return SourceCamera
+	case "screen":
+		return SourceScreen
+	default:
+		return SourceUnknown
+	}
+}
 
 // RoomKey is the secret of one room under one link key and one key index.
 // It is safe for concurrent use.
@@ -90,19 +146,27 @@ func (k *RoomKey) LogValue() slog.Value {
 }
 
 func (k *RoomKey) expand(info string, n int) ([]byte, error) {
-	b, err := hkdf.Key(sha256.New, k.secret, nil, info, n)
+	return k.expandSalted(nil, info, n)
+}
+
+func (k *RoomKey) expandSalted(salt []byte, info string, n int) ([]byte, error) {
+	b, err := hkdf.Key(sha256.New, k.secret, salt, info, n)
 	if err != nil {
 		return nil, fmt.Errorf("e2ee: hkdf: %w", err)
 	}
 	return b, nil
 }
 
-// Sender returns the frame key of one sender (its participant id).
-func (k *RoomKey) Sender(senderID string) (*SenderKey, error) {
+// Frame returns the frame key of one source of one sender (its participant
+// id) in one join (the salt from its sealed messages).
+func (k *RoomKey) Frame(senderID string, source Source, salt JoinSalt) (*SenderKey, error) {
 	if !validSenderID(senderID) {
 		return nil, ErrInvalidSenderID
 	}
-	raw, err := k.expand(frameInfo+senderID, frameKeyBytes)
+	if source == SourceUnknown || source > SourceScreen {
+		return nil, ErrInvalidSource
+	}
+	raw, err := k.expandSalted(salt[:], frameInfo+source.String()+"/"+senderID, frameKeyBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -113,17 +177,18 @@ func (k *RoomKey) Sender(senderID string) (*SenderKey, error) {
 	return &SenderKey{aead: aead, index: k.index}, nil
 }
 
-// SafetyCode is the 8-digit code ("dddd dddd") participants compare aloud:
-// equal codes mean equal link keys for this room. It reveals nothing useful
-// about the key: it is 26.6 bits of an HKDF output.
+// SafetyCode is the 16-digit code ("dddd dddd dddd dddd") participants
+// compare aloud: equal codes mean equal link keys for this room. It is
+// about 53 bits of an HKDF output; docs/e2ee.md §9 gives the cost of
+// searching for a key with the same code.
 func (k *RoomKey) SafetyCode() string {
 	b, err := k.expand(safetyInfo, 8)
 	if err != nil {
 		// hkdf.Key only fails for lengths above 255*32 bytes.
 		panic(err)
 	}
-	n := binary.BigEndian.Uint64(b) % 100000000
-	return fmt.Sprintf("%04d %04d", n/10000, n%10000)
+	d := fmt.Sprintf("%016d", binary.BigEndian.Uint64(b)%safetyModulus)
+	return d[:4] + " " + d[4:8] + " " + d[8:12] + " " + d[12:]
 }
 
 // SafetyCode derives the room key and returns its safety code.

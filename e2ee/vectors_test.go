@@ -20,6 +20,8 @@ type vectors struct {
 		SafetyCode string `json:"safety_code"`
 		Senders    []struct {
 			ID       string `json:"id"`
+			Source   string `json:"source"`
+			JoinSalt string `json:"join_salt"`
 			FrameKey string `json:"frame_key"`
 		} `json:"senders"`
 	} `json:"keys"`
@@ -28,6 +30,8 @@ type vectors struct {
 		LinkKey   string `json:"link_key"`
 		Room      string `json:"room"`
 		Sender    string `json:"sender"`
+		Source    string `json:"source"`
+		JoinSalt  string `json:"join_salt"`
 		Codec     string `json:"codec"`
 		KeyFrame  bool   `json:"key_frame"`
 		IV        string `json:"iv"`
@@ -40,26 +44,34 @@ type vectors struct {
 		Name    string `json:"name"`
 		LinkKey string `json:"link_key"`
 		Room    string `json:"room"`
-		Sender  string `json:"sender"`
-		Codec   string `json:"codec"`
-		Frame   string `json:"frame"`
-		Error   string `json:"error"`
+		Sender   string `json:"sender"`
+		Source   string `json:"source"`
+		JoinSalt string `json:"join_salt"`
+		Codec    string `json:"codec"`
+		Frame    string `json:"frame"`
+		Error    string `json:"error"`
 	} `json:"tampered"`
-	Injected []struct {
-		Name  string `json:"name"`
-		Codec string `json:"codec"`
-		Frame string `json:"frame"`
-		Body  string `json:"body"`
-	} `json:"injected"`
+	ReplayWindow int `json:"replay_window"`
+	MaxPrefixes  int `json:"max_prefixes"`
+	Replay       []struct {
+		IV    string `json:"iv"`
+		Fresh bool   `json:"fresh"`
+	} `json:"replay"`
 	Messages []struct {
 		LinkKey   string `json:"link_key"`
 		Room      string `json:"room"`
+		Sender    string `json:"sender"`
+		Kind      string `json:"kind"`
+		JoinSalt  string `json:"join_salt"`
+		Counter   uint64 `json:"counter"`
 		IV        string `json:"iv"`
 		Plaintext string `json:"plaintext"`
 		Sealed    string `json:"sealed"`
 	} `json:"messages"`
 	BadMessages []struct {
 		Name   string `json:"name"`
+		Sender string `json:"sender"`
+		Kind   string `json:"kind"`
 		Sealed string `json:"sealed"`
 	} `json:"bad_messages"`
 	BadKeys []struct {
@@ -136,12 +148,15 @@ func TestVectorsKeys(t *testing.T) {
 				t.Errorf("safety code %q, want %q", got, k.SafetyCode)
 			}
 			for _, s := range k.Senders {
-				fk, err := rk.expand(frameInfo+s.ID, frameKeyBytes)
+				fk, err := rk.expandSalted(unhex(t, s.JoinSalt), frameInfo+s.Source+"/"+s.ID, frameKeyBytes)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got := hex.EncodeToString(fk); got != s.FrameKey {
-					t.Errorf("frame key of %s: %s, want %s", s.ID, got, s.FrameKey)
+					t.Errorf("frame key of %s %s: %s, want %s", s.ID, s.Source, got, s.FrameKey)
+				}
+				if _, err := rk.Frame(s.ID, ParseSource(s.Source), JoinSalt(unhex(t, s.JoinSalt))); err != nil {
+					t.Errorf("Frame(%s, %s): %v", s.ID, s.Source, err)
 				}
 			}
 		})
@@ -160,7 +175,7 @@ func TestVectorsFrames(t *testing.T) {
 	v := loadVectors(t)
 	for _, f := range v.Frames {
 		t.Run(f.Name, func(t *testing.T) {
-			sk, err := roomKeyFor(t, f.LinkKey, f.Room).Sender(f.Sender)
+			sk, err := roomKeyFor(t, f.LinkKey, f.Room).Frame(f.Sender, ParseSource(f.Source), JoinSalt(unhex(t, f.JoinSalt)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +213,7 @@ func TestVectorsTampered(t *testing.T) {
 	v := loadVectors(t)
 	for _, f := range v.Tampered {
 		t.Run(f.Name, func(t *testing.T) {
-			sk, err := roomKeyFor(t, f.LinkKey, f.Room).Sender(f.Sender)
+			sk, err := roomKeyFor(t, f.LinkKey, f.Room).Frame(f.Sender, ParseSource(f.Source), JoinSalt(unhex(t, f.JoinSalt)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,42 +231,45 @@ func TestVectorsTampered(t *testing.T) {
 			}
 		})
 	}
-	for _, f := range v.Injected {
-		t.Run(f.Name, func(t *testing.T) {
-			sk, err := roomKeyFor(t, v.Keys[0].LinkKey, v.Keys[0].Room).Sender("x")
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := sk.DecryptFrame(nil, ParseCodec(f.Codec), unhex(t, f.Frame))
-			if err != nil || hex.EncodeToString(out) != f.Body {
-				t.Fatalf("got %x, %v; want %s", out, err, f.Body)
-			}
-		})
+}
+
+func TestVectorsReplay(t *testing.T) {
+	v := loadVectors(t)
+	if v.ReplayWindow != ReplayWindowSize || v.MaxPrefixes != MaxPrefixes {
+		t.Fatalf("vectors: window %d, prefixes %d; code %d, %d", v.ReplayWindow, v.MaxPrefixes, ReplayWindowSize, MaxPrefixes)
+	}
+	var w ReplayWindow
+	for i, r := range v.Replay {
+		if got := w.Fresh([IVLen]byte(unhex(t, r.IV))); got != r.Fresh {
+			t.Errorf("#%d %s: fresh = %v, want %v", i, r.IV, got, r.Fresh)
+		}
 	}
 }
+
+var kinds = map[string]MessageKind{"profile": KindProfile, "chat": KindChat}
 
 func TestVectorsMessages(t *testing.T) {
 	v := loadVectors(t)
 	for _, m := range v.Messages {
-		t.Run(m.Plaintext, func(t *testing.T) {
+		t.Run(m.Kind+"/"+m.Plaintext, func(t *testing.T) {
 			rk := roomKeyFor(t, m.LinkKey, m.Room)
-			var iv [IVLen]byte
-			copy(iv[:], unhex(t, m.IV))
-			if got := rk.sealWithIV(m.Plaintext, iv); got != m.Sealed {
-				t.Fatalf("sealed %s, want %s", got, m.Sealed)
+			ctx := SealContext{SenderID: m.Sender, Salt: JoinSalt(unhex(t, m.JoinSalt)), Kind: kinds[m.Kind], Counter: m.Counter}
+			got, err := rk.sealWithIV(ctx, m.Plaintext, [IVLen]byte(unhex(t, m.IV)))
+			if err != nil || got != m.Sealed {
+				t.Fatalf("sealed %s (%v), want %s", got, err, m.Sealed)
 			}
-			got, err := rk.Open(m.Sealed)
-			if err != nil || got != m.Plaintext {
-				t.Fatalf("Open = %q, %v", got, err)
+			o, err := rk.Open(m.Sender, kinds[m.Kind], m.Sealed)
+			if err != nil || o.Text != m.Plaintext || o.Counter != m.Counter || o.Salt != ctx.Salt {
+				t.Fatalf("Open = %+v, %v", o, err)
 			}
 		})
 	}
 	rk := roomKeyFor(t, v.Keys[0].LinkKey, v.Keys[0].Room)
 	for _, m := range v.BadMessages {
 		t.Run(m.Name, func(t *testing.T) {
-			got, err := rk.Open(m.Sealed)
-			if !errors.Is(err, ErrMessageAuth) && !errors.Is(err, ErrMalformedMessage) {
-				t.Fatalf("Open = %q, %v; want an error", got, err)
+			got, err := rk.Open(m.Sender, kinds[m.Kind], m.Sealed)
+			if !errors.Is(err, ErrMessageAuth) && !errors.Is(err, ErrMalformedMessage) && !errors.Is(err, ErrMessageKind) {
+				t.Fatalf("Open = %+v, %v; want an error", got, err)
 			}
 		})
 	}

@@ -66,7 +66,7 @@ func TestForwardsE2EEFramesUnchanged(t *testing.T) {
 	})
 
 	// a sends encrypted frames small enough for one packet each.
-	sender, err := rk.Sender(a.p.ID())
+	sender, err := rk.Frame(a.p.ID(), e2ee.SourceCamera, e2ee.JoinSalt{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestForwardsE2EEFramesUnchanged(t *testing.T) {
 
 	// b holds the same room key and decrypts with a's sender key.
 	recvKey, _ := e2ee.DeriveRoomKey(linkKey, room)
-	recvSender, _ := recvKey.Sender(a.p.ID())
+	recvSender, _ := recvKey.Frame(a.p.ID(), e2ee.SourceCamera, e2ee.JoinSalt{})
 	mu.Lock()
 	defer mu.Unlock()
 	for i, frame := range got {

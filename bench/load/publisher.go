@@ -20,6 +20,13 @@ import (
 // RTP header, extensions and the SRTP tag, packets are about 1.1 kB.
 const maxPayload = 1100
 
+// benchJoinSalt is the join salt of every load-generator participant (all
+// zero). Real clients draw one per join and announce it in their sealed
+// profile (docs/e2ee.md §3, §5.1); the load generator's publishers and
+// subscribers are one program and agree on this one instead, so they
+// exchange no profiles. Browsers in a bench room cannot verify its media.
+func benchJoinSalt() e2ee.JoinSalt { return e2ee.JoinSalt{} }
+
 // simulcastLayers are the rids a simulcast publisher sends, lowest first,
 // with each layer's share of --video (the top layer's bit rate), about the
 // ratios browsers use for 720p/360p/180p.
@@ -82,7 +89,7 @@ func startPublisher(ctx context.Context, cfg publisherConfig) (*publisher, error
 
 func (pub *publisher) setup(cfg publisherConfig) error {
 	if cfg.roomKey != nil {
-		k, err := cfg.roomKey.Sender(pub.id)
+		k, err := cfg.roomKey.Frame(pub.id, e2ee.SourceCamera, benchJoinSalt())
 		if err != nil {
 			return err
 		}

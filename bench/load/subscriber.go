@@ -71,8 +71,8 @@ func (s *subscriber) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	var key *e2ee.SenderKey
 	if s.roomKey != nil {
 		// The stream id is the publisher's participant id, which is what
-		// its frame key is derived from.
-		k, err := s.roomKey.Sender(tr.StreamID())
+		// its frame key is derived from (with its source and join salt).
+		k, err := s.roomKey.Frame(tr.StreamID(), e2ee.SourceCamera, benchJoinSalt())
 		if err != nil {
 			s.fail(err)
 			return

@@ -64,7 +64,7 @@ func TestRecvTrack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, _ := rk.Sender("pub")
+	sk, _ := rk.Frame("pub", e2ee.SourceCamera, benchJoinSalt())
 	for _, withKey := range []*e2ee.SenderKey{nil, sk} {
 		var measuring atomic.Bool
 		measuring.Store(true)

@@ -404,8 +404,9 @@ async function main() {
   const key = randomBytes(16).toString('base64url');
   const link = (name, path) => {
     // Small video: two browsers encode and decode on a shared 2-core machine.
-    const q = new URLSearchParams({ name, autojoin: '1', video: 'low', e2eepath: path });
-    return `${base}/r/${code}?${q}#${key}`;
+    // The name goes in the fragment after the key, never in the query.
+    const q = new URLSearchParams({ autojoin: '1', video: 'low', e2eepath: path });
+    return `${base}/r/${code}?${q}#${key}&name=${encodeURIComponent(name)}`;
   };
   const fox = await Tab.open('firefox', ff);
   const chrome = await Tab.open('chromium', cr);

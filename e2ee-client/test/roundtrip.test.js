@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { deriveRoomKeys, newLinkKey, safetyCode } from '../keys.js';
+import { deriveRoomKeys, newLinkKey, newJoinSalt, safetyCode } from '../keys.js';
 import { decode } from '../b64.js';
 import { encryptFrame, decryptFrame, FrameError, h264Clear, escapeH264, unescapeH264 } from '../frame.js';
 import { seal, open } from '../message.js';
+import { PeerRegistry, PROFILE_MAX_AGE_MS, PROFILE_MAX_SKEW_MS } from '../peers.js';
 import { IVSequence } from '../iv.js';
 import { DecryptStateTracker } from '../state.js';
 
@@ -13,6 +14,7 @@ const ROOM = 'k7m2p9qrs';
 const ALICE = 'aliceAAAAAAAAAAAAAAAAA';
 const BOB = 'bobBBBBBBBBBBBBBBBBBBB';
 const link = newLinkKey();
+const SALT = newJoinSalt();
 const keysP = deriveRoomKeys(link, ROOM);
 
 // A small deterministic PRNG so a failure can be reproduced from its seed.
@@ -60,20 +62,46 @@ test('safety code: same key same code, other key or room other code', async () =
   assert.notEqual(a, await safetyCode(link, 'k7m2p9qrt'));
 });
 
-test('senders get different keys; a frame does not open under another sender', async () => {
+test('safety code: 16 digits in four groups', async () => {
+  assert.match(await safetyCode(link, ROOM), /^\d{4} \d{4} \d{4} \d{4}$/);
+});
+
+test('senders, sources and joins get different keys; a frame opens under none but its own', async () => {
   const keys = await keysP;
-  const a = await keys.frameKey(ALICE);
-  const b = await keys.frameKey(BOB);
+  const a = await keys.frameKey(ALICE, 'microphone', SALT);
+  const others = [
+    await keys.frameKey(BOB, 'microphone', SALT),
+    await keys.frameKey(ALICE, 'camera', SALT),
+    await keys.frameKey(ALICE, 'screen', SALT),
+    await keys.frameKey(ALICE, 'microphone', newJoinSalt()),
+  ];
   const iv = new IVSequence().next();
   const enc = await encryptFrame(a, 'opus', false, iv, 0, Uint8Array.of(0xfc, 1, 2, 3).buffer);
-  await assert.rejects(decryptFrame(() => b, 'opus', enc), (/** @type {any} */ e) => e.reason === 'auth');
+  for (const b of others) await assert.rejects(decryptFrame(() => b, 'opus', enc), (/** @type {any} */ e) => e.reason === 'auth');
   assert.deepEqual(new Uint8Array(await decryptFrame(() => a, 'opus', enc)), Uint8Array.of(0xfc, 1, 2, 3));
+  assert.throws(() => keys.frameKey(ALICE, /** @type {any} */ ('speaker'), SALT), TypeError);
+  assert.throws(() => keys.frameKey(ALICE, 'camera', new Uint8Array(15)), TypeError);
+});
+
+test('a frame decrypts once; its replay is refused after authentication', async () => {
+  const { ReplayWindow } = await import('../replay.js');
+  const key = await (await keysP).frameKey(ALICE, 'camera', SALT);
+  const w = new ReplayWindow();
+  const enc = await encryptFrame(key, 'vp8', false, new IVSequence().next(), 0, Uint8Array.of(0xb1, 2, 0, 9).buffer);
+  await decryptFrame(() => key, 'vp8', enc.slice(0), (_i, iv) => w.fresh(iv));
+  await assert.rejects(decryptFrame(() => key, 'vp8', enc.slice(0), (_i, iv) => w.fresh(iv)), (/** @type {any} */ e) => e.reason === 'replay');
+  // A forged frame fails before the window sees it.
+  let asked = false;
+  const t = new Uint8Array(enc.slice(0));
+  t[5] ^= 1;
+  await assert.rejects(decryptFrame(() => key, 'vp8', t.buffer, () => (asked = true)), (/** @type {any} */ e) => e.reason === 'auth');
+  assert.equal(asked, false);
 });
 
 for (const codec of /** @type {const} */ (['vp8', 'opus'])) {
   test(`${codec} random round trips and every single-byte flip fails`, async () => {
     const keys = await keysP;
-    const key = await keys.frameKey(ALICE);
+    const key = await keys.frameKey(ALICE, 'camera', SALT);
     const r = rng(codec.length * 7919);
     const ivs = new IVSequence();
     for (let n = 0; n < 40; n++) {
@@ -96,7 +124,7 @@ for (const codec of /** @type {const} */ (['vp8', 'opus'])) {
 }
 
 test('h264: protected part never contains a start code; round trip gives the canonical frame', async () => {
-  const key = await (await keysP).frameKey(ALICE);
+  const key = await (await keysP).frameKey(ALICE, 'camera', SALT);
   const r = rng(42);
   for (let n = 0; n < 60; n++) {
     const sc3 = r() % 2 === 0;
@@ -133,8 +161,8 @@ test('h264 escape/unescape table', () => {
 });
 
 test('key rotation: a receiver holding both indexes opens both, an old one fails after it is dropped', async () => {
-  const k0 = await (await keysP).frameKey(ALICE);
-  const k1 = await (await deriveRoomKeys(newLinkKey(), ROOM)).frameKey(ALICE);
+  const k0 = await (await keysP).frameKey(ALICE, 'camera', SALT);
+  const k1 = await (await deriveRoomKeys(newLinkKey(), ROOM)).frameKey(ALICE, 'camera', SALT);
   /** @type {Map<number, CryptoKey>} */
   const ring = new Map([[0, k0], [1, k1]]);
   const ivs = new IVSequence();
@@ -152,29 +180,59 @@ test('key rotation: a receiver holding both indexes opens both, an old one fails
 });
 
 test('encryptFrame rejects bad arguments', async () => {
-  const key = await (await keysP).frameKey(ALICE);
+  const key = await (await keysP).frameKey(ALICE, 'camera', SALT);
   const f = Uint8Array.of(1, 2, 3, 4).buffer;
   await assert.rejects(encryptFrame(key, 'vp8', false, new Uint8Array(11), 0, f), RangeError);
   await assert.rejects(encryptFrame(key, 'vp8', false, new Uint8Array(12), 255, f), RangeError);
   await assert.rejects(encryptFrame(key, /** @type {any} */ ('vp9'), false, new Uint8Array(12), 0, f), FrameError);
 });
 
-test('messages: round trip, unicode, random IV, tamper and wrong room fail', async () => {
+test('messages: round trip, unicode, random IV, tamper, other sender, kind or room fail', async () => {
   const keys = await keysP;
+  const ctx = { senderId: ALICE, salt: SALT, kind: /** @type {const} */ ('chat'), counter: 7 };
+  const want = { from: ALICE, kind: /** @type {const} */ ('chat') };
   for (const text of ['hi', '', 'Ünïcødé 🎉', 'x'.repeat(5000)]) {
-    const a = await seal(keys, text);
-    assert.notEqual(a, await seal(keys, text), 'IV must be random');
-    assert.equal(await open(keys, a), text);
+    const a = await seal(keys, ctx, text);
+    assert.notEqual(a, await seal(keys, ctx, text), 'IV must be random');
+    const o = await open(keys, want, a);
+    assert.equal(o.text, text);
+    assert.equal(o.counter, 7);
+    assert.deepEqual(o.salt, SALT);
   }
-  const sealed = await seal(keys, 'secret');
+  const sealed = await seal(keys, ctx, 'secret');
   const raw = decode(sealed);
+  const { encode } = await import('../b64.js');
   for (let i = 0; i < raw.length; i++) {
     const t = raw.slice();
     t[i] ^= 1;
-    const { encode } = await import('../b64.js');
-    await assert.rejects(open(keys, encode(t)), Error, `flip at ${i}`);
+    await assert.rejects(open(keys, want, encode(t)), Error, `flip at ${i}`);
   }
-  await assert.rejects(open(await deriveRoomKeys(link, 'k7m2p9qrt'), sealed));
+  await assert.rejects(open(keys, { from: BOB, kind: 'chat' }, sealed));
+  await assert.rejects(open(keys, { from: ALICE, kind: 'profile' }, sealed));
+  await assert.rejects(open(await deriveRoomKeys(link, 'k7m2p9qrt'), want, sealed));
+});
+
+test('peer registry: fresh profiles, no replayed chat or profile, stale media', () => {
+  const now = 1767225600000;
+  const reg = new PeerRegistry();
+  const salt = newJoinSalt();
+  const m = (/** @type {number} */ counter, s = salt) => ({ text: '', salt: s, counter });
+  assert.equal(reg.acceptProfile(ALICE, m(0), now - PROFILE_MAX_SKEW_MS - 1, now), 'stale', 'a recorded profile');
+  assert.equal(reg.saltOf(ALICE, now), null);
+  assert.equal(reg.acceptProfile(ALICE, m(0), now, now), '');
+  assert.equal(reg.acceptProfile(ALICE, m(0), now, now + 10), '', 'the same profile announced again');
+  assert.deepEqual(reg.saltOf(ALICE, now), salt);
+  assert.equal(reg.acceptChat(ALICE, m(1)), '');
+  assert.equal(reg.acceptChat(ALICE, m(1)), 'replay');
+  assert.equal(reg.acceptChat(ALICE, m(3, newJoinSalt())), 'unknown-sender', 'chat of another join');
+  assert.equal(reg.acceptChat(BOB, m(9)), 'unknown-sender');
+  assert.equal(reg.acceptProfile(ALICE, m(2), now + 60000, now + 60000), '', 'refresh');
+  assert.equal(reg.acceptProfile(ALICE, m(0), now, now + 60000), 'replay', 'an older profile of this join');
+  assert.equal(reg.acceptProfile(ALICE, m(0, newJoinSalt()), now + 30000, now + 60000), 'replay', 'an older join under the same id');
+  assert.equal(reg.saltOf(ALICE, now + 60000 + PROFILE_MAX_AGE_MS + 1), null, 'no refresh for too long');
+  const later = newJoinSalt();
+  assert.equal(reg.acceptProfile(ALICE, m(0, later), now + 120000, now + 120000), '', 'a newer join under the same id');
+  assert.deepEqual(reg.saltOf(ALICE, now + 120000), later);
 });
 
 test('IV sequence: counter, distinct prefixes, reseed on wrap', () => {
@@ -194,24 +252,33 @@ test('IV sequence: counter, distinct prefixes, reseed on wrap', () => {
   assert.notDeepEqual(next.subarray(0, 8), last.subarray(0, 8));
 });
 
-test('decrypt state tracker debounces', () => {
-  /** @type {[string, boolean, number, string|null][]} */
+test('decrypt state tracker debounces per track and reports why', () => {
+  /** @type {[string, boolean, any, number, string|null][]} */
   const steps = [
-    ['a', true, 0, null],
-    ['a', true, 100, null],
-    ['a', true, 300, 'ok'],
-    ['a', true, 320, null],
-    ['a', false, 400, null], // one failure does not flip
-    ['a', true, 420, null],
-    ['a', false, 500, null],
-    ['a', false, 700, null],
-    ['a', false, 800, 'failing'],
-    ['a', false, 900, null],
-    ['b', false, 900, null], // senders are independent
-    ['a', true, 1000, null],
-    ['a', true, 1300, 'ok'],
-    ['b', false, 1200, 'failing'],
+    ['a', true, '', 0, null],
+    ['a', true, '', 100, null],
+    ['a', true, '', 300, 'ok'],
+    ['a', true, '', 320, null],
+    ['a', false, 'auth', 400, null], // one failure does not flip
+    ['a', true, '', 420, null],
+    ['a', false, 'auth', 500, null],
+    ['a', false, 'auth', 700, null],
+    ['a', false, 'auth', 800, 'failing auth'],
+    ['a', false, 'auth', 900, null],
+    ['b', false, 'replay', 900, null], // tracks are independent
+    ['a', false, 'replay', 950, null],
+    ['a', false, 'replay', 1250, 'failing replay'], // a new reason, held
+    ['a', true, '', 1300, null],
+    ['a', true, '', 1600, 'ok'],
+    ['b', false, 'replay', 1200, 'failing replay'],
   ];
   const t = new DecryptStateTracker(300);
-  for (const [id, ok, now, want] of steps) assert.equal(t.record(id, ok, now), want, `${id} ${ok} @${now}`);
+  for (const [id, ok, reason, now, want] of steps) {
+    const r = t.record(id, ok, reason, now);
+    assert.equal(r && (r.state + (r.reason ? ' ' + r.reason : '')), want, `${id} ${ok} @${now}`);
+  }
+});
+
+test('injected frames are never accepted, not even the v1 silence', async () => {
+  await assert.rejects(decryptFrame(() => undefined, 'opus', Uint8Array.of(0xf8, 0xff, 0xfe, 0, 0xff).buffer), (/** @type {any} */ e) => e.reason === 'injected');
 });

@@ -16,10 +16,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ITER = 100000
-SALT = b"monkeythorn-meet/e2ee/v1/room/"
-FRAME = b"monkeythorn-meet/e2ee/v1/frame/"
-MESSAGE = b"monkeythorn-meet/e2ee/v1/message"
-SAFETY = b"monkeythorn-meet/e2ee/v1/safety-code"
+SALT = b"monkeythorn-meet/e2ee/v2/room/"
+FRAME = b"monkeythorn-meet/e2ee/v2/frame/"
+MESSAGE = b"monkeythorn-meet/e2ee/v2/message"
+SAFETY = b"monkeythorn-meet/e2ee/v2/safety-code"
+KINDS = {"profile": 1, "chat": 2}
+REPLAY_WINDOW = 128
+MAX_PREFIXES = 64
 
 
 def b64d(s):
@@ -34,15 +37,47 @@ def secret(link, room):
     return hashlib.pbkdf2_hmac("sha256", b64d(link), SALT + room.encode(), ITER, 32)
 
 
-def hkdf(sec, info, n):
+def hkdf(sec, info, n, salt=None):
     # salt=None is RFC 5869's default: HashLen zero bytes, same as an empty salt.
-    return HKDF(algorithm=hashes.SHA256(), length=n, salt=None, info=info).derive(sec)
+    return HKDF(algorithm=hashes.SHA256(), length=n, salt=salt, info=info).derive(sec)
+
+
+def frame_key(sec, sender, source, join_salt):
+    return hkdf(sec, FRAME + source.encode() + b"/" + sender.encode(), 16, join_salt)
 
 
 def safety(sec):
-    n = int.from_bytes(hkdf(sec, SAFETY, 8), "big") % 100000000
-    d = "%08d" % n
-    return d[:4] + " " + d[4:]
+    n = int.from_bytes(hkdf(sec, SAFETY, 8), "big") % 10**16
+    d = "%016d" % n
+    return " ".join(d[i:i + 4] for i in range(0, 16, 4))
+
+
+def seal(mkey, sender, kind, join_salt, counter, iv, text):
+    header = bytes([2, KINDS[kind]]) + join_salt + counter.to_bytes(8, "big")
+    return b64e(header + iv + AESGCM(mkey).encrypt(iv, text.encode(), header + sender.encode()))
+
+
+class ReplayWindow:
+    """docs/e2ee.md 4.1, written as a bit set per prefix."""
+
+    def __init__(self):
+        self.prefixes = {}
+
+    def fresh(self, iv):
+        prefix, c = iv[:8], int.from_bytes(iv[8:], "big")
+        if prefix not in self.prefixes:
+            if len(self.prefixes) >= MAX_PREFIXES:
+                return False
+            self.prefixes[prefix] = [c, {c}]
+            return True
+        top, seen = self.prefixes[prefix]
+        if c > top:
+            self.prefixes[prefix] = [c, {x for x in seen if x > c - REPLAY_WINDOW} | {c}]
+            return True
+        if top - c >= REPLAY_WINDOW or c in seen:
+            return False
+        seen.add(c)
+        return True
 
 
 def h264_clear(f):
@@ -124,6 +159,8 @@ ROOM = "abcdefghj"
 ROOM2 = "z23456789"
 SENDER = "pA1b2C3d4E5f6G7h8I9j0K"
 SENDER2 = "q_-ZYXWVUTSRQPONMLKJIH"
+JSALT = bytes(range(0x30, 0x40))
+JSALT2 = bytes(range(0x40, 0x50))
 
 
 def main():
@@ -136,10 +173,12 @@ def main():
             "link_key": link, "room": room,
             "message_key": hkdf(sec, MESSAGE, 16).hex(),
             "safety_code": safety(sec),
-            "senders": [{"id": s, "frame_key": hkdf(sec, FRAME + s.encode(), 16).hex()} for s in (SENDER, SENDER2)],
+            "senders": [{"id": s, "source": src, "join_salt": js.hex(), "frame_key": frame_key(sec, s, src, js).hex()}
+                        for s in (SENDER, SENDER2) for src in ("microphone", "camera", "screen") for js in (JSALT, JSALT2)],
         })
 
-    fkey = hkdf(secret(LINK, ROOM), FRAME + SENDER.encode(), 16)
+    fkey = frame_key(secret(LINK, ROOM), SENDER, "camera", JSALT)
+    akey = frame_key(secret(LINK, ROOM), SENDER, "microphone", JSALT)
     iv = bytes(range(0xA0, 0xAC))
     vp8_key = bytes.fromhex("5043009d012a8002e001") + bytes(range(40))
     vp8_delta = bytes.fromhex("b10200") + bytes(range(1, 33))
@@ -151,10 +190,11 @@ def main():
     frames = []
 
     def add(name, codec, kf, f, idx=0, the_iv=iv):
-        enc = encrypt(fkey, codec, kf, the_iv, idx, f)
+        source = "microphone" if codec == "opus" else "camera"
+        enc = encrypt(akey if codec == "opus" else fkey, codec, kf, the_iv, idx, f)
         clear, rest = split(codec, kf, f)
         frames.append({
-            "name": name, "link_key": LINK, "room": ROOM, "sender": SENDER,
+            "name": name, "link_key": LINK, "room": ROOM, "sender": SENDER, "source": source, "join_salt": JSALT.hex(),
             "codec": codec, "key_frame": kf, "iv": the_iv.hex(), "key_index": idx,
             "plaintext": f.hex(), "encrypted": enc.hex(),
             "decrypted": (clear + f[rest:]).hex() if f else "",
@@ -181,9 +221,10 @@ def main():
 
     tampered = []
 
-    def bad(name, codec, f, reason, sender=SENDER):
-        tampered.append({"name": name, "link_key": LINK, "room": ROOM, "sender": sender,
-                         "codec": codec, "frame": f.hex(), "error": reason})
+    def bad(name, codec, f, reason, sender=SENDER, source=None, join_salt=JSALT):
+        source = source or ("microphone" if codec == "opus" else "camera")
+        tampered.append({"name": name, "link_key": LINK, "room": ROOM, "sender": sender, "source": source,
+                         "join_salt": join_salt.hex(), "codec": codec, "frame": f.hex(), "error": reason})
 
     bad("vp8 flipped tag byte", "vp8", flip(e_vp8k, len(e_vp8k) - 15), "auth")
     bad("vp8 flipped clear header byte", "vp8", flip(e_vp8k, 5), "auth")
@@ -205,24 +246,62 @@ def main():
     bad("vp8 injected silence-like body", "vp8", bytes.fromhex("f9fffe00ff"), "injected")
     bad("opus injected non-silence", "opus", bytes.fromhex("fc01020300ff"), "injected")
     bad("opus injected silence with iv length 12", "opus", bytes.fromhex("f8fffe0cff"), "injected")
+    # v1 let this one through; v2 accepts nothing the server made.
+    bad("opus injected silence", "opus", bytes.fromhex("f8fffe00ff"), "injected")
+    bad("vp8 camera frame as screen", "vp8", e_vp8k, "auth", source="screen")
+    bad("opus frame as camera", "opus", e_opus, "auth", source="camera")
+    bad("vp8 frame of another join", "vp8", e_vp8k, "auth", join_salt=JSALT2)
 
-    injected = [{"name": "opus silence", "codec": "opus", "frame": "f8fffe00ff", "body": "f8fffe"}]
+    # Replay window: one sequence of IVs in arrival order, each fresh or not.
+    win = ReplayWindow()
+    replay = []
+    p1, p2 = bytes(range(8)), bytes(range(8, 16))
+
+    def arrive(prefix, c):
+        the_iv = prefix + c.to_bytes(4, "big")
+        replay.append({"iv": the_iv.hex(), "fresh": win.fresh(the_iv)})
+
+    for c in [0, 1, 2, 2, 1, 5, 4, 4, 3, 200, 73, 72, 100, 199, 200, 201, 0xFFFFFFFF, 0xFFFFFF80, 0xFFFFFF7F]:
+        arrive(p1, c)
+    for c in [7, 7, 6]:
+        arrive(p2, c)
+    for k in range(MAX_PREFIXES - 2):
+        arrive(bytes([0xAA, k]) + bytes(6), 0)
+    arrive(bytes([0xBB]) + bytes(7), 0)  # one prefix too many: refused
+    arrive(p1, 0xFFFFFFFE)
+    assert [r["fresh"] for r in replay[:9]] == [True, True, True, False, False, True, True, False, True]
 
     sec = secret(LINK, ROOM)
     mkey = hkdf(sec, MESSAGE, 16)
     messages = []
-    for text, miv in [("hello, room", bytes(range(12))), ("Zoë 👋 — display name", bytes(range(12, 24))), ("", bytes(12))]:
-        raw = b"\x01" + miv + AESGCM(mkey).encrypt(miv, text.encode(), b"\x01")
-        messages.append({"link_key": LINK, "room": ROOM, "iv": miv.hex(), "plaintext": text, "sealed": b64e(raw)})
-    good = b64d(messages[0]["sealed"])
+    for sender, kind, js, counter, text, miv in [
+        (SENDER, "profile", JSALT, 0, '{"name":"Zoë 👋 — display name","ts":1767225600000}', bytes(range(12))),
+        (SENDER, "chat", JSALT, 1, "hello, room", bytes(range(12, 24))),
+        (SENDER2, "chat", JSALT2, 2**53 - 1, "", bytes(12)),
+    ]:
+        messages.append({"link_key": LINK, "room": ROOM, "sender": sender, "kind": kind, "join_salt": js.hex(),
+                         "counter": counter, "iv": miv.hex(), "plaintext": text,
+                         "sealed": seal(mkey, sender, kind, js, counter, miv, text)})
+    good = b64d(messages[1]["sealed"])
+
+    def badm(name, sealed, sender=SENDER, kind="chat"):
+        return {"name": name, "sender": sender, "kind": kind, "sealed": sealed}
+
     bad_messages = [
-        {"name": "flipped ciphertext", "sealed": b64e(flip(good, 14))},
-        {"name": "flipped tag", "sealed": b64e(flip(good, len(good) - 1))},
-        {"name": "flipped version", "sealed": b64e(flip(good, 0, 3))},
-        {"name": "flipped iv", "sealed": b64e(flip(good, 3))},
-        {"name": "truncated", "sealed": b64e(good[:20])},
-        {"name": "not base64url", "sealed": "hello+world/=="},
-        {"name": "other room", "sealed": b64e(b"\x01" + bytes(12) + AESGCM(hkdf(secret(LINK, ROOM2), MESSAGE, 16)).encrypt(bytes(12), b"hi", b"\x01"))},
+        badm("flipped ciphertext", b64e(flip(good, 40))),
+        badm("flipped tag", b64e(flip(good, len(good) - 1))),
+        badm("flipped version", b64e(flip(good, 0, 3))),
+        badm("flipped kind", b64e(flip(good, 1, 3))),
+        badm("flipped join salt", b64e(flip(good, 5))),
+        badm("flipped counter", b64e(flip(good, 25))),
+        badm("flipped iv", b64e(flip(good, 28))),
+        badm("truncated", b64e(good[:40])),
+        badm("not base64url", "hello+world/=="),
+        badm("moved to another sender", messages[1]["sealed"], sender=SENDER2),
+        badm("chat read as a profile", messages[1]["sealed"], kind="profile"),
+        badm("profile read as chat", messages[0]["sealed"], kind="chat"),
+        badm("v1 message", b64e(b"\x01" + bytes(12) + AESGCM(mkey).encrypt(bytes(12), b"hi", b"\x01"))),
+        badm("other room", seal(hkdf(secret(LINK, ROOM2), MESSAGE, 16), SENDER, "chat", JSALT, 1, bytes(12), "hi")),
     ]
     bad_keys = [
         {"name": "short link key", "link_key": "AAECAwQFBgcICQoLDA0OD", "room": ROOM},
@@ -234,9 +313,10 @@ def main():
         {"name": "upper case room code", "link_key": LINK, "room": "ABCDEFGHJ"},
     ]
     json.dump({
-        "spec": "docs/e2ee.md v1",
+        "spec": "docs/e2ee.md v2",
         "pbkdf2_iterations": ITER,
-        "keys": keys, "frames": frames, "tampered": tampered, "injected": injected,
+        "replay_window": REPLAY_WINDOW, "max_prefixes": MAX_PREFIXES,
+        "keys": keys, "frames": frames, "tampered": tampered, "replay": replay,
         "messages": messages, "bad_messages": bad_messages, "bad_keys": bad_keys,
     }, sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")

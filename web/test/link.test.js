@@ -2,7 +2,7 @@
 // and pasted links to other hosts must not be followed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRoomLink, keyFromHash, inviteLink, joinTarget } from '../static/js/link.js';
+import { parseRoomLink, keyFromHash, nameFromHash, joinFragment, inviteLink, joinTarget } from '../static/js/link.js';
 
 const KEY = 'AAECAwQFBgcICQoLDA0ODw';
 
@@ -13,7 +13,11 @@ test('parseRoomLink', () => {
   const cases = [
     { href: '/r/abcdefghj#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
     { href: '/r/abcdefghj?e2ee=off', want: { code: 'abcdefghj', e2ee: false, key: '', name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
-    { href: '/r/abcdefghj?name=Ann&autojoin=1&e2eepath=script#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Ann', autojoin: true, e2eePath: 'script', lowVideo: false, simulcast: null, noiseOff: false } },
+    { href: '/r/abcdefghj?autojoin=1&e2eepath=script#' + KEY + '&name=Ann', want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Ann', autojoin: true, e2eePath: 'script', lowVideo: false, simulcast: null, noiseOff: false } },
+    { href: '/r/abcdefghj?autojoin=1#' + KEY + '&name=Zo%C3%AB%20%26%20Ann%23', want: { code: 'abcdefghj', e2ee: true, key: KEY, name: 'Zoë & Ann#', autojoin: true, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
+    { href: '/r/abcdefghj?e2ee=off#name=Bo', want: { code: 'abcdefghj', e2ee: false, key: '', name: 'Bo', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
+    // The name is never read from the query string: it would reach the server.
+    { href: '/r/abcdefghj?name=Ann#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
     { href: '/r/abcdefghj?e2eepath=bogus#key=' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: null, noiseOff: false } },
     { href: '/r/abcdefghj?video=low&simulcast=1&noise=off#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: true, simulcast: true, noiseOff: true } },
     { href: '/r/abcdefghj?simulcast=0#' + KEY, want: { code: 'abcdefghj', e2ee: true, key: KEY, name: '', autojoin: false, e2eePath: 'auto', lowVideo: false, simulcast: false, noiseOff: false } },
@@ -33,6 +37,19 @@ test('keyFromHash rejects malformed keys', () => {
   assert.equal(keyFromHash('#short'), '');
   assert.equal(keyFromHash('#' + KEY + '!'), '');
   assert.equal(keyFromHash(''), '');
+  assert.equal(keyFromHash('#' + KEY + '&name=x'), KEY);
+  assert.equal(keyFromHash('#name=x'), '');
+});
+
+test('name in the fragment: round trip, bad encoding', () => {
+  for (const name of ['Ann', 'Zoë 👋 & co', 'a=b&c#d%', '  spaced  ']) {
+    assert.equal(nameFromHash(joinFragment(KEY, name)), name.trim(), name);
+    assert.equal(keyFromHash(joinFragment(KEY, name)), KEY, name);
+    assert.equal(nameFromHash(joinFragment('', name)), name.trim(), name);
+  }
+  assert.equal(nameFromHash('#' + KEY + '&name=%E0%A4%A'), '');
+  assert.equal(nameFromHash('#' + KEY), '');
+  assert.equal(joinFragment(KEY, ''), '#' + KEY);
 });
 
 test('inviteLink', () => {

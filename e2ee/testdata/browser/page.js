@@ -1,7 +1,7 @@
 // Test page for e2ee/browser_test.go: a loopback call between two
 // RTCPeerConnections with fake camera and microphone, encrypted by one E2EE
 // instance on the sending side and decrypted by another on the receiving side.
-import { E2EE, newLinkKey } from '/e2ee-client/e2ee.js';
+import { E2EE, newLinkKey, newJoinSalt } from '/e2ee-client/e2ee.js';
 
 const ROOM = 'abcdefghj';
 const SENDER = 'senderAAAAAAAAAAAAAAAA';
@@ -60,12 +60,16 @@ async function runCase(path, sameKey, minMs, maxMs) {
   tx.onerror = rx.onerror = (m) => errors.push(m);
   /** @type {[string, string][]} */
   const states = [];
-  rx.onstate = (id, st) => {
-    states.push([id, st]);
-    say(`  state ${id} ${st}`);
+  rx.onstate = (handle, st, reason) => {
+    states.push([String(handle), st]);
+    say(`  state ${handle} ${st} ${reason}`);
   };
   await tx.setKey(keyA, ROOM);
   await rx.setKey(keyB, ROOM);
+  // In a call the salt comes from the sender's sealed profile.
+  const salt = newJoinSalt();
+  tx.setSelf(SENDER, salt);
+  rx.setPeer(SENDER, salt);
 
   const pc1 = new RTCPeerConnection({ ...tx.peerConnectionConfig() });
   const pc2 = new RTCPeerConnection({ ...rx.peerConnectionConfig() });
@@ -74,7 +78,8 @@ async function runCase(path, sameKey, minMs, maxMs) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
   /** @type {HTMLVideoElement} */ (document.getElementById('local')).srcObject = stream;
   for (const track of stream.getTracks()) {
-    tx.attachSender(pc1.addTrack(track, stream), { senderId: SENDER, kind: /** @type {'audio'|'video'} */ (track.kind) });
+    const kind = /** @type {'audio'|'video'} */ (track.kind);
+    tx.attachSender(pc1.addTrack(track, stream), { source: kind === 'audio' ? 'microphone' : 'camera', kind });
   }
   // Peak level of the received audio after decoding: the fake microphone
   // beeps, so decrypted audio has a peak and dropped or silenced audio has
@@ -92,7 +97,8 @@ async function runCase(path, sameKey, minMs, maxMs) {
   pc2.ontrack = (ev) => {
     // In a real call the sender id is ev.streams[0].id (the SFU sets the msid).
     const kind = /** @type {'audio'|'video'} */ (ev.track.kind);
-    rx.attachReceiver(ev.receiver, { senderId: SENDER, kind });
+    const h = rx.attachReceiver(ev.receiver, { kind });
+    rx.bindReceiver(h, { senderId: SENDER, source: kind === 'audio' ? 'microphone' : 'camera' });
     const el = /** @type {HTMLMediaElement} */ (document.getElementById(kind === 'audio' ? 'remote-audio' : 'remote'));
     el.srcObject = new MediaStream([ev.track]);
     el.play().catch(() => {});

@@ -19,6 +19,22 @@ import { receiveQuality, sendQuality } from './quality.js';
 const FINAL_CODES = new Set(['room-full', 'unauthorized', 'duplicate', 'e2ee-mismatch', 'not-joined', 'too-many-errors', 'bad-message',
   'locked', 'removed', 'denied', 'lobby-full']);
 
+/**
+ * The participant id a join token gives (its JWT subject), '' if it has
+ * none we can read. Only used to seal our profile before the welcome.
+ * @param {string} token
+ * @returns {string}
+ */
+export function tokenSubject(token) {
+  try {
+    const part = token.split('.')[1] || '';
+    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
+    return claims && typeof claims.sub === 'string' ? claims.sub : '';
+  } catch {
+    return '';
+  }
+}
+
 /** How long reconnection is tried before the user is asked. */
 export const RECONNECT_GIVE_UP_MS = 45000;
 
@@ -37,6 +53,24 @@ const ICE_REJOIN_MS = 6000;
 
 /** @typedef {'ok'|'failing'|'unknown'|'off'} DecryptState */
 
+/** How often our sealed profile is sent again with a fresh time (docs/e2ee.md §5.1). */
+export const PROFILE_REFRESH_MS = 60000;
+/** How often stale profiles are looked for. */
+const EXPIRE_EVERY_MS = 10000;
+
+/**
+ * One received media track and whether its frames authenticate. It is
+ * rendered (set as the participant's audio, video or screen) only while
+ * its state is "ok" (or "off" in rooms without encryption).
+ * @typedef {object} RemoteTrack
+ * @property {string} participant
+ * @property {string} kind
+ * @property {string} source
+ * @property {MediaStreamTrack} track
+ * @property {DecryptState} state
+ * @property {string} reason why its frames are dropped, when failing
+ */
+
 /**
  * One person in the call, ourselves included.
  * @typedef {object} Participant
@@ -44,7 +78,11 @@ const ICE_REJOIN_MS = 6000;
  * @property {boolean} self
  * @property {string} name display name ('' while unknown or unreadable)
  * @property {boolean} nameUnreadable the sealed name could not be opened with our key
- * @property {DecryptState} decrypt whether this participant's media decrypts with our key
+ * @property {DecryptState} decrypt whether this participant's media decrypts with our key (failing if any track fails)
+ * @property {string} problem why a track of theirs is refused ('' when none is): a drop reason of the E2EE worker
+ * @property {string} profileRefused why their last sealed profile was refused ('stale', 'replay'; '' when none was)
+ * @property {boolean} videoPending a camera track arrived but is not shown (yet): its frames do not authenticate
+ * @property {boolean} screenPending the same for a shared screen
  * @property {boolean} audioMuted
  * @property {boolean} videoMuted
  * @property {MediaStreamTrack|null} audio
@@ -71,6 +109,7 @@ const ICE_REJOIN_MS = 6000;
  * @property {string} text '' when unreadable
  * @property {boolean} self
  * @property {boolean} readable false when it could not be decrypted
+ * @property {boolean} [system] a warning of the page itself, not a message from anyone
  * @property {number} at Date.now() on arrival
  */
 
@@ -122,7 +161,7 @@ export class Call extends Emitter {
     this._simulcast = !!cfg.simulcast;
     /** @type {Participant} */
     this.self = {
-      id: '', self: true, name: cfg.name, nameUnreadable: false, decrypt: cfg.security.e2ee ? 'ok' : 'off',
+      id: '', self: true, name: cfg.name, nameUnreadable: false, decrypt: cfg.security.e2ee ? 'ok' : 'off', problem: '', profileRefused: '', videoPending: false, screenPending: false,
       audioMuted: !cfg.audio, videoMuted: !cfg.video, audio: cfg.audio, video: cfg.video, screen: null, speaking: false, quality: 'unknown',
       handRaised: false, host: false,
     };
@@ -177,17 +216,25 @@ export class Call extends Emitter {
     this.reconnects = 0;
     /** @type {Map<string, import('./quality.js').ReceiveSample>} */
     this._samples = new Map();
-    /** Decryption reports that arrived before the participant did. */
-    /** @type {Map<string, DecryptState>} */
-    this._earlyStates = new Map();
     /** Last sealed profile seen per participant, to open each only once. */
     /** @type {Map<string, string>} */
     this._profiles = new Map();
+    /** Received tracks by the handle the E2EE library gave their receiver. */
+    /** @type {Map<number, RemoteTrack>} */
+    this._tracks = new Map();
+    /** States that arrived before their track did. */
+    /** @type {Map<number, {state: string, reason: string}>} */
+    this._earlyTrackStates = new Map();
+    /** Warnings already shown, so a repeated attack does not flood the chat. */
+    /** @type {Set<string>} */
+    this._warned = new Set();
+    /** @type {ReturnType<typeof setInterval>|undefined} */
+    this._profileTimer = undefined;
     this._ended = false;
     /** Chosen devices ('' = default), used when a device is reopened. */
     this._audioId = '';
     this._videoId = '';
-    cfg.security.onDecryptState((id, state) => this._onDecryptState(id, state));
+    cfg.security.onDecryptState((handle, state, reason) => this._onTrackState(handle, state, reason));
   }
 
   /** Gets a token, connects and starts sending media. */
@@ -196,6 +243,29 @@ export class Call extends Emitter {
     const welcome = await this._open();
     this._joined(welcome);
     this._qualityTimer = setInterval(() => void this._sampleQuality(), 2000);
+    let ticks = 0;
+    this._profileTimer = setInterval(() => {
+      this.security.expirePeers();
+      if (++ticks % Math.round(PROFILE_REFRESH_MS / EXPIRE_EVERY_MS) === 0) void this._sendProfile();
+    }, EXPIRE_EVERY_MS);
+  }
+
+  /** Seals our name with the time and sends it (after every join, then every minute). */
+  async _sendProfile() {
+    const s = this.session;
+    if (!s || !this.selfId) return;
+    const sealed = await this.security.sealProfile(this._name);
+    if (this.session === s) s.setProfile(sealed);
+  }
+
+  /**
+   * A warning in the chat: something the server did was refused.
+   * @param {string} text
+   */
+  _warn(text) {
+    if (this._warned.has(text)) return;
+    this._warned.add(text);
+    this._remember({ from: '', name: '', text, self: false, readable: true, system: true, at: Date.now() });
   }
 
   /**
@@ -228,7 +298,15 @@ export class Call extends Emitter {
   async _open() {
     const sec = this.security;
     const tok = await this._token();
-    const profile = await sec.sealer.seal(JSON.stringify({ name: this._name }));
+    // The profile is sealed to our participant id (docs/e2ee.md §5): the
+    // one a rejoin ticket keeps, else the token's subject. If the welcome
+    // names us otherwise, it is sealed again and sent after it.
+    const expected = this._rejoin ? this._rejoin.id : tokenSubject(tok.token);
+    let profile;
+    if (expected) {
+      sec.startJoin(expected);
+      profile = await sec.sealProfile(this._name);
+    }
     const s = new Session({ wsUrl: tok.ws, token: tok.token, iceServers: tok.iceServers, profile, transforms: sec.transforms, rejoin: this._rejoin });
     this.session = s;
     /**
@@ -239,11 +317,18 @@ export class Call extends Emitter {
     const on = (name, fn) => s.on(name, (payload) => {
       if (this.session === s && !this._ended) fn(payload);
     });
+    on('welcome', (w) => {
+      this.selfId = w.id;
+      if (w.id === expected) return;
+      sec.startJoin(w.id);
+      void this._sendProfile();
+    });
+    on('refused', ({ what }) => this._warn('The server announced an invalid ' + what + '. It was refused: nothing of it is shown or played.'));
     on('participant-joined', (r) => this._onRemote(r));
     on('participant-updated', (r) => this._onRemote(r));
     on('participant-left', ({ id }) => this._onLeft(id));
-    on('track', (t) => this._onTrack(t.participant, t.kind, t.source, t.track));
-    on('track-ended', (t) => this._onTrackEnded(t.participant, t.kind, t.source, t.track));
+    on('track', (t) => this._onTrack(t.handle, t.participant, t.kind, t.source, t.track));
+    on('track-ended', (t) => this._onTrackEnded(t.participant, t.track));
     on('chat', (m) => void this._onChat(m.from, m.data));
     on('speakers', ({ ids }) => this._onSpeakers(ids));
     on('error', (e) => {
@@ -292,6 +377,16 @@ export class Call extends Emitter {
     }
   }
 
+  /**
+   * @param {string} id
+   * @param {string} sealed
+   * @returns {Promise<string|null>} the name in a sealed profile of id, null when refused
+   */
+  async _openName(id, sealed) {
+    const { name, why } = await this.security.receiveProfile(id, sealed);
+    return why ? null : name.slice(0, 64);
+  }
+
   /** @param {import('./session.js').MeetingState} m */
   _onMeeting(m) {
     const wasHost = this.self.host;
@@ -320,7 +415,7 @@ export class Call extends Emitter {
     const before = new Set(this.lobby.map((w) => w.id));
     /** @type {Waiter[]} */
     const list = await Promise.all(entries.map(async (e) => {
-      const name = e.profile ? await this._openName(e.profile) : '';
+      const name = e.profile ? await this._openName(e.id, e.profile) : '';
       return { id: e.id, name: name || '', nameUnreadable: name === null };
     }));
     this.lobby = list;
@@ -491,6 +586,8 @@ export class Call extends Emitter {
       this.emit('update', p);
     }
     this._samples.clear();
+    this._tracks.clear();
+    this._earlyTrackStates.clear();
     this._reconnectSince = Date.now();
     this._attempt = 0;
     this._setConnection('reconnecting', why);
@@ -588,11 +685,10 @@ export class Call extends Emitter {
     let p = this.participants.get(r.id);
     if (!p) {
       p = {
-        id: r.id, self: false, name: '', nameUnreadable: false, decrypt: this.security.e2ee ? this._earlyStates.get(r.id) || 'unknown' : 'off',
+        id: r.id, self: false, name: '', nameUnreadable: false, decrypt: this.security.e2ee ? 'unknown' : 'off', problem: '', profileRefused: '', videoPending: false, screenPending: false,
         audioMuted: r.audioMuted, videoMuted: r.videoMuted, audio: null, video: null, screen: null, speaking: false, quality: 'unknown',
         handRaised: r.handRaised, host: this.meeting.hosts.includes(r.id),
       };
-      this._earlyStates.delete(r.id);
       this.participants.set(r.id, p);
     }
     p.audioMuted = r.audioMuted;
@@ -602,24 +698,19 @@ export class Call extends Emitter {
     this.emit('update', p);
     if (r.profile && r.profile !== this._profiles.get(r.id)) {
       this._profiles.set(r.id, r.profile);
-      const name = await this._openName(r.profile);
+      const { name, why } = await this.security.receiveProfile(r.id, r.profile);
       if (this.participants.get(r.id) !== p) return;
-      p.name = name === null ? '' : name;
-      p.nameUnreadable = name === null;
+      if (why === 'stale' || why === 'replay') {
+        // An old profile the server kept: the name (if any) stays what it
+        // was, and the page says the server tried.
+        p.profileRefused = why;
+        this._warn('The server sent an old, replayed profile for a participant. It was refused; their media is not shown until they send a fresh one.');
+      } else {
+        p.name = why ? '' : name.slice(0, 64);
+        p.nameUnreadable = !!why;
+        p.profileRefused = '';
+      }
       this.emit('update', p);
-    }
-  }
-
-  /**
-   * @param {string} sealed
-   * @returns {Promise<string|null>} null when it cannot be opened
-   */
-  async _openName(sealed) {
-    try {
-      const v = JSON.parse(await this.security.sealer.open(sealed));
-      return v && typeof v.name === 'string' ? v.name.slice(0, 64) : '';
-    } catch {
-      return null;
     }
   }
 
@@ -630,54 +721,110 @@ export class Call extends Emitter {
     this.participants.delete(id);
     this._profiles.delete(id);
     this._samples.delete(id);
+    this.security.forget(id);
+    for (const [h, t] of this._tracks) if (t.participant === id) this._tracks.delete(h);
     this.emit('remove', { id });
   }
 
   /**
+   * A received track: kept, and rendered only once its frames
+   * authenticate (fail closed: docs/e2ee.md §8).
+   * @param {number} handle
    * @param {string} id
    * @param {string} kind
    * @param {string} source
    * @param {MediaStreamTrack} track
    */
-  _onTrack(id, kind, source, track) {
+  _onTrack(handle, id, kind, source, track) {
     const p = this.participants.get(id);
     if (!p || p.self) return;
-    if (kind === 'audio') p.audio = track;
-    else if (source === 'screen') p.screen = track;
-    else p.video = track;
-    this.emit('update', p);
+    const early = this._earlyTrackStates.get(handle);
+    this._earlyTrackStates.delete(handle);
+    /** @type {RemoteTrack} */
+    const t = { participant: id, kind, source, track, state: this.security.e2ee ? 'unknown' : 'off', reason: '' };
+    if (early && this.security.e2ee) {
+      t.state = early.state === 'ok' ? 'ok' : 'failing';
+      t.reason = early.reason;
+    }
+    this._tracks.set(handle, t);
+    this._render(p);
   }
 
   /**
    * @param {string} id
-   * @param {string} kind
-   * @param {string} source
    * @param {MediaStreamTrack} track
    */
-  _onTrackEnded(id, kind, source, track) {
+  _onTrackEnded(id, track) {
+    for (const [h, t] of this._tracks) if (t.track === track) this._tracks.delete(h);
     const p = this.participants.get(id);
-    if (!p || p.self) return;
-    if (kind === 'audio' && p.audio === track) p.audio = null;
-    else if (source === 'screen' && p.screen === track) p.screen = null;
-    else if (kind === 'video' && p.video === track) p.video = null;
-    else return;
-    this.emit('update', p);
+    if (p && !p.self) this._render(p);
   }
 
   /**
-   * @param {string} id
+   * The E2EE worker's verdict on a track's frames.
+   * @param {number} handle
    * @param {string} state
+   * @param {string} reason
    */
-  _onDecryptState(id, state) {
-    /** @type {DecryptState} */
-    const s = state === 'ok' ? 'ok' : 'failing';
-    const p = this.participants.get(id);
-    if (!p) {
-      this._earlyStates.set(id, s);
+  _onTrackState(handle, state, reason) {
+    const t = this._tracks.get(handle);
+    if (!t) {
+      this._earlyTrackStates.set(handle, { state, reason });
       return;
     }
-    if (p.self || p.decrypt === s) return;
-    p.decrypt = s;
+    t.state = state === 'ok' ? 'ok' : 'failing';
+    t.reason = state === 'ok' ? '' : reason;
+    const p = this.participants.get(t.participant);
+    if (p) this._render(p);
+  }
+
+  /**
+   * Sets what a participant's tiles show from their tracks' states: a
+   * track is rendered only while it authenticates, and the worst problem
+   * is what the tile says.
+   * @param {Participant} p
+   */
+  _render(p) {
+    /** @type {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null, screen: MediaStreamTrack|null}} */
+    const show = { audio: null, video: null, screen: null };
+    const pending = { audio: false, video: false, screen: false };
+    let failing = false;
+    let ok = false;
+    let problem = '';
+    for (const t of this._tracks.values()) {
+      if (t.participant !== p.id) continue;
+      const slot = t.kind === 'audio' ? 'audio' : t.source === 'screen' ? 'screen' : 'video';
+      if (t.state === 'ok' || t.state === 'off') {
+        show[slot] = t.track;
+        ok = true;
+        continue;
+      }
+      pending[slot] = true;
+      if (t.state === 'failing') {
+        failing = true;
+        problem = problem || t.reason || 'auth';
+      }
+    }
+    /** @type {DecryptState} */
+    const decrypt = !this.security.e2ee ? 'off' : failing ? 'failing' : ok ? 'ok' : 'unknown';
+    const videoPending = pending.video && !show.video;
+    const screenPending = pending.screen && !show.screen;
+    if (p.audio === show.audio && p.video === show.video && p.screen === show.screen && p.decrypt === decrypt && p.problem === problem &&
+      p.videoPending === videoPending && p.screenPending === screenPending) return;
+    if (problem === 'replay' || problem === 'injected' || problem === 'invalid') {
+      this._warn(problem === 'replay'
+        ? 'The server replayed media a participant had sent before. It was refused.'
+        : problem === 'injected'
+          ? 'The server sent media frames of its own under a participant’s name. They were refused.'
+          : 'The server sent a track that is not what it announced. It was refused.');
+    }
+    p.audio = show.audio;
+    p.video = show.video;
+    p.screen = show.screen;
+    p.decrypt = decrypt;
+    p.problem = problem;
+    p.videoPending = videoPending;
+    p.screenPending = screenPending;
     this.emit('update', p);
   }
 
@@ -705,14 +852,14 @@ export class Call extends Emitter {
    * @param {string} data
    */
   async _onChat(from, data) {
-    let text = '';
-    let readable = true;
-    try {
-      const v = JSON.parse(await this.security.sealer.open(data));
-      text = v && typeof v.text === 'string' ? v.text : '';
-    } catch {
-      readable = false;
+    const { text, why } = await this.security.receiveChat(from, data);
+    if (why === 'replay' || why === 'unknown-sender') {
+      this._warn(why === 'replay'
+        ? 'The server replayed a chat message. It was refused.'
+        : 'The server relayed a chat message that does not belong to its sender’s current session. It was refused.');
+      return;
     }
+    const readable = why === '';
     const p = this.participants.get(from);
     const msg = { from, name: p ? p.name : '', text, self: false, readable, at: Date.now() };
     this._remember(msg);
@@ -733,7 +880,7 @@ export class Call extends Emitter {
   async sendChat(text) {
     const t = text.trim().slice(0, 4000);
     if (!t || !this.session) return;
-    this.session.sendChat(await this.security.sealer.seal(JSON.stringify({ text: t })));
+    this.session.sendChat(await this.security.sealChat(t));
     this._remember({ from: this.selfId, name: this.self.name, text: t, self: true, readable: true, at: Date.now() });
   }
 
@@ -970,6 +1117,7 @@ export class Call extends Emitter {
     clearTimeout(this._rejoinTimer);
     clearInterval(this._qualityTimer);
     window.removeEventListener('online', this._onOnline);
+    clearInterval(this._profileTimer);
     this._suppressor.stop();
     if (this.self.audio) this.self.audio.stop();
     if (this.self.video) this.self.video.stop();

@@ -1,9 +1,13 @@
 // Parsing and building of meeting links. A link is
 //   /r/<code>#<key>              an end-to-end encrypted room (the default)
 //   /r/<code>?e2ee=off           a room without end-to-end encryption
-// plus options for tests and kiosks: name=<display name>, autojoin=1,
-// e2eepath=auto|script|streams, video=low, simulcast=0|1, noise=off. The key lives only in the fragment, which
-// browsers never send to a server; nothing here puts it anywhere else.
+// plus query options for tests and kiosks: autojoin=1,
+// e2eepath=auto|script|streams, video=low, simulcast=0|1, noise=off, and a
+// display name to prefill, which goes in the fragment only:
+//   /r/<code>?autojoin=1#<key>&name=<percent-encoded name>   (e2ee=off: #name=...)
+// The key and the name live only in the fragment, which browsers never send
+// to a server; nothing here puts them anywhere else. ?name= in the query is
+// not read: a name there would reach the server in the page request.
 // No DOM access: this module also runs under node for tests.
 
 /** @typedef {'auto'|'script'|'streams'} E2EEPath */
@@ -13,7 +17,7 @@
  * @property {string} code room code from the path
  * @property {boolean} e2ee false only for an explicit ?e2ee=off
  * @property {string} key the link key from the fragment ('' if none)
- * @property {string} name display name from ?name= ('' if none)
+ * @property {string} name display name from the fragment's name= ('' if none)
  * @property {boolean} autojoin join without the pre-join screen
  * @property {E2EEPath} e2eePath which Encoded Transform API to use
  * @property {boolean} lowVideo send small, slow video (?video=low): tests on small machines, poor links
@@ -38,7 +42,7 @@ export function parseRoomLink(loc) {
     code: m[1],
     e2ee: q.get('e2ee') !== 'off',
     key: keyFromHash(loc.hash),
-    name: (q.get('name') || '').trim().slice(0, 64),
+    name: nameFromHash(loc.hash),
     autojoin: q.get('autojoin') === '1' || q.get('autojoin') === 'true',
     e2eePath: path === 'script' || path === 'streams' ? path : 'auto',
     lowVideo: q.get('video') === 'low',
@@ -48,17 +52,49 @@ export function parseRoomLink(loc) {
 }
 
 /**
- * The key from a fragment: "#<key>" or "#key=<key>". Returns '' when absent
- * or malformed, so a half-copied link is caught before joining.
+ * The key from a fragment: its first &-separated field, "<key>" or
+ * "key=<key>" (base64url has no "&"). Returns '' when absent or malformed,
+ * so a half-copied link is caught before joining.
  * @param {string} hash
  * @returns {string}
  */
 export function keyFromHash(hash) {
   let h = hash.startsWith('#') ? hash.slice(1) : hash;
-  // A host link adds "&host=<host key>" after the key (host.js).
+  // A host link adds "&host=<host key>" after the key (host.js), a
+  // prefilled link "&name=<name>".
   h = h.split('&')[0];
   if (h.startsWith('key=')) h = h.slice(4);
   return KEY.test(h) ? h : '';
+}
+
+/**
+ * The display name from a fragment's "name=" field (percent-encoded), ''
+ * when there is none or it does not decode.
+ * @param {string} hash
+ * @returns {string}
+ */
+export function nameFromHash(hash) {
+  const fields = (hash.startsWith('#') ? hash.slice(1) : hash).split('&');
+  const f = fields.find((x) => x.startsWith('name='));
+  if (!f) return '';
+  try {
+    return decodeURIComponent(f.slice(5).replace(/\+/g, ' ')).trim().slice(0, 64);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The fragment of a prefilled join link: the key (if any) and the name.
+ * @param {string} key '' in rooms without encryption
+ * @param {string} name
+ * @returns {string} "#<key>&name=<name>", "#name=<name>" or "#<key>"
+ */
+export function joinFragment(key, name) {
+  const fields = [];
+  if (key) fields.push(key);
+  if (name) fields.push('name=' + encodeURIComponent(name));
+  return fields.length ? '#' + fields.join('&') : '';
 }
 
 /**

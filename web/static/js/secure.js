@@ -15,21 +15,37 @@ export const E2EE_BASE = '/e2ee/';
 /** @typedef {typeof import('../../../e2ee-client/e2ee.js')} E2EEModule */
 
 /**
- * Seals and opens display names and chat text.
- * @typedef {object} Sealer
- * @property {(text: string) => Promise<string>} seal
- * @property {(sealed: string) => Promise<string>} open throws when the text cannot be decrypted
+ * Why a received profile or chat message was not shown: '' (shown),
+ * "unreadable" (does not open: another key, or moved to another sender or
+ * kind by the server), "stale" (a profile whose time is far from ours: a
+ * recording), "replay" (seen before, or older than one seen), "unknown-sender"
+ * (chat from a join whose profile we do not hold).
+ * @typedef {''|'unreadable'|'stale'|'replay'|'unknown-sender'} Refusal
+ */
+
+/**
+ * @typedef {object} MediaTransforms
+ * @property {() => RTCConfiguration} peerConnectionConfig extra settings both connections are created with
+ * @property {(sender: RTCRtpSender, o: {source: string, kind: string}) => void} attachSender
+ * @property {(receiver: RTCRtpReceiver, o: {kind: string}) => number} attachReceiver first thing for every receiver; throws if it cannot be protected
+ * @property {(handle: number, b: {senderId: string, source: string}|null) => boolean} bindReceiver false: refused, its frames are dropped
  */
 
 /**
  * Everything an encrypted (or explicitly unencrypted) room needs.
  * @typedef {object} RoomSecurity
  * @property {boolean} e2ee
- * @property {Sealer} sealer
- * @property {import('./session.js').MediaTransforms|null} transforms
+ * @property {MediaTransforms|null} transforms
  * @property {string} safetyCode '' in rooms without encryption
  * @property {string} path the Encoded Transform API in use ('' without encryption)
- * @property {(fn: (senderId: string, state: string) => void) => void} onDecryptState
+ * @property {(selfId: string) => void} startJoin a new join: fresh join salt, counters from 0
+ * @property {(name: string) => Promise<string>} sealProfile
+ * @property {(text: string) => Promise<string>} sealChat
+ * @property {(from: string, sealed: string) => Promise<{name: string, why: Refusal}>} receiveProfile
+ * @property {(from: string, sealed: string) => Promise<{text: string, why: Refusal}>} receiveChat
+ * @property {() => void} expirePeers stops accepting media of senders whose profile went stale
+ * @property {(id: string) => void} forget
+ * @property {(fn: (handle: number, state: string, reason: string) => void) => void} onDecryptState
  * @property {() => void} close
  */
 
@@ -92,23 +108,48 @@ export async function mediaEncryptionSupport(path) {
   return 'createEncodedStreams' in RTCRtpSender.prototype ? 'streams' : null;
 }
 
-/** @returns {Sealer} */
-export function plainSealer() {
+/**
+ * @param {string} text
+ * @param {string} field
+ * @returns {string|null} the string field of a JSON object, or null
+ */
+function field(text, field) {
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v[field] === 'string' ? v[field] : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @returns {RoomSecurity} names and chat in clear JSON, no media transforms */
+export function plainSecurity() {
   return {
-    seal: async (text) => text,
-    open: async (text) => text,
+    e2ee: false, transforms: null, safetyCode: '', path: '',
+    startJoin: () => {},
+    sealProfile: async (name) => JSON.stringify({ name }),
+    sealChat: async (text) => JSON.stringify({ text }),
+    receiveProfile: async (_from, s) => {
+      const name = field(s, 'name');
+      return name === null ? { name: '', why: 'unreadable' } : { name, why: '' };
+    },
+    receiveChat: async (_from, s) => {
+      const text = field(s, 'text');
+      return text === null ? { text: '', why: 'unreadable' } : { text, why: '' };
+    },
+    expirePeers: () => {}, forget: () => {}, onDecryptState: () => {}, close: () => {},
   };
 }
 
 /**
- * Sets up the room's security: key derivation, media transforms, sealing.
+ * Sets up the room's security: key derivation, media transforms, sealing
+ * bound to our id and join (docs/e2ee.md §5), and the freshness and replay
+ * checks of what others send (§5.1).
  * @param {{code: string, e2ee: boolean, key: string, path: E2EEPath}} o
  * @returns {Promise<RoomSecurity>}
  */
 export async function roomSecurity(o) {
-  if (!o.e2ee) {
-    return { e2ee: false, sealer: plainSealer(), transforms: null, safetyCode: '', path: '', onDecryptState: () => {}, close: () => {} };
-  }
+  if (!o.e2ee) return plainSecurity();
   if (!o.key) {
     throw new SecurityError('no-key', 'This meeting is end-to-end encrypted, but the link has no key. Ask for the full invite link: it ends with "#" and the key.');
   }
@@ -128,24 +169,88 @@ export async function roomSecurity(o) {
   }
   const roomKeys = e2ee.keys;
   if (!roomKeys) throw new SecurityError('library', 'The encryption library did not keep the room keys. Reload the page to try again.');
-  /** @type {Array<(senderId: string, state: string) => void>} */
+  /** @type {Array<(handle: number, state: string, reason: string) => void>} */
   const listeners = [];
-  e2ee.onstate = (senderId, state) => {
-    for (const fn of listeners) fn(senderId, state);
+  e2ee.onstate = (handle, state, reason) => {
+    for (const fn of listeners) fn(handle, state, reason);
+  };
+  const peers = new mod.PeerRegistry();
+  /** Our side of the current join. */
+  let me = { senderId: '', salt: mod.newJoinSalt(), counter: 0 };
+  /** Senders whose media the worker accepts now. */
+  const accepted = new Set();
+  /**
+   * @param {'profile'|'chat'} kind
+   * @param {string} text
+   */
+  const sealAs = (kind, text) => {
+    if (!me.senderId) return Promise.reject(new Error('meet: sealing before joining'));
+    return mod.seal(roomKeys, { senderId: me.senderId, salt: me.salt, kind, counter: me.counter++ }, text);
+  };
+  /**
+   * @param {string} from
+   * @param {'profile'|'chat'} kind
+   * @param {string} sealed
+   */
+  const openAs = async (from, kind, sealed) => {
+    try {
+      return await mod.open(roomKeys, { from, kind }, sealed);
+    } catch {
+      return null;
+    }
   };
   return {
     e2ee: true,
-    sealer: {
-      seal: (text) => mod.seal(roomKeys, text),
-      open: (sealed) => mod.open(roomKeys, sealed),
-    },
     transforms: {
       peerConnectionConfig: () => e2ee.peerConnectionConfig(),
-      attachSender: (s, a) => e2ee.attachSender(s, { senderId: a.senderId, kind: mediaKind(a.kind) }),
-      attachReceiver: (r, a) => e2ee.attachReceiver(r, { senderId: a.senderId, kind: mediaKind(a.kind) }),
+      attachSender: (s, a) => e2ee.attachSender(s, { source: /** @type {any} */ (a.source), kind: mediaKind(a.kind) }),
+      attachReceiver: (r, a) => e2ee.attachReceiver(r, { kind: a.kind }),
+      bindReceiver: (h, b) => e2ee.bindReceiver(h, b),
     },
     safetyCode: await roomKeys.safetyCode(),
     path: e2ee.path,
+    startJoin: (selfId) => {
+      me = { senderId: selfId, salt: mod.newJoinSalt(), counter: 0 };
+      e2ee.setSelf(selfId, me.salt);
+    },
+    sealProfile: (name) => sealAs('profile', JSON.stringify({ name, ts: Date.now() })),
+    sealChat: (text) => sealAs('chat', JSON.stringify({ text })),
+    receiveProfile: async (from, sealed) => {
+      const m = await openAs(from, 'profile', sealed);
+      let ts = NaN;
+      try {
+        ts = m ? Number(JSON.parse(m.text).ts) : NaN;
+      } catch {
+        // not JSON: refused below as unreadable
+      }
+      const name = m ? field(m.text, 'name') : null;
+      if (!m || name === null) return { name: '', why: 'unreadable' };
+      const why = peers.acceptProfile(from, m, ts, Date.now());
+      if (why) return { name: '', why: why === 'unknown-sender' ? 'unreadable' : why };
+      e2ee.setPeer(from, peers.saltOf(from, Date.now()));
+      accepted.add(from);
+      return { name, why: '' };
+    },
+    receiveChat: async (from, sealed) => {
+      const m = await openAs(from, 'chat', sealed);
+      const text = m ? field(m.text, 'text') : null;
+      if (!m || text === null) return { text: '', why: 'unreadable' };
+      const why = peers.acceptChat(from, m);
+      return why ? { text: '', why } : { text, why: '' };
+    },
+    expirePeers: () => {
+      const now = Date.now();
+      for (const id of [...accepted]) {
+        if (peers.saltOf(id, now)) continue;
+        accepted.delete(id);
+        e2ee.setPeer(id, null);
+      }
+    },
+    forget: (id) => {
+      peers.forget(id);
+      accepted.delete(id);
+      e2ee.forget(id);
+    },
     onDecryptState: (fn) => listeners.push(fn),
     close: () => e2ee.close(),
   };

@@ -16,6 +16,21 @@ import { announced, cameraEncodings, captureConstraints, tierFor, SCREEN } from 
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Participant ids the client accepts from the server: what the E2EE
+ * library can name (docs/e2ee.md §3). Anything else the server announces
+ * is refused before use.
+ */
+export const PARTICIPANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** @param {unknown} id */
+export function validId(id) {
+  return typeof id === 'string' && PARTICIPANT_ID.test(id);
+}
+
+/** Track sources, and the kind of media each one is. */
+export const SOURCE_KIND = /** @type {Record<string, string>} */ ({ microphone: 'audio', camera: 'video', screen: 'video' });
+
 /** Redirects to another node followed per join (multi-node mode). */
 export const MAX_REDIRECTS = 3;
 
@@ -73,12 +88,14 @@ export const MAX_REDIRECTS = 3;
 
 /**
  * Where end-to-end encryption plugs in. Every sender and receiver of both
- * connections is passed through; senderId is the participant id whose key
- * encrypts the frames (our own for senders, the publisher's for receivers).
+ * connections is passed through. A receiver is attached first thing,
+ * whatever the server announced, then bound to the publisher and source
+ * it carries; one that cannot be attached or bound is never shown.
  * @typedef {object} MediaTransforms
  * @property {() => RTCConfiguration} peerConnectionConfig extra settings both connections are created with
- * @property {(sender: RTCRtpSender, o: {senderId: string, kind: string}) => void} attachSender
- * @property {(receiver: RTCRtpReceiver, o: {senderId: string, kind: string}) => void} attachReceiver
+ * @property {(sender: RTCRtpSender, o: {source: string, kind: string}) => void} attachSender
+ * @property {(receiver: RTCRtpReceiver, o: {kind: string}) => number} attachReceiver
+ * @property {(handle: number, b: {senderId: string, source: string}|null) => boolean} bindReceiver
  */
 
 /**
@@ -141,7 +158,8 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
  * @property {Remote} participant-joined
  * @property {Remote} participant-updated
  * @property {{id: string}} participant-left
- * @property {{participant: string, kind: string, source: string, track: MediaStreamTrack, receiver: RTCRtpReceiver}} track
+ * @property {{participant: string, kind: string, source: string, track: MediaStreamTrack, receiver: RTCRtpReceiver, handle: number}} track
+ * @property {{what: string}} refused something the server announced was invalid and is ignored
  * @property {{participant: string, kind: string, source: string, track: MediaStreamTrack}} track-ended
  * @property {{mid: string, active: string[]}} layers
  * @property {{from: string, data: string}} chat
@@ -223,6 +241,11 @@ export class Session extends Emitter {
    */
   async join(media) {
     const welcome = await this._connectFollowing();
+    if (!validId(welcome.id)) {
+      this._shutdown('');
+      throw new JoinError('bad-welcome', 'The server gave this browser an invalid participant id.');
+    }
+    welcome.participants = (welcome.participants || []).filter((p) => this._valid(p && p.id, 'participant id'));
     this.id = welcome.id;
     this.e2ee = welcome.e2ee;
     const iceServers = welcome.iceServers && welcome.iceServers.length ? welcome.iceServers : this._cfg.iceServers || [];
@@ -352,8 +375,8 @@ export class Session extends Emitter {
     this._sources.set(audio, 'microphone');
     this._sources.set(video, 'camera');
     if (t) {
-      t.attachSender(audio.sender, { senderId: this.id, kind: 'audio' });
-      t.attachSender(video.sender, { senderId: this.id, kind: 'video' });
+      t.attachSender(audio.sender, { source: 'microphone', kind: 'audio' });
+      t.attachSender(video.sender, { source: 'camera', kind: 'video' });
     }
     this._offerPub();
   }
@@ -389,7 +412,7 @@ export class Session extends Emitter {
       direction: 'sendonly', streams: [new MediaStream([track])],
       sendEncodings: [{ maxBitrate: SCREEN.maxBitrate, maxFramerate: SCREEN.frameRate }],
     });
-    if (this._cfg.transforms) this._cfg.transforms.attachSender(tr.sender, { senderId: this.id, kind: 'video' });
+    if (this._cfg.transforms) this._cfg.transforms.attachSender(tr.sender, { source: 'screen', kind: 'video' });
     this._screen = tr;
     this._sources.set(tr, 'screen');
     this._offerPub();
@@ -531,23 +554,49 @@ export class Session extends Emitter {
     return pending;
   }
 
-  /** @param {RTCTrackEvent} ev */
+  /**
+   * Reports and refuses something invalid the server announced.
+   * @param {unknown} id
+   * @param {string} what
+   * @returns {boolean} whether id is valid
+   */
+  _valid(id, what) {
+    if (validId(id)) return true;
+    this.emit('refused', { what });
+    return false;
+  }
+
+  /**
+   * A receiver appeared. It is put behind the decrypt transform before
+   * anything else, so no frame reaches a decoder unchecked; then it is
+   * bound to the publisher and source the server announced. A track whose
+   * receiver cannot be protected, or whose publisher or source is invalid,
+   * stays bound to nothing (its frames are dropped) and is not shown.
+   * @param {RTCTrackEvent} ev
+   */
   _onTrack(ev) {
     const track = ev.track;
-    const participant = ev.streams.length > 0 ? ev.streams[0].id : this._publisherOf(track.id);
-    if (!participant) return;
-    const source = this._sourceOf(participant, track);
-    // Attach first: with Encoded Transforms the frames must not reach the
-    // decoder before the receiver is hooked up.
-    if (this._cfg.transforms) {
+    const t = this._cfg.transforms;
+    let handle = 0;
+    if (t) {
       try {
-        this._cfg.transforms.attachReceiver(ev.receiver, { senderId: participant, kind: track.kind });
+        handle = t.attachReceiver(ev.receiver, { kind: track.kind });
       } catch (err) {
-        // A receiver the server reuses for another publisher cannot be
-        // re-attached on every Encoded Transform API; its frames then stay
-        // undecryptable and the UI shows that, so carry on.
-        console.error('meet: attaching decryption for', participant, 'failed:', err);
+        console.error('meet: cannot protect a received track, refusing it:', err);
+        this.emit('refused', { what: 'track that cannot be decrypted here' });
+        return;
       }
+    }
+    const participant = ev.streams.length > 0 ? ev.streams[0].id : this._publisherOf(track.id);
+    const source = this._sourceOf(participant, track);
+    const valid = this._valid(participant, 'track publisher') && SOURCE_KIND[source] === track.kind;
+    if (t && !t.bindReceiver(handle, valid ? { senderId: participant, source } : null)) {
+      if (valid) this.emit('refused', { what: 'track' });
+      return;
+    }
+    if (!valid) {
+      this.emit('refused', { what: 'track source' });
+      return;
     }
     this._receivers.set(ev.receiver, { participant, kind: track.kind, source });
     const ended = () => {
@@ -566,7 +615,7 @@ export class Session extends Emitter {
       };
       stream.addEventListener('removetrack', removed);
     }
-    this.emit('track', { participant, kind: track.kind, source, track, receiver: ev.receiver });
+    this.emit('track', { participant, kind: track.kind, source, track, receiver: ev.receiver, handle });
   }
 
   /**
@@ -580,7 +629,7 @@ export class Session extends Emitter {
   _sourceOf(participant, track) {
     const r = this.remotes.get(participant);
     const info = r && r.tracks.get(track.id);
-    if (info && info.source) return info.source;
+    if (info && info.source) return String(info.source);
     return track.kind === 'audio' ? 'microphone' : 'camera';
   }
 
@@ -906,13 +955,16 @@ const HANDLERS = {
     if (msg.pc === 'pub' || msg.pc === 'sub') this._addCandidate(msg.pc, msg.candidate || null);
   },
   'participant-joined'(msg) {
+    if (!msg.participant || !this._valid(msg.participant.id, 'participant id')) return;
     this.emit('participant-joined', this._upsert(msg.participant));
     void this.setRoomSize(this.remotes.size + 1);
   },
   'participant-updated'(msg) {
+    if (!msg.participant || !this._valid(msg.participant.id, 'participant id')) return;
     this.emit('participant-updated', this._upsert(msg.participant));
   },
   'participant-left'(msg) {
+    if (!validId(msg.id)) return;
     const id = String(msg.id);
     this.remotes.delete(id);
     for (const [rcv, meta] of this._receivers) if (meta.participant === id) this._receivers.delete(rcv);
@@ -921,6 +973,7 @@ const HANDLERS = {
   },
   'track-published'(msg) {
     const t = /** @type {TrackInfo} */ (msg.track);
+    if (!t || !this._valid(t.participant, 'track publisher')) return;
     const r = this.remotes.get(t.participant);
     if (r) r.tracks.set(t.id, t);
   },
@@ -929,10 +982,11 @@ const HANDLERS = {
     if (r) r.tracks.delete(String(msg.id));
   },
   chat(msg) {
-    this.emit('chat', { from: String(msg.from || ''), data: String(msg.data || '') });
+    if (!this._valid(msg.from, 'chat sender')) return;
+    this.emit('chat', { from: String(msg.from), data: String(msg.data || '') });
   },
   speakers(msg) {
-    this.emit('speakers', { ids: Array.isArray(msg.ids) ? msg.ids.map(String) : [] });
+    this.emit('speakers', { ids: Array.isArray(msg.ids) ? msg.ids.filter(validId) : [] });
   },
   layers(msg) {
     const mid = String(msg.mid);

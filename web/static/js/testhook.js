@@ -44,7 +44,7 @@ export function installTestHook(state) {
       const c = state.call;
       if (!c) return [];
       return [...c.participants.values()].filter((p) => !p.self).map((p) => ({
-        id: p.id, name: p.name, nameUnreadable: p.nameUnreadable, decryptState: p.decrypt,
+        id: p.id, name: p.name, nameUnreadable: p.nameUnreadable, decryptState: p.decrypt, problem: p.problem, profileRefused: p.profileRefused,
         audioMuted: p.audioMuted, videoMuted: p.videoMuted, hasVideo: !!p.video, hasAudio: !!p.audio,
         hasScreen: !!p.screen, speaking: p.speaking, quality: p.quality,
         host: p.host, handRaised: p.handRaised,
@@ -67,7 +67,7 @@ export function installTestHook(state) {
       return { mode: el ? /** @type {HTMLElement} */ (el).dataset.mode || 'grid' : 'none', stage: stage ? /** @type {HTMLElement} */ (stage).dataset.key || '' : '' };
     },
     /** Chat as shown: sender name, text, whether it could be decrypted. */
-    messages: () => (state.call ? state.call.messages.map((m) => ({ from: m.from, name: m.name, text: m.text, self: m.self, readable: m.readable })) : []),
+    messages: () => (state.call ? state.call.messages.map((m) => ({ from: m.from, name: m.name, text: m.text, self: m.self, readable: m.readable, system: !!m.system })) : []),
   };
   /** @type {any} */ (window).meetTest = hook;
 }

@@ -232,8 +232,10 @@ export function renderCall(root, call, link) {
   const sentSizes = new Map();
   /** @param {Tile} t */
   const reportSize = (t) => {
-    const r = t.video.getBoundingClientRect();
-    const hidden = document.hidden || r.width === 0 || r.height === 0 || t.el.classList.contains('no-video');
+    // A tile whose video is pending (not authenticated yet) reports its own
+    // size: its video element is hidden, but the frames must keep coming.
+    const r = (t.pending ? t.el : t.video).getBoundingClientRect();
+    const hidden = document.hidden || r.width === 0 || r.height === 0 || (t.el.classList.contains('no-video') && !t.pending);
     const w = hidden ? 0 : Math.round(r.width * devicePixelRatio);
     const hh = hidden ? 0 : Math.round(r.height * devicePixelRatio);
     const sz = w + 'x' + hh + '@' + call.selfId;
@@ -264,7 +266,7 @@ export function renderCall(root, call, link) {
   const ensureTile = (p, screen) => {
     const key = (p.self ? 'self' : p.id) + (screen ? ':screen' : '');
     let t = tiles.get(key);
-    const want = screen ? !!p.screen : true;
+    const want = screen ? !!p.screen || p.screenPending : true;
     if (!want) {
       if (t) dropTile(key);
       return;

@@ -33,11 +33,11 @@ export class ChatPanel {
    * @param {ChatMessage} m
    * @param {string} [encryptedNote] how to describe a message that could not be decrypted
    */
-  add(m, encryptedNote = 'Message cannot be decrypted — different key?') {
+  add(m, encryptedNote = 'Message refused: it cannot be decrypted as coming from this person (a different key, or changed by the server)') {
     this.empty.hidden = true;
     const time = new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    const who = m.self ? 'You' : m.name || 'Unknown';
-    const li = h('li', { class: 'chat-msg' + (m.self ? ' self' : '') + (m.readable ? '' : ' unreadable') },
+    const who = m.system ? '⚠ Security warning' : m.self ? 'You' : m.name || 'Unknown';
+    const li = h('li', { class: 'chat-msg' + (m.self ? ' self' : '') + (m.readable ? '' : ' unreadable') + (m.system ? ' system' : '') },
       h('div', { class: 'chat-meta' }, h('span', { class: 'chat-from', text: who }), h('time', { text: time })),
       h('p', { class: 'chat-text', text: m.readable ? m.text : encryptedNote }));
     this.list.append(li);

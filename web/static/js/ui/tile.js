@@ -8,6 +8,33 @@ import { setSpeaker } from '../devices.js';
 
 /** @typedef {import('../call.js').Participant} Participant */
 
+/**
+ * What a tile says when a participant's media is refused, by the E2EE
+ * worker's drop reason (docs/e2ee.md §8): a title and what it means.
+ * @type {Record<string, [string, string]>}
+ */
+const PROBLEM_TEXT = {
+  key: ['Cannot decrypt — different key?', 'This person joined with a different link key. Compare safety codes and share the invite link again.'],
+  replay: ['Replayed media refused', 'The server sent frames this person had sent before. Nothing of it is shown or played.'],
+  injected: ['Muted by the server', 'The server sent frames that are not from this person. Nothing of it is played.'],
+  unverified: ['Not verified', 'No fresh sealed profile of this person: their media cannot be checked as theirs now, so it is not shown.'],
+  invalid: ['Media refused', 'The server sent a track that is not valid encrypted media of this person. Nothing of it is shown or played.'],
+};
+
+/**
+ * @param {Participant} p
+ * @returns {[string, string]}
+ */
+function problemText(p) {
+  const r = p.problem;
+  if (r === 'replay' || r === 'injected') return PROBLEM_TEXT[r];
+  if (r === 'unverified') return p.nameUnreadable ? PROBLEM_TEXT.key : PROBLEM_TEXT.unverified;
+  // A name we could read means we hold the key: frames that still fail
+  // were not what the server announced (moved, relabelled).
+  if (r === 'auth' || r === 'unknown-key') return p.nameUnreadable || !p.name ? PROBLEM_TEXT.key : PROBLEM_TEXT.invalid;
+  return PROBLEM_TEXT.invalid;
+}
+
 const QUALITY_TEXT = { good: 'Good connection', fair: 'Unstable connection', poor: 'Poor connection', unknown: 'Connection quality unknown' };
 
 export class Tile {
@@ -33,10 +60,9 @@ export class Tile {
     this.handEl = h('span', { class: 'tile-hand', title: 'Hand raised', role: 'img', 'aria-label': 'Hand raised' }, icon('hand'));
     this.pinBtn = h('button', { class: 'tile-pin', type: 'button' }, icon('pin'));
     this.pinBtn.addEventListener('click', () => o.onPin(this.key));
-    this.alert = h('div', { class: 'tile-alert', role: 'status' },
-      icon('lockBroken'),
-      h('strong', { text: 'Cannot decrypt — different key?' }),
-      h('span', { text: 'This person joined with a different link key. Compare safety codes and share the invite link again.' }));
+    this.alertTitle = h('strong', { text: PROBLEM_TEXT.key[0] });
+    this.alertText = h('span', { text: PROBLEM_TEXT.key[1] });
+    this.alert = h('div', { class: 'tile-alert', role: 'status' }, icon('lockBroken'), this.alertTitle, this.alertText);
     this.el = h('div', { class: 'tile' + (this.screen ? ' screen' : ''), 'data-id': p.id, 'data-key': this.key, role: 'group' },
       this.video, this.avatar, this.alert,
       h('div', { class: 'tile-label' }, this.screen ? null : this.handEl, this.screen ? icon('screen') : this.micEl, this.nameEl, this.screen ? null : this.qualityEl),
@@ -47,6 +73,7 @@ export class Tile {
     /** @type {MediaStreamTrack|null} */
     this._audioTrack = null;
     this.pinned = false;
+    this.pending = false;
     this.update(p);
   }
 
@@ -70,9 +97,20 @@ export class Tile {
     this.el.classList.toggle('decrypt-failing', failing);
     this.el.classList.toggle('speaking', !this.screen && p.speaking && !p.audioMuted);
     this.alert.hidden = !failing;
+    if (failing) {
+      const [title, text] = problemText(p);
+      this.alertTitle.textContent = title;
+      this.alertText.textContent = text;
+      this.el.dataset.problem = p.problem;
+    } else {
+      delete this.el.dataset.problem;
+    }
     const track = this.screen ? p.screen : p.video;
     const showVideo = !!track && (this.screen || !p.videoMuted) && !failing;
     this.el.classList.toggle('no-video', !showVideo);
+    // A track that arrived but does not authenticate (yet) is not shown,
+    // but the server must keep sending it, or it never can.
+    this.pending = !showVideo && (this.screen ? p.screenPending : p.videoPending && !p.videoMuted);
     if (track !== this._videoTrack) {
       this._videoTrack = track;
       this.video.srcObject = track ? new MediaStream([track]) : null;
