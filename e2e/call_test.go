@@ -145,15 +145,7 @@ func (m *member) chat(t *testing.T, text string) {
 // carry on; a tab with another key decodes nothing and says so while the
 // others are unaffected.
 func TestCall(t *testing.T) {
-	requireBrowser(t)
-	leaks := goroutineBaseline()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	srv := startServer(t)
-	bctx, closeBrowser := context.WithCancel(ctx)
-	b := newBrowser(t, bctx)
-	code := newRoom(t, srv)
-	key := newKey(t)
+	srv, b, code, key, closeBrowser, leaks := newCall(t, 90*time.Second)
 	shots := screenshotDir()
 	start := time.Now()
 	phase := func(name string) { t.Logf("%5.1fs %s", time.Since(start).Seconds(), name) }
@@ -224,16 +216,8 @@ func TestCall(t *testing.T) {
 // key exchange media and chat; a third with another key decodes no frame,
 // reads no name or chat and shows "cannot decrypt" for both.
 func TestE2EEStreams(t *testing.T) {
-	requireBrowser(t)
 	const path = "streams"
-	leaks := goroutineBaseline()
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
-	defer cancel()
-	srv := startServer(t)
-	bctx, closeBrowser := context.WithCancel(ctx)
-	b := newBrowser(t, bctx)
-	code := newRoom(t, srv)
-	key := newKey(t)
+	srv, b, code, key, closeBrowser, leaks := newCall(t, 80*time.Second)
 
 	ann := join(t, b, "Ann", joinURL(srv, code, "Ann", key, path))
 	bob := join(t, b, "Bob", joinURL(srv, code, "Bob", key, path))
@@ -323,6 +307,21 @@ func checkWrongKey(t *testing.T, eve, ann, bob *member) {
 	if s := ann.stats(t)[bob.id]; s.DecryptState != "ok" {
 		t.Errorf("Ann's view of Bob became %q after Eve joined", s.DecryptState)
 	}
+}
+
+// newCall starts what a browser call test needs: a server, a browser (its
+// context and how to close it), a room code and key, and the goroutine
+// baseline endCall checks; everything ends within d.
+func newCall(t *testing.T, d time.Duration) (srv *testServer, b context.Context, code, key string, closeBrowser func(), leaks leakCheck) {
+	t.Helper()
+	requireBrowser(t)
+	leaks = goroutineBaseline()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	srv = startServer(t)
+	bctx, closeB := context.WithCancel(ctx)
+	b = newBrowser(t, bctx)
+	return srv, b, newRoom(t, srv), newKey(t), closeB, leaks
 }
 
 // endCall finishes a browser call test: the room key must not have reached

@@ -41,9 +41,9 @@ type vectors struct {
 		Decrypted string `json:"decrypted"`
 	} `json:"frames"`
 	Tampered []struct {
-		Name    string `json:"name"`
-		LinkKey string `json:"link_key"`
-		Room    string `json:"room"`
+		Name     string `json:"name"`
+		LinkKey  string `json:"link_key"`
+		Room     string `json:"room"`
 		Sender   string `json:"sender"`
 		Source   string `json:"source"`
 		JoinSalt string `json:"join_salt"`

@@ -329,6 +329,14 @@ export class Call extends Emitter {
     on('participant-left', ({ id }) => this._onLeft(id));
     on('track', (t) => this._onTrack(t.handle, t.participant, t.kind, t.source, t.track));
     on('track-ended', (t) => this._onTrackEnded(t.participant, t.track));
+    on('track-source', ({ handle, source }) => {
+      const t = this._tracks.get(handle);
+      if (!t) return;
+      t.source = source;
+      t.state = this.security.e2ee ? 'unknown' : 'off';
+      const p = this.participants.get(t.participant);
+      if (p) this._render(p);
+    });
     on('chat', (m) => void this._onChat(m.from, m.data));
     on('speakers', ({ ids }) => this._onSpeakers(ids));
     on('error', (e) => {

@@ -160,6 +160,7 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
  * @property {{id: string}} participant-left
  * @property {{participant: string, kind: string, source: string, track: MediaStreamTrack, receiver: RTCRtpReceiver, handle: number}} track
  * @property {{what: string}} refused something the server announced was invalid and is ignored
+ * @property {{handle: number, source: string}} track-source a track's source was announced after the track arrived
  * @property {{participant: string, kind: string, source: string, track: MediaStreamTrack}} track-ended
  * @property {{mid: string, active: string[]}} layers
  * @property {{from: string, data: string}} chat
@@ -209,7 +210,7 @@ export class Session extends Emitter {
     this._sub = null;
     /** Negotiation steps per connection run one at a time, in arrival order. */
     this._queue = { pub: Promise.resolve(), sub: Promise.resolve() };
-    /** @type {Map<RTCRtpReceiver, {participant: string, kind: string, source: string}>} */
+    /** @type {Map<RTCRtpReceiver, {participant: string, kind: string, source: string, handle: number}>} */
     this._receivers = new Map();
     /** @type {{audio: RTCRtpSender|null, video: RTCRtpSender|null}} */
     this._senders = { audio: null, video: null };
@@ -598,7 +599,7 @@ export class Session extends Emitter {
       this.emit('refused', { what: 'track source' });
       return;
     }
-    this._receivers.set(ev.receiver, { participant, kind: track.kind, source });
+    this._receivers.set(ev.receiver, { participant, kind: track.kind, source, handle });
     const ended = () => {
       const cur = this._receivers.get(ev.receiver);
       if (cur && cur.participant === participant) this._receivers.delete(ev.receiver);
@@ -976,6 +977,19 @@ const HANDLERS = {
     if (!t || !this._valid(t.participant, 'track publisher')) return;
     const r = this.remotes.get(t.participant);
     if (r) r.tracks.set(t.id, t);
+    // Announced after its track arrived (the protocol allows either
+    // order): bind the receiver to the announced source now.
+    for (const [rcv, meta] of this._receivers) {
+      if (rcv.track.id !== t.id || meta.participant !== t.participant || meta.source === t.source) continue;
+      if (SOURCE_KIND[String(t.source)] !== meta.kind) {
+        this.emit('refused', { what: 'track source' });
+        if (this._cfg.transforms) this._cfg.transforms.bindReceiver(meta.handle, null);
+        continue;
+      }
+      meta.source = String(t.source);
+      if (this._cfg.transforms) this._cfg.transforms.bindReceiver(meta.handle, { senderId: meta.participant, source: meta.source });
+      this.emit('track-source', { handle: meta.handle, source: meta.source });
+    }
   },
   'track-unpublished'(msg) {
     const r = this.remotes.get(String(msg.participant));
