@@ -253,9 +253,13 @@ func hostileCall(t *testing.T, b context.Context, rk *e2ee.RoomKey, m clearMedia
 			track("evil-audio", "audio", "microphone", audioOf(m, clearA)),
 		}},
 		{id: replayID, profile: rep.profile("Rita", now), tracks: []*fakeTrack{
-			// 3 s of genuine media, then those frames again from 5 s on.
-			track("replay-video", "video", "camera", replaying(videoOf(m, rep.video(e2ee.SourceCamera)), 45, 75)),
-			track("replay-audio", "audio", "microphone", replaying(audioOf(m, rep.audio()), 150, 250)),
+			// Genuine media, then its first frames again once they are
+			// more than a replay window (128 frames) old: 6 s in, video at
+			// 30 frames/s. (A frame the receiver never got, say one sent
+			// before it connected, is accepted once if it arrives within
+			// the window: docs/e2ee.md §4.1.)
+			{id: "replay-video", kind: "video", source: "camera", every: time.Second / 30, next: replaying(videoOf(m, rep.video(e2ee.SourceCamera)), 45, 180)},
+			track("replay-audio", "audio", "microphone", replaying(audioOf(m, rep.audio()), 150, 300)),
 		}},
 		{id: ghostID, profile: ghost.profile("Gus", now.Add(-time.Hour)), tracks: []*fakeTrack{
 			track("ghost-video", "video", "camera", videoOf(m, ghost.video(e2ee.SourceCamera))),
