@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"errors"
 	"net/netip"
 	"sync/atomic"
 
@@ -25,12 +24,6 @@ type egress struct {
 	dst     atomic.Pointer[netip.AddrPort] // nil: no path on the UDP socket
 	batches *batchPool
 }
-
-// errNoPath is returned for a packet of a track already sent sealed
-// when the connection has left the UDP socket (ICE moved to TCP): Pion's
-// SRTP context has not followed the track's rollover counter, so the
-// packet is dropped rather than sent through it.
-var errNoPath = errors.New("sfu: no UDP path for sealed track")
 
 // settings returns se with the hooks that capture the DTLS secrets of
 // this one connection.

@@ -13,3 +13,9 @@ var (
 	ErrNotNegotiating  = errors.New("sfu: no offer is waiting for an answer")
 	ErrParticipantGone = errors.New("sfu: participant has left")
 )
+
+// errNoPath is returned for a packet of a track already sent sealed when
+// the connection has left the UDP socket (ICE moved to TCP): Pion's SRTP
+// context has not followed the track's rollover counter, so the packet is
+// dropped (counted as a write error) rather than sent through it.
+var errNoPath = errors.New("sfu: no UDP path for sealed track")
