@@ -162,7 +162,9 @@ func guestToken(t *testing.T, base, room string) string {
 //   - Hank removes Bob from the people panel: Bob's media is gone for Ann
 //     within 2 s, Bob sees why, Ann sees who was removed by name, and
 //     Bob's own token is refused;
-//   - Hank locks: a new tab gets the documented "locked" message;
+//   - Hank locks (from the keyboard): a new tab gets the documented
+//     "locked" message, and Ann, whose connection drops, comes back in
+//     with her rejoin ticket;
 //   - Hank turns on the lobby: Dee waits on the waiting screen, Hank sees
 //     her name and admits her; Eve is denied and told so.
 //
@@ -202,7 +204,8 @@ func TestHostControls(t *testing.T) {
 	ws.Close()
 	phase("host joined; non-host refused")
 
-	ann := guest(t, b, "Ann", meetingURL(tap.URL, code, "Ann", key, ""))
+	door := newFrontDoor(t, srv) // Ann's way in, cut later to drop her connection
+	ann := guest(t, b, "Ann", meetingURL(door.URL, code, "Ann", key, ""))
 	bob := guest(t, b, "Bob", meetingURL(tap.URL, code, "Bob", key, ""))
 	// Bob's media must be flowing before its end can be timed; a few
 	// frames prove it (the machine may be busy with other tests).
@@ -288,8 +291,15 @@ func TestHostControls(t *testing.T) {
 	ann.waitFor(t, "Ann sees the meeting locked", `meetTest.meeting().locked && document.querySelector('#people-button')`, 5*time.Second)
 	cy := guestTab(t, b, "Cy", meetingURL(tap.URL, code, "Cy", key, ""))
 	cy.waitFor(t, "Cy refused", fmt.Sprintf(`meetTest.screen() === 'error' && meetTest.message() === %q`, signaling.MsgLocked), 30*time.Second)
+	// Ann's connection drops while the meeting is locked: her rejoin
+	// ticket brings her back in without a reload.
+	oldAnn := ann.id
+	door.cut(2 * time.Second)
+	ann.waitFor(t, "Ann back in the locked meeting", `meetTest.self().connection === 'connected' && meetTest.self().reconnects >= 1 && meetTest.screen() === 'call'`, 30*time.Second)
+	ann.id = ann.self(t).ID
+	hank.waitFor(t, "Hank sees Ann again", fmt.Sprintf(`meetTest.participants().some(p => p.id === %q && p.name === 'Ann') && !meetTest.participants().some(p => p.id === %q)`, ann.id, oldAnn), 10*time.Second)
 	hank.click(t, "#host-lock")
-	phase("locked meeting refuses a new tab")
+	phase("locked meeting refuses a new tab, lets a dropped participant back")
 
 	// Lobby: Dee waits, Hank sees her name and admits her.
 	hank.click(t, "#host-lobby")
