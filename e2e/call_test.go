@@ -264,9 +264,16 @@ func TestUnencryptedCall(t *testing.T) {
 	ann.chat(t, "plain hello")
 	bob.waitFor(t, "chat", `meetTest.messages().some(m => m.name === 'Ann' && m.text === 'plain hello')`, 5*time.Second)
 
-	// An encrypted link to this room is refused with a clear message.
+	// An encrypted link to this code is another meeting: Eve lands in an
+	// empty encrypted room and the clear one never sees her (the server
+	// answers every join with a welcome, so a join cannot tell whether a
+	// meeting of the other kind is going on: docs/security.md).
 	eve := newTab(t, b, "Eve", joinURL(srv, code, "Eve", newKey(t), ""))
-	eve.waitFor(t, "refused", `meetTest.screen() === 'error'`, 20*time.Second)
+	eve.waitFor(t, "an empty encrypted meeting", `meetTest.screen() === 'call' && meetTest.self().e2ee && meetTest.participants().length === 0`, 20*time.Second)
+	var seen int
+	if err := ann.eval(ctx, `meetTest.participants().length`, &seen); err != nil || seen != 1 {
+		t.Errorf("Ann sees %d others (%v), want only Bob", seen, err)
+	}
 }
 
 func checkPath(t *testing.T, m *member, want string) {

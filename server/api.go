@@ -99,7 +99,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	planID, customer, plan := paidTokenFields(ent)
-	ws, ok := s.tokenWS(w, r, room.String(), req.HostLost) // multi-node: the hosting node's
+	e2ee := req.E2EE == nil || *req.E2EE
+	ws, ok := s.tokenWS(w, r, signaling.RoomID(room.String(), e2ee), req.HostLost) // multi-node: the hosting node's
 	if !ok {
 		return
 	}

@@ -75,3 +75,17 @@ func (s *Server) admitSession(r *http.Request) (func(), error) {
 	}
 	return s.gate.Acquire(addr)
 }
+
+// limitRefusals are the refusals of every abuse limit by name, for
+// meet_limit_refusals_total: admission's, and those signaling counts
+// (names in signalingLimits).
+func (s *Server) limitRefusals() map[string]uint64 {
+	m := s.gate.Refusals()
+	st := s.sig.Stats()
+	m["chat"] = uint64(st.ChatFloods)         // senders cut off for flooding chat
+	m["chat_dropped"] = uint64(st.ChatDropped) // chat not queued for a receiver falling behind
+	return m
+}
+
+// signalingLimits are the limit names limitRefusals adds to admission's.
+var signalingLimits = []string{"chat", "chat_dropped"}

@@ -23,7 +23,7 @@ func (t joinTimer) RoomEvent(e sfu.RoomEvent) {
 // functions below turn each part's statistics into the metrics package's
 // plain types.
 func (s *Server) newMetrics() (*metrics.Metrics, error) {
-	mc := metrics.Config{SFU: s.mediaStats, Signaling: s.signalingStats, Limits: s.gate.Refusals, Process: s.cfg.ProcessMetrics}
+	mc := metrics.Config{SFU: s.mediaStats, Signaling: s.signalingStats, Limits: s.limitRefusals, Process: s.cfg.ProcessMetrics}
 	if s.turn != nil {
 		mc.TURN = s.turnStats
 	}

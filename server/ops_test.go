@@ -547,10 +547,13 @@ func TestMetricsDuringCall(t *testing.T) {
 			t.Errorf("reason label %q outside the enumerations", m[1])
 		}
 	}
-	// Every limit label is one of admission's limit names.
+	// Every limit label is one of admission's or signaling's limit names.
 	limits := map[string]bool{}
 	for l := admission.Rooms; l.String() != "unknown"; l++ {
 		limits[l.String()] = true
+	}
+	for _, l := range signalingLimits {
+		limits[l] = true
 	}
 	found := regexp.MustCompile(`meet_limit_refusals_total\{limit="([^"]*)"\}`).FindAllStringSubmatch(body, -1)
 	if len(found) == 0 {

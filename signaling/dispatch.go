@@ -118,6 +118,12 @@ func (s *session) onProfile(m *Profile) error {
 }
 
 func (s *session) onChat(m *Chat) error {
+	// Each sender has its share of the room's chat: one that floods is
+	// cut off here, before its messages reach anyone's queue.
+	if !s.chat.Allow() {
+		s.h.chatFloods.Add(1)
+		return fatalErr(CodeTooManyErrors, "too many chat messages; slow down")
+	}
 	// From is set by the SFU on the way out, never taken from the
 	// client, so nobody can speak in another's name.
 	s.p.Relay(m.Data)

@@ -22,6 +22,11 @@ const (
 	DefaultMaxErrors    = 10
 	DefaultRate         = 50  // messages per second, sustained
 	DefaultBurst        = 200 // messages; covers candidate trickle at set-up
+	// DefaultChatRate and DefaultChatBurst are each sender's share of the
+	// room's chat: more than a person types, far less than it takes to
+	// fill a receiver's queue.
+	DefaultChatRate  = 5
+	DefaultChatBurst = 20
 )
 
 // hardReadLimit is where the WebSocket library stops reading. Between
@@ -65,6 +70,10 @@ type Config struct {
 	MaxErrors    int           // bad messages in a row before disconnecting
 	Rate         float64       // messages per second a client may send
 	Burst        int           // messages a client may send at once
+	// ChatRate and ChatBurst bound the chat messages one sender may have
+	// relayed; a sender over them is disconnected (its receivers are not).
+	ChatRate  float64
+	ChatBurst int
 }
 
 func (c *Config) validate() error {
@@ -97,13 +106,19 @@ func (c *Config) validate() error {
 	if c.Burst == 0 {
 		c.Burst = DefaultBurst
 	}
+	if c.ChatRate == 0 {
+		c.ChatRate = DefaultChatRate
+	}
+	if c.ChatBurst == 0 {
+		c.ChatBurst = DefaultChatBurst
+	}
 	switch {
 	case c.JoinTimeout < 0 || c.PingInterval < 0 || c.WriteTimeout < 0:
 		return fmt.Errorf("%w: negative time-out", ErrConfig)
 	case c.PongWait <= c.PingInterval:
 		return fmt.Errorf("%w: PongWait %v must be longer than PingInterval %v", ErrConfig, c.PongWait, c.PingInterval)
-	case c.SendQueue < 1 || c.MaxErrors < 1 || c.Rate <= 0 || c.Burst < 1:
-		return fmt.Errorf("%w: SendQueue, MaxErrors, Rate and Burst must be positive", ErrConfig)
+	case c.SendQueue < 1 || c.MaxErrors < 1 || c.Rate <= 0 || c.Burst < 1 || c.ChatRate <= 0 || c.ChatBurst < 1:
+		return fmt.Errorf("%w: SendQueue, MaxErrors, Rate, Burst, ChatRate and ChatBurst must be positive", ErrConfig)
 	}
 	return nil
 }
@@ -116,6 +131,8 @@ type Stats struct {
 	Disconnected  int64 // disconnected for too many errors or too many messages
 	RefusedJoins  int64 // joins refused (token, room full, e2ee mismatch, ...)
 	AcceptedJoins int64
+	ChatFloods    int64 // senders disconnected for chatting over ChatRate
+	ChatDropped   int64 // relayed chat messages dropped for a receiver whose queue was filling
 }
 
 // Handler serves the signaling WebSocket. It is an http.Handler for the
@@ -139,6 +156,7 @@ type Handler struct {
 
 	nextConn                                   atomic.Uint64
 	slow, bad, disconnected, refused, accepted atomic.Int64
+	chatFloods, chatDropped                    atomic.Int64
 }
 
 // NewHandler validates cfg and returns a Handler.
@@ -283,5 +301,7 @@ func (h *Handler) Stats() Stats {
 		Disconnected:  h.disconnected.Load(),
 		RefusedJoins:  h.refused.Load(),
 		AcceptedJoins: h.accepted.Load(),
+		ChatFloods:    h.chatFloods.Load(),
+		ChatDropped:   h.chatDropped.Load(),
 	}
 }

@@ -21,8 +21,8 @@ type RejoinTickets interface {
 // until a host lets it in. On a refusal the client has been sent a fatal
 // error and admit reports false.
 func (s *session) admit(c *auth.Claims, j *Join) bool {
-	s.room, s.hostKey = c.Room, c.Grants.Host
-	s.mt = s.h.attach(c.Room)
+	s.room, s.hostKey = RoomID(c.Room, c.E2EE), c.Grants.Host
+	s.mt = s.h.attach(s.room)
 	a := moderation.Arrival{ID: s.id, HostKey: c.Grants.Host, Profile: lobbyProfile(j.Profile)}
 	if t := s.h.cfg.Tickets; t != nil && j.RejoinID != "" && t.CheckRejoinTicket(c.Room, j.RejoinID, j.RejoinTicket) {
 		a.Rejoin = j.RejoinID
@@ -80,7 +80,7 @@ func (s *session) waitInLobby() bool {
 		if err != nil {
 			return false
 		}
-		if !s.bucket.allow(time.Now()) {
+		if !s.bucket.Allow() {
 			s.fail(fatalErr(CodeTooManyErrors, "too many messages; slow down"))
 			return false
 		}

@@ -46,7 +46,8 @@ func (s *session) join() bool {
 	}
 	s.id, s.grants, s.meta = claims.Subject, claims.Grants, Meta{Profile: j.Profile}
 	req := JoinRequest{ID: s.id, E2EE: claims.E2EE, Meta: s.meta, Listener: s, Claims: claims, Requested: requested}
-	err = s.h.admit(claims.Room, &req) // Config.Checks: placement, plan terms
+	room := RoomID(claims.Room, claims.E2EE)
+	err = s.h.admit(room, &req) // Config.Checks: placement, plan terms
 	if err == nil && !s.admit(claims, j) {
 		return false // locked, removed, denied, or gave up waiting in the lobby
 	}
@@ -56,7 +57,7 @@ func (s *session) join() bool {
 	}
 	var p Participant
 	if err == nil {
-		p, err = s.h.cfg.Conference.Join(claims.Room, req)
+		p, err = s.h.cfg.Conference.Join(room, req)
 	}
 	if err != nil && s.joinRedirect(err) {
 		return false // multi-node: another node hosts the room, or none can

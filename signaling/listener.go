@@ -104,7 +104,7 @@ func (s *session) Event(e sfu.Event) {
 
 // relayed passes on a chat message; the SFU's From is authoritative.
 func (s *session) relayed(r *sfu.Relayed) {
-	s.send(&Chat{Type: TypeChat, From: r.From, Data: r.Data})
+	s.sendDroppable(&Chat{Type: TypeChat, From: r.From, Data: r.Data})
 }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/monkeythorn/meet/auth"
+	"golang.org/x/time/rate"
 )
 
 // session is one WebSocket connection. The reader goroutine (run) owns the
@@ -44,8 +45,9 @@ type session struct {
 	id     string
 	meta   Meta
 	grants auth.Grants
-	errs   int // bad messages in a row
-	bucket tokenBucket
+	errs   int           // bad messages in a row
+	bucket *rate.Limiter // every message
+	chat   *rate.Limiter // chat messages: this sender's share of the room
 	// host rules (hostctl.go): the meeting this session is attached to,
 	// its room and whether it joined with the host key.
 	mt      *meeting
@@ -67,7 +69,8 @@ func newSession(h *Handler, conn *websocket.Conn) *session {
 		out:    make(chan []byte, h.cfg.SendQueue),
 		joined: make(chan (<-chan struct{}), 1),
 		quit:   make(chan struct{}),
-		bucket: newTokenBucket(h.cfg.Rate, h.cfg.Burst, time.Now()),
+		bucket: rate.NewLimiter(rate.Limit(h.cfg.Rate), h.cfg.Burst),
+		chat:   rate.NewLimiter(rate.Limit(h.cfg.ChatRate), h.cfg.ChatBurst),
 	}
 	conn.SetReadLimit(hardReadLimit)
 	conn.SetPongHandler(func(string) error {
@@ -94,7 +97,7 @@ func (s *session) run() {
 			s.log.Debug("session ended", "why", err)
 			return
 		}
-		if !s.bucket.allow(time.Now()) {
+		if !s.bucket.Allow() {
 			s.h.disconnected.Add(1)
 			s.fail(fatalErr(CodeTooManyErrors, "too many messages; slow down"))
 			return
@@ -226,6 +229,18 @@ func (s *session) send(v any) {
 		s.log.Warn("client too slow, disconnecting", "queue", cap(s.out))
 		s.finish(websocket.CloseTryAgainLater, "too slow")
 	}
+}
+
+// sendDroppable queues a relayed message unless the client's queue is
+// three quarters full: another sender's chat must not make a slow but
+// honest receiver count as too slow and lose its call. Dropped messages
+// are counted.
+func (s *session) sendDroppable(v any) {
+	if len(s.out) >= cap(s.out)*3/4 {
+		s.h.chatDropped.Add(1)
+		return
+	}
+	s.send(v)
 }
 
 // finish ends the session: the writer flushes what is queued, sends a close

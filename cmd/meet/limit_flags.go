@@ -8,6 +8,7 @@ import (
 
 	"github.com/monkeythorn/meet/admission"
 	"github.com/monkeythorn/meet/server"
+	"github.com/monkeythorn/meet/signaling"
 )
 
 // limitOptions are the abuse limits (docs/security.md): per-address rates,
@@ -18,6 +19,8 @@ func limitOptions() []option {
 		{"limit-tokens", "MEET_LIMIT_TOKENS", "5/s,50", "POST /api/token per client address (N/s or N/m, burst; off = no limit)"},
 		{"limit-checkout", "MEET_LIMIT_CHECKOUT", "10/m,10", "billing checkout calls per client address (N/s or N/m, burst; off = no limit)"},
 		{"limit-ws", "MEET_LIMIT_WS", "5/s,50", "WebSocket connections opened per client address (N/s or N/m, burst; off = no limit)"},
+		{"limit-messages", "MEET_LIMIT_MESSAGES", "50/s,200", "signaling messages per connection (N/s or N/m, burst); a client over it is disconnected"},
+		{"limit-chat", "MEET_LIMIT_CHAT", "5/s,20", "chat messages one participant may send (N/s or N/m, burst); a sender over it is disconnected, not its receivers"},
 		{"max-sessions-per-ip", "MEET_MAX_SESSIONS_PER_IP", "50", "open signaling connections per client address (IPv6: per /64); 0 = no cap"},
 		{"max-sessions", "MEET_MAX_SESSIONS", "2000", "open signaling connections on this node; 0 = no cap"},
 		{"trusted-clients", "MEET_TRUSTED_CLIENTS", "", "comma-separated addresses/CIDRs exempt from the per-address limits, e.g. 127.0.0.1 for meet-bench on the same host"},
@@ -38,9 +41,15 @@ func limitOptions() []option {
 
 // limitFlags are the parsed limits.
 type limitFlags struct {
-	Limits admission.Config
-	HTTP   server.HTTPTimeouts
-	TURN   turnLimits
+	Limits         admission.Config
+	HTTP           server.HTTPTimeouts
+	TURN           turnLimits
+	Messages, Chat admission.Rate
+}
+
+// signaling returns the signaling handler's share of the limits.
+func (l limitFlags) signaling() signaling.Config {
+	return signaling.Config{Rate: l.Messages.PerSecond, Burst: l.Messages.Burst, ChatRate: l.Chat.PerSecond, ChatBurst: l.Chat.Burst}
 }
 
 // turnLimits are the embedded TURN server's limits.
@@ -63,7 +72,8 @@ func parseLimitFlags(v map[string]*string) (limitFlags, error) {
 	rates := []struct {
 		name string
 		dst  *admission.Rate
-	}{{"limit-rooms", &l.Limits.Rooms}, {"limit-tokens", &l.Limits.Tokens}, {"limit-checkout", &l.Limits.Checkout}, {"limit-ws", &l.Limits.Upgrades}}
+	}{{"limit-rooms", &l.Limits.Rooms}, {"limit-tokens", &l.Limits.Tokens}, {"limit-checkout", &l.Limits.Checkout}, {"limit-ws", &l.Limits.Upgrades},
+		{"limit-messages", &l.Messages}, {"limit-chat", &l.Chat}}
 	for _, r := range rates {
 		var err error
 		if *r.dst, err = admission.ParseRate(*v[r.name]); err != nil {

@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Cluster:        cfg.Cluster.clusterConfig(log), // nil: one node
 		Limits:         cfg.Limits.Limits,
 		HTTP:           cfg.Limits.HTTP,
+		Signaling:      cfg.Limits.signaling(),
 		SFU: sfu.Config{
 			ListenIP:        cfg.MediaIP,
 			UDPPort:         cfg.UDPPort,
