@@ -29,10 +29,10 @@ import (
 // run takes well under a second; the bound leaves room for a busy machine.
 const legitBound = 15 * time.Second
 
-// legitCall makes a room, joins two Pion clients and waits until each has
-// media from the other. It fails the test beyond legitBound and returns the
-// time it took.
-func legitCall(t *testing.T, ts *testServer) time.Duration {
+// livePair makes a room, joins two Pion clients and waits until each has
+// media from the other, failing the test beyond legitBound. It returns the
+// room, the pair and the time it took.
+func livePair(t *testing.T, ts *testServer) (string, []*pionClient, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	room := ts.newRoom()
@@ -46,8 +46,17 @@ func legitCall(t *testing.T, ts *testServer) time.Duration {
 	if took > legitBound {
 		t.Fatalf("legitimate call took %v under attack, bound %v", took, legitBound)
 	}
-	a.leave()
-	b.leave()
+	return room, pair, took
+}
+
+// legitCall is a livePair that leaves again; it returns how long the call
+// took to carry media both ways.
+func legitCall(t *testing.T, ts *testServer) time.Duration {
+	t.Helper()
+	_, pair, took := livePair(t, ts)
+	for _, c := range pair {
+		c.leave()
+	}
 	return took
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/monkeythorn/meet/internal/leaktest"
 	"github.com/monkeythorn/meet/signaling"
 )
 
@@ -45,17 +46,9 @@ func probe(t *testing.T, ts *testServer, room string, e2ee bool) (typ, code stri
 // whether a meeting was going on. Now both answer an empty welcome (the
 // probe lands in a room of its own), and the call does not see it.
 func TestAbuseRoomOracle(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
-	start := time.Now()
-	live := ts.newRoom()
-	a := joinPion(t, ts, live, 1)
-	t.Cleanup(a.leave)
-	b := joinPion(t, ts, live, 2)
-	t.Cleanup(b.leave)
-	pair := []*pionClient{a, b}
-	waitMedia(t, pair, pair, 10, legitBound)
-	took := time.Since(start)
+	live, pair, took := livePair(t, ts)
 
 	lt, lc, ln := probe(t, ts, live, false)
 	et, ec, en := probe(t, ts, ts.newRoom(), false)
@@ -68,8 +61,9 @@ func TestAbuseRoomOracle(t *testing.T) {
 	if n := ts.s.sfu.ParticipantCount(); n != 2 {
 		t.Errorf("%d participants after the probes left, want the pair", n)
 	}
-	a.checkErrors(t)
-	b.checkErrors(t)
+	for _, c := range pair {
+		c.checkErrors(t)
+	}
 }
 
 // wsJoined opens a WebSocket from dialer d, joins room and reads the
@@ -99,17 +93,9 @@ func wsJoined(t *testing.T, ts *testServer, c *http.Client, d *websocket.Dialer,
 // honest receiver (50 messages a second) keeps its call, losing chat at
 // worst; it used to be disconnected as too slow.
 func TestAbuseChatFlood(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ts := newTestServer(t, nil)
-	start := time.Now()
-	room := ts.newRoom()
-	a := joinPion(t, ts, room, 1)
-	t.Cleanup(a.leave)
-	b := joinPion(t, ts, room, 2)
-	t.Cleanup(b.leave)
-	pair := []*pionClient{a, b}
-	waitMedia(t, pair, pair, 10, legitBound)
-	took := time.Since(start)
+	room, pair, took := livePair(t, ts)
 
 	victim := wsJoined(t, ts, ts.client, websocket.DefaultDialer, room)
 	victimEnd := make(chan error, 1)

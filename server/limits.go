@@ -82,7 +82,7 @@ func (s *Server) admitSession(r *http.Request) (func(), error) {
 func (s *Server) limitRefusals() map[string]uint64 {
 	m := s.gate.Refusals()
 	st := s.sig.Stats()
-	m["chat"] = uint64(st.ChatFloods)         // senders cut off for flooding chat
+	m["chat"] = uint64(st.ChatFloods)          // senders cut off for flooding chat
 	m["chat_dropped"] = uint64(st.ChatDropped) // chat not queued for a receiver falling behind
 	return m
 }
