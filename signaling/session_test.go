@@ -450,7 +450,7 @@ func TestRelayedChatSparesSlowReceivers(t *testing.T) {
 	room := newRoom(t)
 	slow := hs.dialRaw() // never reads
 	slow.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(room, true, true)})
-	waitFor(t, "slow client joined", func() bool { return hs.conf.count() == 1 })
+	poll.Until(t, 5*time.Second, "slow client joined", func() bool { return hs.conf.count() == 1 })
 	_, wf := hs.join(room, "")
 	pf := hs.conf.part(wf.ID)
 	payload := strings.Repeat("x", MaxOpaqueSize)
