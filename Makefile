@@ -11,7 +11,7 @@ STRIPE_MOCK_VERSION := v0.162.0
 PEBBLE_VERSION      := v2.10.3
 NOISE_PKG           := node_modules/@sapphi-red/web-noise-suppressor/dist
 
-.PHONY: run test build deps test-deps go-deps npm-deps apt-deps tools vendor-web \
+.PHONY: test-quality run test build deps test-deps go-deps npm-deps apt-deps tools vendor-web \
         test-go test-js typecheck bench fuzz clean
 
 ## run: build and start meet on http://localhost:8080 (dev mode, in-memory secret)
@@ -68,6 +68,10 @@ BROWSER_PKGS := ./e2ee/ ./e2e/
 test-go:
 	$(GO) test -p 2 -timeout 20m $$($(GO) list ./... | grep -v -e '/e2e$$' -e '/e2ee$$')
 	$(GO) test -p 1 -timeout 20m $(BROWSER_PKGS)
+
+## test-quality: the network scenarios of docs/quality.md (root, Chromium, ip; ~3 min)
+test-quality: test-deps build
+	MEET_NETEM=1 $(GO) test -count=1 -timeout 10m -run TestNetworkQuality -v ./e2e/
 
 ## bench: Go benchmarks of the forwarding hot path
 bench:

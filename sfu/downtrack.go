@@ -70,6 +70,7 @@ type DownTrack struct {
 	// Probing: padding that lets the subscriber's estimate grow towards
 	// the next layer up after a dip (see probe and pad).
 	padRate   float64 // bits per second to add; 0 = not probing
+	estFell   int64   // unix nanoseconds of the estimate's last fall
 	padCredit float64 // bytes of padding due
 	padLast   int64   // unix nanoseconds of the last padding decision
 	padBuf    [padSize]byte
@@ -91,6 +92,11 @@ const (
 const (
 	probeFill      = 0.95
 	audioAllowance = 40_000
+	// probeSettle is how long after the estimate last fell (by 5 % or
+	// more) no padding is added: a receiver-side estimate follows a
+	// narrower link down over a few seconds, and padding to a stale
+	// estimate overfilled the link (freezes in the 500 kbit/s test).
+	probeSettle = 4 * time.Second
 )
 
 // trackWriter is what Bind gives: where to write and how to label it.
@@ -235,6 +241,9 @@ func (d *DownTrack) reconsider() {
 // setEstimate applies the subscriber's bandwidth estimate.
 func (d *DownTrack) setEstimate(bps uint64) {
 	d.mu.Lock()
+	if old := d.budget.Rate(); bps < old-old/20 {
+		d.estFell = time.Now().UnixNano()
+	}
 	d.budget.SetRate(bps)
 	changed := d.retarget()
 	d.mu.Unlock()
@@ -278,6 +287,9 @@ func (d *DownTrack) probe(rates []uint64) {
 	next := d.target + 1
 	if est == 0 || d.paused || d.congested || d.current != d.target || next > d.maxLayer || next >= len(rates) || rates[next] == 0 {
 		return
+	}
+	if time.Now().UnixNano()-d.estFell < int64(probeSettle) {
+		return // a falling estimate lags the link: padding now would overfill it
 	}
 	fill := min(float64(rates[next])/bwe.Headroom, est) * probeFill
 	if pad := fill - float64(rates[d.current]) - audioAllowance; pad > 0 {

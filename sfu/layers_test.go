@@ -253,4 +253,15 @@ func TestProbePadsTowardsNextLayer(t *testing.T) {
 	if got := padding() - before; got != 0 {
 		t.Errorf("%d padding packets once the tile's layer fits, want 0", got)
 	}
+	// Right after the estimate fell it lags the link: no padding yet.
+	d.setEstimate(300_000)
+	rates := up.layerRates(now)
+	d.mu.Lock()
+	d.current = d.target
+	d.probe(rates[:])
+	padRate := d.padRate
+	d.mu.Unlock()
+	if padRate != 0 {
+		t.Errorf("padding at %.0f bit/s just after the estimate fell, want none for %v", padRate, probeSettle)
+	}
 }
