@@ -156,14 +156,25 @@ func (s *session) leaveMeeting() {
 		return
 	}
 	s.mt = nil
+	var waiters []*session
 	m.mu.Lock()
 	if mb, ok := m.joined[s.id]; ok && mb.s == s {
 		delete(m.joined, s.id)
+		if len(m.joined) == 0 {
+			// The last one out ends the meeting and its state; nobody is
+			// left to let the waiting in.
+			for _, w := range m.waiting {
+				waiters = append(waiters, w)
+			}
+		}
 	}
 	if m.waiting[s.id] == s {
 		delete(m.waiting, s.id)
 	}
 	m.mu.Unlock()
+	for _, w := range waiters {
+		w.fail(fatalErr(CodeClosed, MsgEnded))
+	}
 	stateChanged, lobbyChanged := m.rules.Leave(s.id)
 	switch {
 	case stateChanged:

@@ -299,6 +299,21 @@ func TestLobby(t *testing.T) {
 	fay.expect(TypeAdmitted, nil)
 	fay.send(Join{Type: TypeJoin, Version: Version, Token: "ignored"})
 	fay.until(TypeWelcome, nil)
+
+	// Everyone leaves while Gus waits: the meeting and its rules end, and
+	// he is told so rather than left waiting for nobody.
+	hank.send(SetLobby{Type: TypeSetLobby, Enabled: true})
+	hank.untilState("lobby on", func(st RoomState) bool { return st.Lobby })
+	gus := hs.dial()
+	gus.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(room, true, true)})
+	gus.expect(TypeWaiting, nil)
+	for _, c := range []*wsClient{cy, fay, hank} {
+		c.leave()
+	}
+	if e := gus.fatalUntilClose(CodeClosed); e.Message != MsgEnded {
+		t.Errorf("message %q", e.Message)
+	}
+	poll.Until(t, 5*time.Second, "meeting state dropped", func() bool { return hs.h.meetingCount() == 0 })
 }
 
 func TestHandOverAndHostLeaves(t *testing.T) {

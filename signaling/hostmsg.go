@@ -54,6 +54,9 @@ const (
 	MsgRemoved   = "The host removed you from this meeting. You cannot rejoin it."
 	MsgDenied    = "The host did not let you in to this meeting."
 	MsgLobbyFull = "Too many people are waiting to be let in to this meeting. Try again later."
+	// MsgEnded goes to those still waiting in the lobby when the last
+	// participant leaves: the meeting and its rules are gone.
+	MsgEnded = "Everyone has left this meeting while you were waiting. Join again to start it anew."
 )
 
 // maxIDLen bounds a participant id in a host action (ids are 22 characters).
