@@ -399,7 +399,8 @@ func (p *probe) take(rooms []*room) sample {
 	return s
 }
 
-// scrapeDrops reads the server's drops by reason, or nil.
+// scrapeDrops reads the server's drops by reason, or nil: those per
+// subscriber, and those of the receive queues as receive_<reason>.
 func (p *probe) scrapeDrops() map[string]float64 {
 	resp, err := p.http.Get(p.metrics)
 	if err != nil {
@@ -410,7 +411,11 @@ func (p *probe) scrapeDrops() map[string]float64 {
 	if err != nil {
 		return nil
 	}
-	return bench.ParsePromLabelled(b, "meet_dropped_packets_total", "reason")
+	drops := bench.ParsePromLabelled(b, "meet_dropped_packets_total", "reason")
+	for reason, v := range bench.ParsePromLabelled(b, "meet_receive_dropped_packets_total", "reason") {
+		drops["receive_"+reason] = v
+	}
+	return drops
 }
 
 func (p *probe) scrape() (time.Duration, error) {
