@@ -167,11 +167,12 @@ func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
 	if d.wantLayer.Load() != 0 {
 		t.Fatalf("target %d on 300 kbit/s, want 0 (q)", d.wantLayer.Load())
 	}
-	// A second of h at 450 kbit/s before q's key frame: nothing dropped.
-	for range 30 {
+	// Two seconds of h at 450 kbit/s before q's key frame (half a second
+	// ahead of the estimate by then): nothing dropped.
+	for range 60 {
 		frame(1, false)
-		frame(0, false) // q flows too, but waits for its key frame
 	}
+	frame(0, false) // q flows too, but waits for its key frame
 	if got := drops(DropCongestion); got != 0 {
 		t.Fatalf("%d packets dropped for congestion while waiting to switch down, want none", got)
 	}
