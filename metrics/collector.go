@@ -11,6 +11,8 @@ type collector struct {
 	rxDrops                     *prometheus.Desc
 	nacksIn, rtx, nacksOut, pli *prometheus.Desc
 	pliHeld                     *prometheus.Desc
+	rtxBytes, rtxSkipped        *prometheus.Desc
+	liveness                    *prometheus.Desc
 	sockPackets, sockSyscalls   *prometheus.Desc
 	sockErrors, sockGSO         *prometheus.Desc
 
@@ -38,6 +40,9 @@ func newCollector(cfg Config) *collector {
 		rxDrops:      desc("receive_dropped_packets_total", "Received packets dropped before forwarding: waited too long in the receive queue (late) or pushed out of a full one (full).", "reason"),
 		nacksIn:      desc("nacks_received_total", "Sequence numbers subscribers asked to have resent."),
 		rtx:          desc("retransmits_total", "NACKed packets resent from the cache."),
+		rtxBytes:     desc("retransmitted_bytes_total", "Payload bytes of the retransmissions."),
+		rtxSkipped:   desc("retransmits_skipped_total", "NACKed packets not resent, by reason: too_old (past the receiver's jitter window), over_budget (the subscriber link's share for repair was spent).", "reason"),
+		liveness:     desc("subscriber_liveness_total", "What subscribers without feedback led to, by reason: video_paused, audio_paused, resumed, removed.", "reason"),
 		nacksOut:     desc("nacks_sent_total", "Sequence numbers the SFU asked publishers to resend."),
 		pli:          desc("plis_sent_total", "Key frame requests (PLI) sent to publishers, by reason.", "reason"),
 		pliHeld:      desc("plis_held_total", "Key frame requests not sent because the layer was asked within the last 500 ms."),
@@ -60,7 +65,7 @@ func newCollector(cfg Config) *collector {
 // Describe sends every descriptor, so the registry can check for clashes.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops, c.rxDrops,
-		c.nacksIn, c.rtx, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO,
+		c.nacksIn, c.rtx, c.rtxBytes, c.rtxSkipped, c.liveness, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO,
 		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
 	}
@@ -107,6 +112,13 @@ func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	}
 	ch <- counter(c.nacksIn, float64(s.NACKsReceived))
 	ch <- counter(c.rtx, float64(s.Retransmits))
+	ch <- counter(c.rtxBytes, float64(s.RetransmitBytes))
+	for reason, v := range s.RetransmitsSkipped {
+		ch <- counter(c.rtxSkipped, float64(v), reason)
+	}
+	for reason, v := range s.Liveness {
+		ch <- counter(c.liveness, float64(v), reason)
+	}
 	ch <- counter(c.nacksOut, float64(s.NACKsSent))
 	for reason, v := range s.PLIs {
 		ch <- counter(c.pli, float64(v), reason)

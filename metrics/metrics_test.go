@@ -15,6 +15,8 @@ func sampleSFU() Media {
 		Drops:         map[string]uint64{"congestion": 11, "keyframe_wait": 12, "paused": 0},
 		NACKsReceived: 7, Retransmits: 6, NACKsSent: 3,
 		PLIs: map[string]uint64{"layer_switch": 3, "subscriber": 1, "congestion": 0}, PLIsHeld: 5,
+		RetransmitBytes: 4000, RetransmitsSkipped: map[string]uint64{"too_old": 8, "over_budget": 5},
+		Liveness:      map[string]uint64{"video_paused": 2, "audio_paused": 1, "resumed": 1, "removed": 1},
 		SocketPackets: 900, SocketSyscalls: 100, SocketErrors: 1, SocketGSODatagrams: 60}
 }
 
@@ -78,7 +80,8 @@ func TestCollectorReadsSources(t *testing.T) {
 		"meet_dropped_packets_total{reason=congestion}":    11,
 		"meet_dropped_packets_total{reason=keyframe_wait}": 12,
 		"meet_dropped_packets_total{reason=paused}":        0,
-		"meet_nacks_received_total":                        7, "meet_retransmits_total": 6, "meet_nacks_sent_total": 3,
+		"meet_subscriber_liveness_total{reason=removed}":   1, "meet_retransmits_skipped_total{reason=over_budget}": 5, "meet_retransmitted_bytes_total": 4000,
+		"meet_nacks_received_total": 7, "meet_retransmits_total": 6, "meet_nacks_sent_total": 3,
 		"meet_plis_sent_total{reason=layer_switch}": 3, "meet_plis_sent_total{reason=subscriber}": 1,
 		"meet_plis_sent_total{reason=congestion}": 0, "meet_plis_held_total": 5,
 		"meet_socket_batched_packets_total": 900, "meet_socket_batch_syscalls_total": 100, "meet_socket_send_errors_total": 1,
@@ -117,6 +120,12 @@ func TestLabelsCarryNoIdentity(t *testing.T) {
 		reasons[r] = true
 	}
 	for r := range sampleSFU().PLIs {
+		reasons[r] = true
+	}
+	for r := range sampleSFU().RetransmitsSkipped {
+		reasons[r] = true
+	}
+	for r := range sampleSFU().Liveness {
 		reasons[r] = true
 	}
 	for r := range sampleTURN().Refused {

@@ -15,7 +15,14 @@ type Media struct {
 	Drops         map[string]uint64
 	NACKsReceived uint64 // sequence numbers subscribers asked for
 	Retransmits   uint64 // answered from the cache
-	NACKsSent     uint64 // sequence numbers asked of publishers
+	// RetransmitBytes are their payload bytes; RetransmitsSkipped the
+	// NACKed packets not resent, by reason (too_old, over_budget).
+	RetransmitBytes    uint64
+	RetransmitsSkipped map[string]uint64
+	// Liveness counts what silent subscribers led to, by reason
+	// (video_paused, audio_paused, resumed, removed).
+	Liveness  map[string]uint64
+	NACKsSent uint64 // sequence numbers asked of publishers
 	// PLIs counts key frame requests sent to publishers, by reason (the
 	// SFU's fixed enumeration, as for Drops); PLIsHeld those not sent
 	// because the layer was asked moments before.

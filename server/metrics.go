@@ -5,6 +5,7 @@ import (
 
 	"github.com/monkeythorn/meet/metrics"
 	"github.com/monkeythorn/meet/sfu"
+	"github.com/monkeythorn/meet/sfu/rtxbudget"
 )
 
 // joinTimer feeds the join latency histogram from the SFU's MemberJoined
@@ -38,7 +39,8 @@ func (s *Server) mediaStats() metrics.Media {
 		Drops:         make(map[string]uint64, len(st.Drops)),
 		NACKsReceived: st.NACKsReceived, Retransmits: st.Retransmits, NACKsSent: st.NACKsSent,
 		PLIs: make(map[string]uint64, len(st.PLIs)), PLIsHeld: st.PLIsHeld,
-		ReceiveDrops:       make(map[string]uint64, len(st.ReceiveDrops)),
+		ReceiveDrops:    make(map[string]uint64, len(st.ReceiveDrops)),
+		RetransmitBytes: st.RetransmitBytes, RetransmitsSkipped: map[string]uint64{}, Liveness: map[string]uint64{},
 		SocketPackets:      st.Socket.Packets + st.FastPath.Datagrams,
 		SocketSyscalls:     st.Socket.Syscalls + st.FastPath.Syscalls,
 		SocketErrors:       st.Socket.Errors + st.FastPath.Errors,
@@ -52,6 +54,14 @@ func (s *Server) mediaStats() metrics.Media {
 	}
 	for r, v := range st.PLIs {
 		m.PLIs[sfu.KeyframeReason(r).String()] = v
+	}
+	for _, r := range []rtxbudget.Verdict{rtxbudget.TooOld, rtxbudget.OverBudget} {
+		m.RetransmitsSkipped[r.String()] = st.RetransmitsSkipped[r]
+	}
+	for e, v := range st.Liveness {
+		if sfu.LivenessEvent(e) != sfu.LivenessUnknown {
+			m.Liveness[sfu.LivenessEvent(e).String()] = v
+		}
 	}
 	return m
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/monkeythorn/meet/auth"
 	"github.com/monkeythorn/meet/internal/testcert"
 	"github.com/monkeythorn/meet/sfu"
+	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/monkeythorn/meet/signaling"
 )
 
@@ -541,6 +542,12 @@ func TestMetricsDuringCall(t *testing.T) {
 	}
 	for r := sfu.ReceiveLate; r < sfu.ReceiveDropReason(len(sfu.Stats{}.ReceiveDrops)); r++ {
 		reasons[r.String()] = true
+	}
+	for e := sfu.LivenessUnknown; e < sfu.LivenessEvent(len(sfu.Stats{}.Liveness)); e++ {
+		reasons[e.String()] = true
+	}
+	for v := rtxbudget.Unknown; v < rtxbudget.Verdict(len(sfu.Stats{}.RetransmitsSkipped)); v++ {
+		reasons[v.String()] = true
 	}
 	for _, m := range regexp.MustCompile(`reason="([^"]*)"`).FindAllStringSubmatch(body, -1) {
 		if !reasons[m[1]] {

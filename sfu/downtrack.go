@@ -14,6 +14,7 @@ import (
 	"github.com/monkeythorn/meet/sfu/bwe"
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
+	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/monkeythorn/meet/sfu/srtpout"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/rtcp"
@@ -76,6 +77,16 @@ type DownTrack struct {
 	padBuf    [padSize]byte
 	// The fast path (egress.go): nil egress or seal means through Pion.
 	seal *srtpout.Sealer // set on the first packet sealed; the SSRC stays sealed
+	// Feedback (link.go): what the subscriber's receiver reports say.
+	repair       *rtxbudget.Budget // how much and how old repair may be
+	lastSeq      uint16            // highest sequence number sent
+	sentAny      bool
+	rrSeq        uint16 // highest sequence number the last report had
+	rrValid      bool
+	sendBps      float64 // rate sent, smoothed over the liveness ticks
+	bytesSeen    uint64  // stats.bytes at the last tick
+	lossCap      uint64  // layer choice ceiling while the link loses; 0 = none
+	lossCapUntil int64   // unix ns when lossCap lapses
 }
 
 // Padding packets carry the largest padding RTP allows; probing never adds
@@ -114,6 +125,7 @@ type sent struct {
 	esn   uint64
 	layer int8
 	ts    uint32
+	at    int64 // unix nanoseconds of the first sending
 	rtxAt int64 // unix nanoseconds of the last retransmission
 	// abs is the abs-send-time the packet carried, so that a retransmission
 	// is the same SRTP plaintext under the same nonce (AES-GCM must never
@@ -145,7 +157,10 @@ type downLinks struct {
 	}
 	// egress is the subscriber connection's fast path; nil: through Pion.
 	egress *egress
-	log    *slog.Logger
+	// live is the subscriber's liveness (liveness.go): its receiver
+	// reports feed it, its stall level stops packets. nil: never stalled.
+	live *liveness
+	log  *slog.Logger
 }
 
 func newDownTrack(up *UpTrack, links downLinks) *DownTrack {
@@ -159,6 +174,7 @@ func newDownTrack(up *UpTrack, links downLinks) *DownTrack {
 		tileW:     -1,
 		tileH:     -1,
 		rtxBuf:    make([]byte, packetcache.MaxPacketSize),
+		repair:    rtxbudget.New(),
 	}
 	d.padBuf[padSize-1] = padSize
 	d.wantLayer.Store(int32(d.target))
@@ -255,7 +271,7 @@ func (d *DownTrack) setEstimate(bps uint64) {
 // it reports whether the layer wanted changed.
 func (d *DownTrack) retarget() (changed bool) {
 	rates := d.up.layerRates(time.Now().UnixNano())
-	target := bwe.PickLayer(rates[:], d.budget.Rate(), d.maxLayer)
+	target := bwe.PickLayer(rates[:], d.layerEstimate(), d.maxLayer)
 	if target < 0 {
 		target = d.maxLayer
 	}
@@ -309,7 +325,8 @@ func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 		if !ok {
 			return
 		}
-		d.history[seq%seqHistory] = sent{}
+		d.history[seq%seqHistory] = sent{seq: seq, at: p.now} // not valid: nothing to resend
+		d.lastSeq = seq
 		d.hdr.Marker = false
 		d.hdr.Padding = true
 		d.hdr.SequenceNumber, d.hdr.Timestamp = seq, ts
@@ -404,6 +421,11 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 		d.stats.drops[DropPaused]++
 		return
 	}
+	if d.stalled() {
+		d.munger.Drop(p.esn)
+		d.stats.drops[DropStalled]++
+		return
+	}
 	if d.congestion(p) {
 		d.munger.Drop(p.esn)
 		d.stats.drops[DropCongestion]++
@@ -413,7 +435,7 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 	if !ok {
 		return
 	}
-	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, abs: p.absSendTime, hasAbs: w.absID != 0}
+	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, abs: p.absSendTime, hasAbs: w.absID != 0, at: p.now}
 	d.hdr = *p.header
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
@@ -436,6 +458,7 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 	d.stats.packets++
 	d.stats.bytes += uint64(len(p.payload))
 	d.lastSent, d.lastTS = p.now, ts
+	d.lastSeq, d.sentAny = seq, true
 	if d.padRate > 0 && p.header.Marker {
 		d.pad(w, p, out)
 	} else if d.padRate == 0 {
@@ -528,6 +551,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			budget = d.answerNACK(p, budget)
 		case *rtcp.ReceiverReport:
 			d.noteLoss(p.Reports)
+			d.onReceiverReport(p)
 		}
 	}
 }
@@ -605,7 +629,6 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 	if !s.valid || s.seq != seq || now-s.rtxAt < int64(rtxMinInterval) {
 		return false
 	}
-	s.rtxAt = now
 	l := d.up.layer(int(s.layer))
 	if l == nil {
 		return false
@@ -626,6 +649,11 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 	if end < hl {
 		return false
 	}
+	if v := d.repair.Allow(end-hl+rtpHeaderOverhead, time.Unix(0, s.at), time.Unix(0, now)); v != rtxbudget.Send {
+		d.stats.rtxSkipped[v]++
+		return false
+	}
+	s.rtxAt = now
 	rh := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: w.pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
 	if s.hasAbs {
 		d.putAbsSendTime(&rh, w.absID, s.abs)
@@ -635,5 +663,6 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 		return false
 	}
 	d.stats.rtx++
+	d.stats.rtxBytes += uint64(end - hl)
 	return true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
+	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/monkeythorn/meet/sfu/simulcast"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/rtcp"
@@ -163,10 +164,12 @@ func TestAnswerNACK(t *testing.T) {
 		buf[n] = 0x10
 		esn := uint64(65536 + 100 + i)
 		up.layers[0].cache.Store(esn, buf[:n+1])
-		p := packet{header: &h, payload: buf[n : n+1], esn: esn, ets: uint64(i), keyframe: true}
+		p := packet{header: &h, payload: buf[n : n+1], esn: esn, ets: uint64(i), keyframe: true, now: time.Now().UnixNano()}
 		pool.forward([]*DownTrack{d}, []*packet{&p}, &wg)
 		sent = append(sent, uint16(w.lastSeq.Load()))
 	}
+	// sent[8] went out long ago: past any receiver's jitter window.
+	d.history[sent[8]%seqHistory].at -= int64(2 * time.Second)
 	nack := func(seqs ...uint16) *rtcp.TransportLayerNack {
 		return &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}
 	}
@@ -179,6 +182,7 @@ func TestAnswerNACK(t *testing.T) {
 		{"repeat within the interval is ignored", nack(sent[2], sent[5]), 0},
 		{"never sent", nack(sent[9] + 100), 0},
 		{"another one", nack(sent[7]), 1},
+		{"older than the jitter window", nack(sent[8]), 0},
 	}
 	for _, tt := range tests {
 		before := w.n.Load()
@@ -189,8 +193,8 @@ func TestAnswerNACK(t *testing.T) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.stats.nacks != 6 || d.stats.rtx != 3 {
-		t.Fatalf("stats nacks=%d rtx=%d, want 6 and 3", d.stats.nacks, d.stats.rtx)
+	if d.stats.nacks != 7 || d.stats.rtx != 3 || d.stats.rtxSkipped[rtxbudget.TooOld] != 1 {
+		t.Fatalf("stats nacks=%d rtx=%d too old=%d, want 7, 3 and 1", d.stats.nacks, d.stats.rtx, d.stats.rtxSkipped[rtxbudget.TooOld])
 	}
 }
 

@@ -74,6 +74,7 @@ type Participant struct {
 	pending        bool // tracks changed while awaiting
 	downs          map[*UpTrack]*DownTrack
 	egress         *egress                   // the subscriber connection's fast path
+	live           liveness                  // of the subscriber side (liveness.go)
 	subCands       []webrtc.ICECandidateInit // arrived before the first answer
 }
 
@@ -112,6 +113,7 @@ func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 		ups:      make(map[string]*UpTrack),
 		downs:    make(map[*UpTrack]*DownTrack),
 	}
+	p.live.count = s.countLiveness
 	var err error
 	if p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("sfu: publisher connection: %w", err)
@@ -384,7 +386,7 @@ func (p *Participant) subscribe(t *UpTrack) {
 		p.subMu.Unlock()
 		return
 	}
-	d := newDownTrack(t, downLinks{batch: p.media.batch, keyframes: t, egress: p.egress, log: p.log})
+	d := newDownTrack(t, downLinks{batch: p.media.batch, keyframes: t, egress: p.egress, live: &p.live, log: p.log})
 	sender, err := p.sub.AddTrack(d)
 	if err != nil {
 		p.subMu.Unlock()

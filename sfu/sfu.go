@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/monkeythorn/meet/internal/pionlog"
@@ -50,6 +51,9 @@ type Config struct {
 	// Now reads the clock for the connected time in MemberLeft; default
 	// time.Now.
 	Now func() time.Time
+	// Liveness sets when a subscriber that stops giving feedback is
+	// paused and removed (liveness.go); zero fields take the defaults.
+	Liveness LivenessConfig
 }
 
 func (c *Config) validate() error {
@@ -77,7 +81,7 @@ func (c *Config) validate() error {
 	if c.MaxParticipants < 0 {
 		return fmt.Errorf("%w: max participants %d is negative", ErrBadConfig, c.MaxParticipants)
 	}
-	return nil
+	return c.Liveness.defaults()
 }
 
 // SFU owns the media port and the rooms.
@@ -103,6 +107,10 @@ type SFU struct {
 	rooms   map[string]*Room
 	closed  bool
 	retired retired
+
+	liveness [numLivenessEvents]atomic.Uint64
+	done     chan struct{} // closed by Close: stops watchLiveness
+	wg       sync.WaitGroup
 }
 
 // New opens the media UDP port and returns an SFU ready to Join.
@@ -175,6 +183,9 @@ func New(cfg Config) (*SFU, error) {
 	}
 	s.subSE = se
 	s.fanout = newFanoutPool(s.batch, s.batches)
+	s.done = make(chan struct{})
+	s.wg.Add(1)
+	go s.watchLiveness()
 	return s, nil
 }
 
@@ -375,5 +386,7 @@ func (s *SFU) Close() error {
 	}
 	err := s.mux.Close()
 	s.fanout.close()
+	close(s.done)
+	s.wg.Wait()
 	return err
 }

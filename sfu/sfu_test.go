@@ -35,6 +35,7 @@ type testClient struct {
 	events   []Event
 	received map[string]*atomic.Int64 // publisher id + kind -> intact frames
 	bad      atomic.Int64
+	pad      int // bytes added to each video frame by publish
 }
 
 func newTestSFU(t *testing.T) *SFU {
@@ -141,7 +142,12 @@ func (c *testClient) count(from, kind string) int64 {
 
 func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
 	t.Helper()
-	api := clientAPI(t)
+	return joinClientWith(t, s, room, name, clientAPI(t))
+}
+
+// joinClientWith joins a client whose connections come from api.
+func joinClientWith(t *testing.T, s *SFU, room string, name byte, api *webrtc.API) *testClient {
+	t.Helper()
 	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}, pending: map[PCKind][]webrtc.ICECandidateInit{}}
 	var err error
 	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
@@ -241,6 +247,7 @@ func (c *testClient) publish(stop <-chan struct{}) {
 			}
 			frame = append(frame, marker...)
 			frame = binary.BigEndian.AppendUint32(frame, uint32(i))
+			frame = append(frame, make([]byte, c.pad)...)
 			video.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
 			audio.WriteSample(media.Sample{Data: append([]byte{0xfc}, marker...), Duration: 20 * time.Millisecond})
 		}

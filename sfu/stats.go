@@ -3,6 +3,8 @@ package sfu
 import (
 	"sync"
 
+	"github.com/monkeythorn/meet/sfu/rtxbudget"
+
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 )
 
@@ -15,6 +17,7 @@ const (
 	DropCongestion              // the subscriber's bandwidth estimate was exceeded
 	DropPaused                  // the subscriber shows no tile for the track
 	DropWriteError              // the send failed (connection closing, socket error)
+	DropStalled                 // the subscriber gave no feedback for too long (liveness.go)
 	numDropReasons
 )
 
@@ -28,6 +31,8 @@ func (r DropReason) String() string {
 		return "paused"
 	case DropWriteError:
 		return "write_error"
+	case DropStalled:
+		return "stalled"
 	}
 	return "unknown"
 }
@@ -55,17 +60,24 @@ type Stats struct {
 	Rooms, Participants, Tracks int
 
 	PacketsForwarded, BytesForwarded uint64
-	Drops                            [numDropReasons]uint64        // indexed by DropReason
-	NACKsReceived                    uint64                        // sequence numbers subscribers asked for
-	Retransmits                      uint64                        // answered from the cache
-	PaddingPackets                   uint64                        // sent to probe a subscriber's bandwidth
-	NACKsSent                        uint64                        // sequence numbers asked of publishers
-	PLIsSent                         uint64                        // key frame requests sent to publishers
-	PLIs                             [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
-	PLIsHeld                         uint64                        // requests not sent: the layer was asked within pliInterval
-	ReceiveDrops                     [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
-	Socket                           udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
-	FastPath                         udpbatch.BatchStats           // packets sealed into send batches (egress.go)
+	Drops                            [numDropReasons]uint64 // indexed by DropReason
+	NACKsReceived                    uint64                 // sequence numbers subscribers asked for
+	Retransmits                      uint64                 // answered from the cache
+	RetransmitBytes                  uint64                 // their payload bytes
+	// RetransmitsSkipped are NACKed packets not resent, indexed by
+	// rtxbudget.Verdict: TooOld (past the jitter window) or OverBudget
+	// (the subscriber link's share for repair was spent).
+	RetransmitsSkipped [rtxbudget.OverBudget + 1]uint64
+	// Liveness counts what silent subscribers led to, by LivenessEvent.
+	Liveness       [numLivenessEvents]uint64
+	PaddingPackets uint64                        // sent to probe a subscriber's bandwidth
+	NACKsSent      uint64                        // sequence numbers asked of publishers
+	PLIsSent       uint64                        // key frame requests sent to publishers
+	PLIs           [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
+	PLIsHeld       uint64                        // requests not sent: the layer was asked within pliInterval
+	ReceiveDrops   [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
+	Socket         udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
+	FastPath       udpbatch.BatchStats           // packets sealed into send batches (egress.go)
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -74,6 +86,8 @@ type downStats struct {
 	drops          [numDropReasons]uint64
 	nacks, rtx     uint64
 	padding        uint64 // probing packets sent
+	rtxBytes       uint64
+	rtxSkipped     [rtxbudget.OverBudget + 1]uint64
 }
 
 func (s *downStats) add(o *downStats) {
@@ -82,6 +96,10 @@ func (s *downStats) add(o *downStats) {
 	s.nacks += o.nacks
 	s.rtx += o.rtx
 	s.padding += o.padding
+	s.rtxBytes += o.rtxBytes
+	for i := range s.rtxSkipped {
+		s.rtxSkipped[i] += o.rtxSkipped[i]
+	}
 	for i := range s.drops {
 		s.drops[i] += o.drops[i]
 	}
@@ -138,6 +156,10 @@ func (s *SFU) Stats() Stats {
 	out.Drops = total.drops
 	out.NACKsReceived, out.Retransmits = total.nacks, total.rtx
 	out.PaddingPackets = total.padding
+	out.RetransmitBytes, out.RetransmitsSkipped = total.rtxBytes, total.rtxSkipped
+	for i := range out.Liveness {
+		out.Liveness[i] = s.liveness[i].Load()
+	}
 	for _, n := range out.PLIs {
 		out.PLIsSent += n
 	}

@@ -1,0 +1,144 @@
+package sfu
+
+import (
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// What a DownTrack learns of the subscriber's link from its receiver
+// reports: whether media still arrives (liveness.go), the loss, round trip
+// and jitter that size the repair budget (sfu/rtxbudget), and whether the
+// loss is that of a full link, which lowers the layer rather than adding
+// retransmissions to it.
+
+// lossCapHold is how long a layer ceiling set by loss lasts after the last
+// lossy report, so the layer does not climb back into the loss at once.
+const lossCapHold = 10 * time.Second
+
+// sendRateWeight is the weight of the newest tick in the smoothed rate.
+const sendRateWeight = 0.3
+
+// stalled reports whether the subscriber's silence stops this packet; a
+// stalled video track resumes only at a key frame. d.mu held.
+func (d *DownTrack) stalled() bool {
+	if d.live == nil {
+		return false
+	}
+	st := d.live.stall.Load()
+	if st == stallNone || (st == stallVideo && d.up.kind != webrtc.RTPCodecTypeVideo) {
+		return false
+	}
+	if d.up.kind == webrtc.RTPCodecTypeVideo {
+		d.congested = true
+	}
+	return true
+}
+
+// layerEstimate is the rate the layer choice fits: the subscriber's
+// estimate, lowered to the goodput while the link loses. d.mu held.
+func (d *DownTrack) layerEstimate() uint64 {
+	est := d.budget.Rate()
+	if d.lossCap > 0 && (est == 0 || d.lossCap < est) {
+		return d.lossCap
+	}
+	return est
+}
+
+// tick runs every liveness tick: it measures the rate sent, which sizes
+// the repair budget when the subscriber sends no estimate, and lets a loss
+// ceiling lapse.
+func (d *DownTrack) tick(now time.Time, dt time.Duration) {
+	if dt <= 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	bytes := d.stats.bytes - min(d.bytesSeen, d.stats.bytes) // stats restart when retired
+	d.bytesSeen = d.stats.bytes
+	packets := float64(bytes) / 1000 // roughly, for the header overhead
+	inst := (float64(bytes) + packets*rtpHeaderOverhead) * 8 / dt.Seconds()
+	d.sendBps += sendRateWeight * (inst - d.sendBps)
+	base := d.budget.Rate()
+	if base == 0 {
+		base = uint64(d.sendBps)
+	}
+	d.repair.SetRate(base, now)
+	if d.lossCap > 0 && now.UnixNano() > d.lossCapUntil {
+		d.lossCap = 0
+		d.retarget()
+	}
+}
+
+// onReceiverReport reads the report block about this track, if any.
+func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
+	w := d.writer.Load()
+	if w == nil {
+		return
+	}
+	for i := range rr.Reports {
+		if rr.Reports[i].SSRC == w.ssrc {
+			if at := d.report(&rr.Reports[i], time.Now()); at != 0 && d.live != nil {
+				d.live.heard(at)
+			}
+			return
+		}
+	}
+}
+
+// report applies one report block. It returns when the subscriber was
+// last known to receive: the send time of the highest packet the report
+// counts when that moved on, now when it has everything sent, or 0 when
+// the report is stale (the same highest packet again, with more sent
+// since) or that packet is out of the history (far behind).
+func (d *DownTrack) report(r *rtcp.ReceptionReport, now time.Time) (receivedAt int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	hs := uint16(r.LastSequenceNumber)
+	switch h := &d.history[hs%seqHistory]; {
+	case !d.sentAny || hs == d.lastSeq:
+		receivedAt = now.UnixNano()
+	case d.rrValid && hs != d.rrSeq && hs-d.rrSeq < 1<<15 && h.seq == hs && h.at != 0:
+		receivedAt = h.at // padding has a time too, though no packet to resend
+	}
+	d.rrSeq, d.rrValid = hs, true
+	loss := float64(r.FractionLost) / 256
+	d.repair.SetLoss(loss, now)
+	if rtt, ok := roundTrip(r, now); ok {
+		jitter := time.Duration(float64(r.Jitter) / float64(d.clockRate()) * float64(time.Second))
+		d.repair.SetPath(rtt, jitter)
+	}
+	if d.repair.Congested() && d.up.kind == webrtc.RTPCodecTypeVideo && d.sendBps > 0 {
+		goodput := uint64(d.sendBps * (1 - loss))
+		if d.lossCap == 0 || goodput < d.lossCap {
+			d.lossCap = goodput
+		}
+		d.lossCapUntil = now.Add(lossCapHold).UnixNano()
+		d.retarget()
+	}
+	return receivedAt
+}
+
+// roundTrip is the round trip from a report's echo of our sender report
+// (RFC 3550 6.4.1): now - LSR - DLSR, all in 1/65536 s.
+func roundTrip(r *rtcp.ReceptionReport, now time.Time) (time.Duration, bool) {
+	if r.LastSenderReport == 0 {
+		return 0, false
+	}
+	d := ntpMiddle(now) - r.LastSenderReport - r.Delay
+	rtt := time.Duration(uint64(d) * uint64(time.Second) >> 16)
+	if rtt > 10*time.Second {
+		return 0, false // our clock and the echo disagree: wrapped
+	}
+	return rtt, true
+}
+
+// ntpMiddle is the middle 32 bits of the NTP time of t: 16 bits of
+// seconds, 16 of fraction.
+func ntpMiddle(t time.Time) uint32 {
+	const unixToNTP = 2208988800
+	secs := uint64(t.Unix()) + unixToNTP
+	frac := uint64(t.Nanosecond()) << 16 / 1e9
+	return uint32(secs<<16 | frac)
+}
