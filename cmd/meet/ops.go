@@ -232,8 +232,10 @@ func startMain(srv *server.Server, addr string, ts *tlsSetup, log *slog.Logger) 
 }
 
 // drainMessage is what the page shows when the server starts draining.
+// The web client rejoins at once (another node, or this one restarted);
+// an older page that does not is cut off after timeout.
 func drainMessage(timeout time.Duration) string {
-	return fmt.Sprintf("This server is restarting for maintenance. Your call continues for up to %s; after that, rejoin with the same link.", timeout.Round(time.Second))
+	return fmt.Sprintf("This server is restarting for maintenance; your call is moving and will be back in a moment (if it is not, rejoin with the same link within %s).", timeout.Round(time.Second))
 }
 
 // drainAndStop is the graceful stop: drain (new joins refused, clients

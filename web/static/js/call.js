@@ -47,6 +47,20 @@ const ICE_RESTART_MS = 1000;
 /** Not connected again this long after an ICE restart: rejoin. */
 const ICE_REJOIN_MS = 6000;
 
+/**
+ * On "drain" the call rejoins after a random delay up to this long, so the
+ * calls of a node that restarts do not all arrive at the next one at once.
+ */
+export const DRAIN_JITTER_MS = 400;
+
+/**
+ * After a drain, rejoining is tried this often (plus jitter) for
+ * DRAIN_FAST_MS: the restarted node, or another one, is there within a
+ * second or two and every attempt that waits longer is a longer gap.
+ */
+const DRAIN_RETRY_MS = 250;
+const DRAIN_FAST_MS = 20000;
+
 /** @typedef {import('./quality.js').Quality} Quality */
 /** @typedef {import('./noise.js').NoiseMode} NoiseMode */
 /** @typedef {'connecting'|'connected'|'reconnecting'|'lost'} ConnectionState */
@@ -212,6 +226,10 @@ export class Call extends Emitter {
      * node at once instead of waiting for its heartbeat to go missing.
      */
     this._hostLost = false;
+    /** Until then (Date.now()), rejoin attempts come every DRAIN_RETRY_MS. */
+    this._fastUntil = 0;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    this._drainTimer = undefined;
     /** Reconnections that succeeded, for tests and the UI. */
     this.reconnects = 0;
     /** @type {Map<string, import('./quality.js').ReceiveSample>} */
@@ -343,8 +361,18 @@ export class Call extends Emitter {
       if (e.fatal) this._fatalCode = e.code;
       else this.emit('notice', { text: e.message });
     });
-    on('drain', () => { this._drained = true; });
-    on('drain', (d) => this.emit('drain', { message: d.message || 'The server is restarting. You will be reconnected.', deadline: d.deadline }));
+    // The node is going away: leave it now and rejoin (another node takes
+    // the meeting, or the restarted one), rather than hold it until the
+    // deadline and be cut off then.
+    on('drain', (d) => {
+      this._drained = true;
+      this.emit('drain', { message: d.message || 'The server is restarting. You will be reconnected.', deadline: d.deadline });
+      clearTimeout(this._drainTimer);
+      this._drainTimer = setTimeout(() => {
+        this._fastUntil = Date.now() + DRAIN_FAST_MS;
+        this._reconnect('The server is restarting; moving the call.', DRAIN_RETRY_MS);
+      }, Math.random() * DRAIN_JITTER_MS);
+    });
     // The room moved to another node (multi-node, after a Redis outage):
     // rejoin; the fresh token names the node that hosts it now.
     on('redirect', () => this._reconnect('The meeting moved to another server.'));
@@ -634,9 +662,11 @@ export class Call extends Emitter {
       // reports it, and comes soon, since the server checks that node then.
       if (code === 'network') this._hostLost = true;
       // Every second or so for the first half minute, so a blip of a few
-      // seconds costs little more than the blip; then every 4 s.
+      // seconds costs little more than the blip; then every 4 s. After a
+      // drain, more often: the next node is known to come at once.
       const step = this._hostLost ? 250 : 500;
-      const wait = Date.now() - this._reconnectSince < 30000 ? Math.min(1500, step * this._attempt) : 4000;
+      let wait = Date.now() - this._reconnectSince < 30000 ? Math.min(1500, step * this._attempt) : 4000;
+      if (Date.now() < this._fastUntil) wait = DRAIN_RETRY_MS + Math.random() * 100;
       this._retryTimer = setTimeout(() => void this._tryReconnect(), wait);
     }
   }
@@ -1121,6 +1151,7 @@ export class Call extends Emitter {
     if (this._ended) return;
     this._ended = true;
     clearTimeout(this._retryTimer);
+    clearTimeout(this._drainTimer);
     clearTimeout(this._iceTimer);
     clearTimeout(this._rejoinTimer);
     clearInterval(this._qualityTimer);
