@@ -142,18 +142,20 @@ func (c *testClient) count(from, kind string) int64 {
 
 func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
 	t.Helper()
-	return joinClientWith(t, s, room, name, clientAPI(t))
+	api := clientAPI(t)
+	return joinClientWith(t, s, room, name, api, api)
 }
 
-// joinClientWith joins a client whose connections come from api.
-func joinClientWith(t *testing.T, s *SFU, room string, name byte, api *webrtc.API) *testClient {
+// joinClientWith joins a client whose connections come from pubAPI and
+// subAPI.
+func joinClientWith(t *testing.T, s *SFU, room string, name byte, pubAPI, subAPI *webrtc.API) *testClient {
 	t.Helper()
 	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}, pending: map[PCKind][]webrtc.ICECandidateInit{}}
 	var err error
-	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.pub, err = pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
-	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.sub, err = subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.close)
