@@ -140,7 +140,7 @@ func browserLikeAPI(t *testing.T, n transport.Net) *webrtc.API {
 func joinShaped(t *testing.T, s *SFU, n *shapedNet) *testClient {
 	t.Helper()
 	for i, name := range []byte("bcd") {
-		c := joinClientWith(t, s, "room", name, clientAPI(t), browserLikeAPI(t, n))
+		c := joinClientWith(t, s, "room", name, clientAPI(t), browserLikeAPI(t, n), func(c *testClient) { c.settleICE = true })
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
 			if c.sub.ConnectionState() == webrtc.PeerConnectionStateConnected {

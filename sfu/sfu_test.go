@@ -36,6 +36,23 @@ type testClient struct {
 	received map[string]*atomic.Int64 // publisher id + kind -> intact frames
 	bad      atomic.Int64
 	pad      int // bytes added to each video frame by publish
+	// settleICE: before a renegotiation offer, wait (up to 2 s) until the
+	// last answer's ICE agent runs. Pion's client, answering two offers in
+	// quick succession, now and then starts its agent with credentials
+	// other than the ones its answer carried, and never connects.
+	settleICE bool
+}
+
+// settle waits for the sub connection's ICE agent to start, if asked to
+// and an answer was given.
+func (c *testClient) settle() {
+	if !c.settleICE || c.sub.CurrentLocalDescription() == nil {
+		return
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for c.sub.ICEConnectionState() == webrtc.ICEConnectionStateNew && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func newTestSFU(t *testing.T) *SFU {
@@ -69,6 +86,7 @@ func (c *testClient) Signal(s Signal) {
 	}
 	switch s := s.(type) {
 	case *Offer:
+		c.settle()
 		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
 			c.t.Errorf("client %c: sub offer: %v", c.name, err)
 			return
@@ -147,10 +165,13 @@ func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
 }
 
 // joinClientWith joins a client whose connections come from pubAPI and
-// subAPI.
-func joinClientWith(t *testing.T, s *SFU, room string, name byte, pubAPI, subAPI *webrtc.API) *testClient {
+// subAPI; opts set it up before it joins.
+func joinClientWith(t *testing.T, s *SFU, room string, name byte, pubAPI, subAPI *webrtc.API, opts ...func(*testClient)) *testClient {
 	t.Helper()
 	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}, pending: map[PCKind][]webrtc.ICECandidateInit{}}
+	for _, o := range opts {
+		o(c)
+	}
 	var err error
 	if c.pub, err = pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
