@@ -186,6 +186,7 @@ export class Call extends Emitter {
     /** @type {{id: string, ticket: string}|null} our id and rejoin ticket, for reconnecting */
     this._rejoin = null;
     this._knewMeeting = false;
+    this._lobbySeq = 0;
     /** The other participant who spoke last (from the server's speaker detection). */
     this.activeSpeaker = '';
     /** Joined without camera and microphone: can listen and watch only. */
@@ -448,12 +449,15 @@ export class Call extends Emitter {
    * @param {import('./session.js').LobbyEntry[]} entries
    */
   async _onLobby(entries) {
-    const before = new Set(this.lobby.map((w) => w.id));
+    // Names open asynchronously: a list that arrived later must win.
+    const seq = ++this._lobbySeq;
     /** @type {Waiter[]} */
     const list = await Promise.all(entries.map(async (e) => {
       const name = e.profile ? await this._openName(e.id, e.profile) : '';
       return { id: e.id, name: name || '', nameUnreadable: name === null };
     }));
+    if (seq !== this._lobbySeq) return;
+    const before = new Set(this.lobby.map((w) => w.id));
     this.lobby = list;
     for (const w of list) {
       if (!before.has(w.id)) this.emit('notice', { text: (w.nameUnreadable ? 'Someone whose name cannot be decrypted' : w.name || 'A guest') + ' is waiting to be let in.' });
