@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import puppeteer from 'puppeteer-core';
+import { FIREFOX_PREFS } from './prefs.mjs';
 
 const USAGE = `usage: node crossbrowser.mjs --meet <path to meet binary> [options]
   --firefox <path>        Firefox executable (default /usr/bin/firefox-esr)
@@ -155,16 +156,7 @@ async function launchFirefox() {
     // Our own cleanup closes the browsers; puppeteer's signal handlers would
     // race it and exit before the server is stopped.
     handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
-    extraPrefsFirefox: {
-      // A generated camera and microphone, and no permission prompt.
-      'media.navigator.streams.fake': true,
-      'media.navigator.permission.disabled': true,
-      // Remote audio plays without a click, as in the Chromium tab.
-      'media.autoplay.default': 0,
-      'media.autoplay.blocking_policy': 0,
-      // Plain host candidates (no mDNS names): the namespace has no resolver.
-      'media.peerconnection.ice.obfuscate_host_addresses': false,
-    },
+    extraPrefsFirefox: FIREFOX_PREFS,
   });
 }
 

@@ -210,7 +210,7 @@ export class Session extends Emitter {
     this._sub = null;
     /** Negotiation steps per connection run one at a time, in arrival order. */
     this._queue = { pub: Promise.resolve(), sub: Promise.resolve() };
-    /** @type {Map<RTCRtpReceiver, {participant: string, kind: string, source: string, handle: number}>} */
+    /** @type {Map<RTCRtpReceiver, {participant: string, kind: string, source: string, handle: number, trackId: string}>} */
     this._receivers = new Map();
     /** @type {{audio: RTCRtpSender|null, video: RTCRtpSender|null}} */
     this._senders = { audio: null, video: null };
@@ -588,8 +588,9 @@ export class Session extends Emitter {
         return;
       }
     }
-    const participant = ev.streams.length > 0 ? ev.streams[0].id : this._publisherOf(track.id);
-    const source = this._sourceOf(participant, track);
+    const trackId = this._signaledTrackId(ev.transceiver, track);
+    const participant = ev.streams.length > 0 ? ev.streams[0].id : this._publisherOf(trackId);
+    const source = this._sourceOf(participant, trackId, track.kind);
     const valid = this._valid(participant, 'track publisher') && SOURCE_KIND[source] === track.kind;
     if (t && !t.bindReceiver(handle, valid ? { senderId: participant, source } : null)) {
       if (valid) this.emit('refused', { what: 'track' });
@@ -599,7 +600,7 @@ export class Session extends Emitter {
       this.emit('refused', { what: 'track source' });
       return;
     }
-    this._receivers.set(ev.receiver, { participant, kind: track.kind, source, handle });
+    this._receivers.set(ev.receiver, { participant, kind: track.kind, source, handle, trackId });
     const ended = () => {
       const cur = this._receivers.get(ev.receiver);
       if (cur && cur.participant === participant) this._receivers.delete(ev.receiver);
@@ -620,18 +621,39 @@ export class Session extends Emitter {
   }
 
   /**
-   * The source of an incoming track. The server names a track
-   * "<participant>-<mid>" and announces it (track-published) before the
-   * offer that carries it, so the id finds it.
-   * @param {string} participant
+   * The track id the server gave a received track in the sub offer's
+   * "a=msid" line. Chromium uses it as MediaStreamTrack.id; Firefox makes
+   * up its own id, so it is read from the SDP by the transceiver's mid.
+   * @param {RTCRtpTransceiver|undefined} tr
    * @param {MediaStreamTrack} track
    * @returns {string}
    */
-  _sourceOf(participant, track) {
+  _signaledTrackId(tr, track) {
+    const sdp = this._sub && this._sub.remoteDescription ? this._sub.remoteDescription.sdp : '';
+    if (!tr || !tr.mid || !sdp) return track.id;
+    for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+      if (!section.split(/\r?\n/).includes('a=mid:' + tr.mid)) continue;
+      const m = /\r?\na=msid:\S+ (\S+)/.exec(section);
+      return m ? m[1] : track.id;
+    }
+    return track.id;
+  }
+
+  /**
+   * The source of an incoming track. The server names a track
+   * "<participant>-<mid>" and announces it (track-published) before the
+   * offer that carries it, so the id finds it. Until it is announced, the
+   * kind decides; a later announcement re-binds the receiver.
+   * @param {string} participant
+   * @param {string} trackId as signaled (_signaledTrackId)
+   * @param {string} kind
+   * @returns {string}
+   */
+  _sourceOf(participant, trackId, kind) {
     const r = this.remotes.get(participant);
-    const info = r && r.tracks.get(track.id);
+    const info = r && r.tracks.get(trackId);
     if (info && info.source) return String(info.source);
-    return track.kind === 'audio' ? 'microphone' : 'camera';
+    return kind === 'audio' ? 'microphone' : 'camera';
   }
 
   /**
@@ -979,8 +1001,8 @@ const HANDLERS = {
     if (r) r.tracks.set(t.id, t);
     // Announced after its track arrived (the protocol allows either
     // order): bind the receiver to the announced source now.
-    for (const [rcv, meta] of this._receivers) {
-      if (rcv.track.id !== t.id || meta.participant !== t.participant || meta.source === t.source) continue;
+    for (const meta of this._receivers.values()) {
+      if (meta.trackId !== t.id || meta.participant !== t.participant || meta.source === t.source) continue;
       if (SOURCE_KIND[String(t.source)] !== meta.kind) {
         this.emit('refused', { what: 'track source' });
         if (this._cfg.transforms) this._cfg.transforms.bindReceiver(meta.handle, null);
