@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/monkeythorn/meet/internal/leaktest"
 	"github.com/monkeythorn/meet/signaling"
+	"github.com/pion/webrtc/v4"
 )
 
 // probe joins room from the attacker's address with a token whose E2EE
@@ -160,5 +161,86 @@ func TestAbuseChatFlood(t *testing.T) {
 	waitMedia(t, pair, pair, 10, legitBound)
 	if got := refusals(t, ts, "chat"); got < senders {
 		t.Errorf("/metrics counts %v chat floods, want %d", got, senders)
+	}
+}
+
+// offerWith makes a publish offer of n sending audio sections.
+func offerWith(t *testing.T, n int) string {
+	t.Helper()
+	pc, err := newPionAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	for range n {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.SDP
+}
+
+// publishAnswer sends offer on ws and returns the answer's type and, for
+// an error, its code.
+func publishAnswer(t *testing.T, ws *websocket.Conn, offer string) (string, string) {
+	t.Helper()
+	if err := ws.WriteJSON(signaling.Offer{Type: signaling.TypeOffer, PC: signaling.PCPub, SDP: offer}); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer ws.SetReadDeadline(time.Time{})
+	for {
+		var m signaling.Error
+		if err := ws.ReadJSON(&m); err != nil {
+			t.Fatalf("waiting for the answer: %v", err)
+		}
+		if m.Type == signaling.TypeAnswer || m.Type == signaling.TypeError {
+			return m.Type, m.Code
+		}
+	}
+}
+
+// TestAbuseManyTracks: a publisher offers hundreds of media sections, more
+// tracks than one participant may have, or enough to take a room past the
+// size every subscriber's offer must stay under. Each offer is refused
+// before anyone else's negotiation grows, and the legitimate pair keeps
+// its media.
+func TestAbuseManyTracks(t *testing.T) {
+	leaktest.Check(t)
+	const roomCap = 12
+	ts := newTestServer(t, func(c *Config) { c.SFU.MaxTracksPerRoom = roomCap })
+	room, pair, took := livePair(t, ts) // 4 tracks
+	atk := attackerClient("127.0.0.2")
+	defer atk.CloseIdleConnections()
+	type result struct{ typ, code string }
+	got := map[string]result{}
+	for _, tc := range []struct {
+		name   string
+		tracks int
+	}{{"300 sections", 300}, {"40 sections", 40}, {"9 tracks", 9}, {"8 tracks", 8}, {"8 more tracks", 8}} {
+		ws := wsJoined(t, ts, atk, attackerDialer("127.0.0.2"), room)
+		typ, code := publishAnswer(t, ws, offerWith(t, tc.tracks))
+		got[tc.name] = result{typ, code}
+	}
+	t.Logf("offers: %v; legitimate call with media in %v", got, took.Round(time.Millisecond))
+	want := map[string]result{
+		"300 sections":  {signaling.TypeError, signaling.CodeTooLarge},    // over 64 KiB: not even decoded
+		"40 sections":   {signaling.TypeError, signaling.CodeNegotiation}, // refused before parsing
+		"9 tracks":      {signaling.TypeError, signaling.CodeTooManyTracks},
+		"8 tracks":      {signaling.TypeAnswer, ""}, // offered: the room now counts 12
+		"8 more tracks": {signaling.TypeError, signaling.CodeTooManyTracks},
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: answered %+v, want %+v", name, got[name], w)
+		}
+	}
+	waitMedia(t, pair, pair, 10, legitBound) // their negotiation goes on
+	if n := refusals(t, ts, "tracks"); n != 2 {
+		t.Errorf("/metrics counts %v track refusals, want 2", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -63,7 +64,9 @@ type Participant struct {
 
 	arrivals     *arrivalFeedback // transport-wide feedback to the publisher
 	timeArrivals sync.Once        // watchArrivals, at the first track
-	media        mediaLinks       // the SFU's, for the tracks
+	limits       trackLimits
+	offered      atomic.Int32 // sending sections of the last accepted offer
+	media        mediaLinks // the SFU's, for the tracks
 
 	sub      *webrtc.PeerConnection
 	subMu    sync.Mutex // serialises subscriber negotiation
@@ -76,6 +79,13 @@ type Participant struct {
 	egress         *egress                   // the subscriber connection's fast path
 	live           liveness                  // of the subscriber side (liveness.go)
 	subCands       []webrtc.ICECandidateInit // arrived before the first answer
+}
+
+// trackLimits are the SFU's caps on published tracks and the counter of
+// offers they refused.
+type trackLimits struct {
+	perParticipant, perRoom int
+	refused                 *atomic.Uint64
 }
 
 // mediaLinks are what the SFU lends a participant's tracks: the fan-out,
@@ -103,6 +113,7 @@ func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 		id:       opts.ID,
 		media:    mediaLinks{fanout: s.fanout, batch: s.batch, retireUp: s.retireUp, retireDown: s.retireDown, arrivals: s.arrivals},
 		log:      s.log.With("room", roomRef{}),
+		limits:   trackLimits{perParticipant: s.cfg.MaxTracksPerParticipant, perRoom: s.cfg.MaxTracksPerRoom, refused: &s.trackRefusals},
 		listener: opts.Listener,
 		events:   make(chan delivery, eventQueueLen),
 		done:     make(chan struct{}),
@@ -240,6 +251,36 @@ func (p *Participant) Relay(data string) {
 	p.room.broadcast(p, &Relayed{From: p.id, Data: data})
 }
 
+// checkTracks refuses an offer that would make p publish n tracks when
+// that is more than its limit or would take the room over its own: every
+// track becomes a media section in every other participant's offer, and
+// an offer too large for a subscriber to answer would stall them all.
+func (p *Participant) checkTracks(n int) error {
+	if n > p.limits.perParticipant {
+		p.limits.refused.Add(1)
+		return fmt.Errorf("%w: %d tracks, limit %d per participant", ErrTooManyTracks, n, p.limits.perParticipant)
+	}
+	// Counted from what each participant offered to send, not from the
+	// tracks that arrived: a client that offers and never sends would
+	// otherwise not count.
+	// The count is taken and p's share reserved under the room's lock,
+	// so two offers at once cannot both take the last places.
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	others := 0
+	for _, o := range p.room.participants {
+		if o != p {
+			others += int(o.offered.Load())
+		}
+	}
+	if others+n > p.limits.perRoom {
+		p.limits.refused.Add(1)
+		return fmt.Errorf("%w: the room holds %d tracks, limit %d", ErrTooManyTracks, others, p.limits.perRoom)
+	}
+	p.offered.Store(int32(n))
+	return nil
+}
+
 // Publish applies the client's offer on the publisher connection and
 // returns the answer. sources maps each sending mid to its source; a
 // previously published mid missing from it stops publishing.
@@ -249,7 +290,12 @@ func (p *Participant) Publish(offerSDP string, sources map[string]string) (strin
 	if p.closed() {
 		return "", ErrParticipantGone
 	}
-	if err := checkSDP(offerSDP); err != nil {
+	d, err := parseChecked(offerSDP)
+	if err != nil {
+		return "", err
+	}
+	sending := sendingSections(d)
+	if err := p.checkTracks(sending); err != nil {
 		return "", err
 	}
 	p.setSources(sources)

@@ -20,16 +20,62 @@ const (
 	maxExtmaps       = 32            // per media section
 )
 
+// mediaSections counts the "m=" lines of raw without parsing it, so an
+// offer with hundreds of sections is refused before the parser builds
+// them.
+func mediaSections(raw string) int {
+	n := strings.Count(raw, "\nm=")
+	if strings.HasPrefix(raw, "m=") {
+		n++
+	}
+	return n
+}
+
+// sendingSections counts the media sections of an offer that send: a port
+// other than 0 and a direction of sendrecv (the default) or sendonly.
+func sendingSections(d *sdp.SessionDescription) int {
+	n := 0
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Port.Value == 0 {
+			continue
+		}
+		send := true
+		for _, a := range m.Attributes {
+			if a.Key == "recvonly" || a.Key == "inactive" {
+				send = false
+			}
+		}
+		if send {
+			n++
+		}
+	}
+	return n
+}
+
 // checkSDP refuses a session description that does not parse or exceeds
 // the limits above. Errors wrap ErrBadSDP and never quote the SDP.
 func checkSDP(raw string) error {
+	_, err := parseChecked(raw)
+	return err
+}
+
+// parseChecked is checkSDP returning the parsed description.
+func parseChecked(raw string) (*sdp.SessionDescription, error) {
 	if len(raw) > maxSDPSize {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrBadSDP, len(raw), maxSDPSize)
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBadSDP, len(raw), maxSDPSize)
 	}
-	var d sdp.SessionDescription
+	if n := mediaSections(raw); n > maxMediaSections {
+		return nil, fmt.Errorf("%w: %d media sections, limit %d", ErrBadSDP, n, maxMediaSections)
+	}
+	d := &sdp.SessionDescription{}
 	if err := d.UnmarshalString(raw); err != nil {
-		return fmt.Errorf("%w: does not parse", ErrBadSDP)
+		return nil, fmt.Errorf("%w: does not parse", ErrBadSDP)
 	}
+	return d, checkSections(d)
+}
+
+// checkSections applies the per-section limits.
+func checkSections(d *sdp.SessionDescription) error {
 	if len(d.MediaDescriptions) > maxMediaSections {
 		return fmt.Errorf("%w: %d media sections, limit %d", ErrBadSDP, len(d.MediaDescriptions), maxMediaSections)
 	}

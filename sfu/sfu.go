@@ -22,6 +22,13 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultMaxParticipants = 100
+	// DefaultMaxTracksPerParticipant: a browser sends microphone, camera,
+	// screen and screen audio; simulcast layers share one track.
+	DefaultMaxTracksPerParticipant = 8
+	// DefaultMaxTracksPerRoom keeps the offer each subscriber gets (one
+	// media section per track) and its answer well inside a signaling
+	// message (64 KiB): about 250 bytes of answer per section.
+	DefaultMaxTracksPerRoom = 150
 )
 
 // Config configures an SFU. The zero value of every field but Logger is a
@@ -41,6 +48,10 @@ type Config struct {
 	IncludeLoopback bool
 	// MaxParticipants caps a room; RoomTerms may lower it for one room.
 	MaxParticipants int
+	// MaxTracksPerParticipant and MaxTracksPerRoom cap the tracks one
+	// participant may publish and a room may hold; an offer over either is
+	// refused with ErrTooManyTracks. Defaults above.
+	MaxTracksPerParticipant, MaxTracksPerRoom int
 	// TCPPort, when not 0, also offers ICE-TCP (RFC 6544 passive
 	// candidates) on this TCP port of ListenIP, for clients whose network
 	// blocks UDP but lets TCP out. 0 = off.
@@ -74,6 +85,15 @@ func (c *Config) validate() error {
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
 		return fmt.Errorf("%w: public IP %q is not an IP address", ErrBadConfig, c.PublicIP)
+	}
+	if c.MaxTracksPerParticipant == 0 {
+		c.MaxTracksPerParticipant = DefaultMaxTracksPerParticipant
+	}
+	if c.MaxTracksPerRoom == 0 {
+		c.MaxTracksPerRoom = DefaultMaxTracksPerRoom
+	}
+	if c.MaxTracksPerParticipant < 0 || c.MaxTracksPerRoom < 0 {
+		return fmt.Errorf("%w: negative track limit", ErrBadConfig)
 	}
 	if c.MaxParticipants == 0 {
 		c.MaxParticipants = DefaultMaxParticipants
@@ -111,6 +131,8 @@ type SFU struct {
 	liveness [numLivenessEvents]atomic.Uint64
 	done     chan struct{} // closed by Close: stops watchLiveness
 	wg       sync.WaitGroup
+
+	trackRefusals atomic.Uint64 // offers refused by the track limits
 }
 
 // New opens the media UDP port and returns an SFU ready to Join.

@@ -78,6 +78,7 @@ type Stats struct {
 	ReceiveDrops   [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
 	Socket         udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
 	FastPath       udpbatch.BatchStats           // packets sealed into send batches (egress.go)
+	TrackRefusals  uint64                        // offers refused by the track limits
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -127,7 +128,7 @@ func (s *SFU) Stats() Stats {
 
 	s.retired.mu.Lock()
 	total := s.retired.down
-	out := Stats{Rooms: len(rooms), NACKsSent: s.retired.nacksSent, PLIs: s.retired.plis, PLIsHeld: s.retired.plisHeld}
+	out := Stats{Rooms: len(rooms), NACKsSent: s.retired.nacksSent, PLIs: s.retired.plis, PLIsHeld: s.retired.plisHeld, TrackRefusals: s.trackRefusals.Load()}
 	s.retired.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.Lock()

@@ -12,4 +12,8 @@ const (
 	// connections or joins from the client's network, or the node is
 	// full). Fatal; the message says when to try again.
 	CodeBusy = "busy"
+	// CodeTooManyTracks: an offer would publish more tracks than one
+	// participant or the meeting may have (docs/security.md). Not fatal:
+	// the previous tracks keep flowing.
+	CodeTooManyTracks = "too-many-tracks"
 )

@@ -101,6 +101,8 @@ func negotiationError(what string, err error) error {
 		msg += ": the session description was refused"
 	case errors.Is(err, sfu.ErrNotNegotiating):
 		msg += ": no offer is waiting for an answer"
+	case errors.Is(err, sfu.ErrTooManyTracks):
+		return protoErr(CodeTooManyTracks, what+" failed: too many tracks for you or for this meeting; stop sharing something first")
 	}
 	return protoErr(CodeNegotiation, msg)
 }

@@ -21,6 +21,8 @@ func limitOptions() []option {
 		{"limit-ws", "MEET_LIMIT_WS", "5/s,50", "WebSocket connections opened per client address (N/s or N/m, burst; off = no limit)"},
 		{"limit-messages", "MEET_LIMIT_MESSAGES", "50/s,200", "signaling messages per connection (N/s or N/m, burst); a client over it is disconnected"},
 		{"limit-chat", "MEET_LIMIT_CHAT", "5/s,20", "chat messages one participant may send (N/s or N/m, burst); a sender over it is disconnected, not its receivers"},
+		{"max-tracks-per-participant", "MEET_MAX_TRACKS_PER_PARTICIPANT", "8", "tracks one participant may publish; an offer with more sending media sections is refused"},
+		{"max-tracks-per-room", "MEET_MAX_TRACKS_PER_ROOM", "150", "tracks a meeting may hold, so every subscriber's offer and answer stay small enough to exchange"},
 		{"max-sessions-per-ip", "MEET_MAX_SESSIONS_PER_IP", "50", "open signaling connections per client address (IPv6: per /64); 0 = no cap"},
 		{"max-sessions", "MEET_MAX_SESSIONS", "2000", "open signaling connections on this node; 0 = no cap"},
 		{"trusted-clients", "MEET_TRUSTED_CLIENTS", "", "comma-separated addresses/CIDRs exempt from the per-address limits, e.g. 127.0.0.1 for meet-bench on the same host"},
@@ -45,6 +47,8 @@ type limitFlags struct {
 	HTTP           server.HTTPTimeouts
 	TURN           turnLimits
 	Messages, Chat admission.Rate
+	// Track caps of the SFU.
+	TracksPerParticipant, TracksPerRoom int
 }
 
 // signaling returns the signaling handler's share of the limits.
@@ -98,7 +102,7 @@ func parseLimitFlags(v map[string]*string) (limitFlags, error) {
 	quotas := []struct {
 		name string
 		dst  *int
-	}{{"turn-allocations-per-user", &l.TURN.PerUser}, {"turn-allocations-per-ip", &l.TURN.PerSource}, {"turn-max-allocations", &l.TURN.Total}}
+	}{{"max-tracks-per-participant", &l.TracksPerParticipant}, {"max-tracks-per-room", &l.TracksPerRoom}, {"turn-allocations-per-user", &l.TURN.PerUser}, {"turn-allocations-per-ip", &l.TURN.PerSource}, {"turn-max-allocations", &l.TURN.Total}}
 	for _, q := range quotas {
 		n, err := strconv.Atoi(*v[q.name])
 		if err != nil || n < 1 {

@@ -88,6 +88,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			PublicIP:        cfg.PublicIP,
 			IncludeLoopback: cfg.Dev,
 			TCPPort:         cfg.Ops.ICETCPPort,
+			// Abuse limits (docs/security.md).
+			MaxTracksPerParticipant: cfg.Limits.TracksPerParticipant,
+			MaxTracksPerRoom:        cfg.Limits.TracksPerRoom,
 		},
 	})
 	if err != nil {

@@ -17,7 +17,10 @@ import { receiveQuality, sendQuality } from './quality.js';
  * restart, "draining", the SFU dropping our media) is retried.
  */
 const FINAL_CODES = new Set(['room-full', 'unauthorized', 'duplicate', 'e2ee-mismatch', 'not-joined', 'too-many-errors', 'bad-message',
-  'locked', 'removed', 'denied', 'lobby-full']);
+  'locked', 'removed', 'denied', 'lobby-full',
+  // A limit refused us (docs/security.md): retrying at once would only be
+  // refused again; the message says when to try.
+  'busy']);
 
 /**
  * The participant id a join token gives (its JWT subject), '' if it has
