@@ -131,15 +131,21 @@ func (s *session) lobbyMessage(data []byte) (enter bool, err error) {
 // enterMeeting records the join with the rules once the SFU took the
 // participant, fills in the welcome's meeting state, sends it, and tells
 // the others if the hosts changed.
+//
+// The state is read, the welcome queued and the session counted as joined
+// under one hold of mt.mu: a state broadcast lists its recipients under
+// that lock, so one that comes after this join's state was read reaches
+// the new member, after its welcome. (Queued before joining, a host change
+// made meanwhile was lost to it: TestHostKeyAndFirstIn failed so.)
 func (s *session) enterMeeting(p Participant, w *Welcome) {
 	changed := s.mt.rules.Join(s.id, s.hostKey)
+	s.mt.mu.Lock()
 	st := s.mt.state()
 	w.Meeting = &st
 	if s.mt.rules.IsHost(s.id) {
 		w.Lobby = s.mt.lobbyEntries()
 	}
-	s.send(w)
-	s.mt.mu.Lock()
+	s.send(w) // never blocks: queues or drops a slow client
 	delete(s.mt.waiting, s.id)
 	s.mt.joined[s.id] = member{s: s, p: p}
 	s.mt.mu.Unlock()
