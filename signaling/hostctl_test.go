@@ -342,3 +342,35 @@ func TestHandOverAndHostLeaves(t *testing.T) {
 	bob.leave()
 	poll.Until(t, 5*time.Second, "meeting state dropped", func() bool { return hs.h.meetingCount() == 0 })
 }
+
+// TestConcurrentHostsReachEveryone: hosts joining at once each end up
+// knowing every host, from their welcome or a room-state after it. A
+// joiner not yet listed among the joined when another's host change is
+// broadcast would miss it for good.
+func TestConcurrentHostsReachEveryone(t *testing.T) {
+	const n = 4 // the fake conference's room size
+	for range 25 {
+		hs := newHarness(t, nil)
+		room := newRoom(t)
+		cs := make([]*wsClient, n)
+		for i := range cs {
+			cs[i] = hs.dial()
+		}
+		for _, c := range cs {
+			c.send(Join{Type: TypeJoin, Version: Version, Token: hs.hostToken(room)})
+		}
+		for i, c := range cs {
+			var w Welcome
+			c.until(TypeWelcome, &w)
+			hosts := len(w.Meeting.Hosts)
+			for m := 0; hosts < n; m++ {
+				if m == 2*n {
+					t.Fatalf("client %d: knows %d hosts after %d room-states, want %d", i, hosts, m, n)
+				}
+				var st RoomState
+				c.until(TypeRoomState, &st)
+				hosts = len(st.Hosts)
+			}
+		}
+	}
+}
