@@ -36,8 +36,11 @@ test-deps: deps apt-deps tools
 go-deps:
 	$(GO) mod download
 
+# npm-deps: node_modules/.package-lock.json is what npm ci leaves; without it
+# (no node_modules, or an empty one) install. /bin/sh's -nt is false when
+# that file is missing, so it is tested on its own.
 npm-deps:
-	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund; fi
 
 # Debian packages the tests drive: browsers, redis, strace, ip (netns).
