@@ -244,3 +244,61 @@ func TestAbuseManyTracks(t *testing.T) {
 		t.Errorf("/metrics counts %v track refusals, want 2", n)
 	}
 }
+
+// TestAbuseNeverConnects: joins that take a place in a call and never
+// complete ICE (the server's offer never answered) used to stay for good,
+// each with its connections and goroutines. Now they are removed when
+// their media has not connected within the join deadline, with a message.
+func TestAbuseNeverConnects(t *testing.T) {
+	leaktest.Check(t)
+	// At most 8: the pair's clients buffer 8 participant-left messages.
+	const joins = 6
+	deadline := time.Second
+	ts := newTestServer(t, func(c *Config) { c.SFU.MediaTimeout = deadline })
+	room, pair, took := livePair(t, ts)
+	atk := attackerClient("127.0.0.2")
+	defer atk.CloseIdleConnections()
+	ends := make(chan string, joins)
+	for range joins {
+		ws := wsJoined(t, ts, atk, attackerDialer("127.0.0.2"), room)
+		go func() {
+			for {
+				var m signaling.Error
+				if ws.ReadJSON(&m) != nil {
+					ends <- ""
+					return
+				}
+				if m.Type == signaling.TypeError && m.Fatal {
+					ends <- m.Code + ": " + m.Message
+					return
+				}
+			}
+		}()
+	}
+	if n := ts.s.sfu.ParticipantCount(); n != 2+joins {
+		t.Fatalf("%d participants, want the pair and %d idle joins", n, joins)
+	}
+	var removed []string
+	timeout := time.After(deadline + 5*time.Second)
+	for len(removed) < joins {
+		select {
+		case e := <-ends:
+			removed = append(removed, e)
+		case <-timeout:
+			t.Fatalf("%d of %d joins that never connect still in the call %v after the deadline of %v", joins-len(removed), joins, 5*time.Second, deadline)
+		}
+	}
+	t.Logf("%d idle joins removed: %q; legitimate call with media in %v", joins, removed[0], took.Round(time.Millisecond))
+	for _, e := range removed {
+		if !strings.HasPrefix(e, signaling.CodeClosed+": media did not connect") {
+			t.Errorf("idle join ended with %q, want %s with the reason", e, signaling.CodeClosed)
+		}
+	}
+	waitMedia(t, pair, pair, 10, legitBound)
+	if n := ts.s.sfu.ParticipantCount(); n != 2 {
+		t.Errorf("%d participants left, want the pair", n)
+	}
+	if got := refusals(t, ts, "media_timeout"); got != joins {
+		t.Errorf("/metrics counts %v media time-outs, want %d", got, joins)
+	}
+}

@@ -84,9 +84,11 @@ func (s *Server) limitRefusals() map[string]uint64 {
 	st := s.sig.Stats()
 	m["chat"] = uint64(st.ChatFloods)          // senders cut off for flooding chat
 	m["chat_dropped"] = uint64(st.ChatDropped) // chat not queued for a receiver falling behind
-	m["tracks"] = s.sfu.Stats().TrackRefusals  // offers over the track limits
+	sst := s.sfu.Stats()
+	m["tracks"] = sst.TrackRefusals        // offers over the track limits
+	m["media_timeout"] = sst.MediaTimeouts // removed: media never connected
 	return m
 }
 
 // signalingLimits are the limit names limitRefusals adds to admission's.
-var signalingLimits = []string{"chat", "chat_dropped", "tracks"}
+var signalingLimits = []string{"chat", "chat_dropped", "tracks", "media_timeout"}

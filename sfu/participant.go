@@ -66,7 +66,9 @@ type Participant struct {
 	timeArrivals sync.Once        // watchArrivals, at the first track
 	limits       trackLimits
 	offered      atomic.Int32 // sending sections of the last accepted offer
-	media        mediaLinks // the SFU's, for the tracks
+	connected    atomic.Bool  // a connection has connected once
+	deadline     sync.Once    // armDeadline
+	media        mediaLinks   // the SFU's, for the tracks
 
 	sub      *webrtc.PeerConnection
 	subMu    sync.Mutex // serialises subscriber negotiation
@@ -86,6 +88,9 @@ type Participant struct {
 type trackLimits struct {
 	perParticipant, perRoom int
 	refused                 *atomic.Uint64
+
+	mediaTimeout  time.Duration
+	mediaTimeouts *atomic.Uint64
 }
 
 // mediaLinks are what the SFU lends a participant's tracks: the fan-out,
@@ -110,10 +115,11 @@ type mediaLinks struct {
 // a room.
 func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 	p := &Participant{
-		id:       opts.ID,
-		media:    mediaLinks{fanout: s.fanout, batch: s.batch, retireUp: s.retireUp, retireDown: s.retireDown, arrivals: s.arrivals},
-		log:      s.log.With("room", roomRef{}),
-		limits:   trackLimits{perParticipant: s.cfg.MaxTracksPerParticipant, perRoom: s.cfg.MaxTracksPerRoom, refused: &s.trackRefusals},
+		id:    opts.ID,
+		media: mediaLinks{fanout: s.fanout, batch: s.batch, retireUp: s.retireUp, retireDown: s.retireDown, arrivals: s.arrivals},
+		log:   s.log.With("room", roomRef{}),
+		limits: trackLimits{perParticipant: s.cfg.MaxTracksPerParticipant, perRoom: s.cfg.MaxTracksPerRoom, refused: &s.trackRefusals,
+			mediaTimeout: s.cfg.MediaTimeout, mediaTimeouts: &s.mediaTimeouts},
 		listener: opts.Listener,
 		events:   make(chan delivery, eventQueueLen),
 		done:     make(chan struct{}),
@@ -170,9 +176,33 @@ func (p *Participant) watch(pc *webrtc.PeerConnection, kind PCKind) {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", "pc", kind, "state", s)
+		if s == webrtc.PeerConnectionStateConnected {
+			p.connected.Store(true)
+		}
 		if s == webrtc.PeerConnectionStateFailed {
 			go p.closeWithReason("media connection failed")
 		}
+	})
+}
+
+// armDeadline starts the join deadline at the first negotiation: a
+// participant none of whose connections has connected MediaTimeout later
+// is removed, so one that never completes ICE cannot hold its place, its
+// connections and its goroutines for ever. Nothing is armed before a
+// negotiation: a lone participant in an empty room that sends nothing has
+// nothing to connect yet.
+func (p *Participant) armDeadline() {
+	if p.limits.mediaTimeout <= 0 {
+		return
+	}
+	p.deadline.Do(func() {
+		time.AfterFunc(p.limits.mediaTimeout, func() {
+			if p.connected.Load() || p.closed() {
+				return
+			}
+			p.limits.mediaTimeouts.Add(1)
+			p.closeWithReason(fmt.Sprintf("media did not connect within %v; check the network and rejoin", p.limits.mediaTimeout))
+		})
 	})
 }
 
@@ -314,6 +344,7 @@ func (p *Participant) Publish(offerSDP string, sources map[string]string) (strin
 		delete(p.ups, mid)
 		p.room.unpublish(t)
 	}
+	p.armDeadline()
 	return p.pub.LocalDescription().SDP, nil
 }
 
@@ -508,6 +539,7 @@ func (p *Participant) negotiate() {
 	}
 	p.awaiting = true
 	p.signal(&Offer{SDP: offer.SDP})
+	p.armDeadline()
 }
 
 // minICERestartInterval bounds how often a client can make the server

@@ -29,6 +29,10 @@ const (
 	// media section per track) and its answer well inside a signaling
 	// message (64 KiB): about 250 bytes of answer per section.
 	DefaultMaxTracksPerRoom = 150
+	// DefaultMediaTimeout is how long a participant's media may take to
+	// connect once something was negotiated; ICE on a bad network takes
+	// a few seconds, through TURN over TCP perhaps ten.
+	DefaultMediaTimeout = 30 * time.Second
 )
 
 // Config configures an SFU. The zero value of every field but Logger is a
@@ -52,6 +56,10 @@ type Config struct {
 	// participant may publish and a room may hold; an offer over either is
 	// refused with ErrTooManyTracks. Defaults above.
 	MaxTracksPerParticipant, MaxTracksPerRoom int
+	// MediaTimeout removes a participant none of whose connections has
+	// connected this long after the first was negotiated (an offer
+	// answered or sent); default DefaultMediaTimeout.
+	MediaTimeout time.Duration
 	// TCPPort, when not 0, also offers ICE-TCP (RFC 6544 passive
 	// candidates) on this TCP port of ListenIP, for clients whose network
 	// blocks UDP but lets TCP out. 0 = off.
@@ -92,7 +100,10 @@ func (c *Config) validate() error {
 	if c.MaxTracksPerRoom == 0 {
 		c.MaxTracksPerRoom = DefaultMaxTracksPerRoom
 	}
-	if c.MaxTracksPerParticipant < 0 || c.MaxTracksPerRoom < 0 {
+	if c.MediaTimeout == 0 {
+		c.MediaTimeout = DefaultMediaTimeout
+	}
+	if c.MaxTracksPerParticipant < 0 || c.MaxTracksPerRoom < 0 || c.MediaTimeout < 0 {
 		return fmt.Errorf("%w: negative track limit", ErrBadConfig)
 	}
 	if c.MaxParticipants == 0 {
@@ -133,6 +144,7 @@ type SFU struct {
 	wg       sync.WaitGroup
 
 	trackRefusals atomic.Uint64 // offers refused by the track limits
+	mediaTimeouts atomic.Uint64 // participants removed by MediaTimeout
 }
 
 // New opens the media UDP port and returns an SFU ready to Join.

@@ -79,6 +79,7 @@ type Stats struct {
 	Socket         udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
 	FastPath       udpbatch.BatchStats           // packets sealed into send batches (egress.go)
 	TrackRefusals  uint64                        // offers refused by the track limits
+	MediaTimeouts  uint64                        // participants removed: media not connected within MediaTimeout
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -128,7 +129,7 @@ func (s *SFU) Stats() Stats {
 
 	s.retired.mu.Lock()
 	total := s.retired.down
-	out := Stats{Rooms: len(rooms), NACKsSent: s.retired.nacksSent, PLIs: s.retired.plis, PLIsHeld: s.retired.plisHeld, TrackRefusals: s.trackRefusals.Load()}
+	out := Stats{Rooms: len(rooms), NACKsSent: s.retired.nacksSent, PLIs: s.retired.plis, PLIsHeld: s.retired.plisHeld, TrackRefusals: s.trackRefusals.Load(), MediaTimeouts: s.mediaTimeouts.Load()}
 	s.retired.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.Lock()

@@ -23,6 +23,7 @@ func limitOptions() []option {
 		{"limit-chat", "MEET_LIMIT_CHAT", "5/s,20", "chat messages one participant may send (N/s or N/m, burst); a sender over it is disconnected, not its receivers"},
 		{"max-tracks-per-participant", "MEET_MAX_TRACKS_PER_PARTICIPANT", "8", "tracks one participant may publish; an offer with more sending media sections is refused"},
 		{"max-tracks-per-room", "MEET_MAX_TRACKS_PER_ROOM", "150", "tracks a meeting may hold, so every subscriber's offer and answer stay small enough to exchange"},
+		{"media-timeout", "MEET_MEDIA_TIMEOUT", "30s", "a participant whose media has not connected this long after its first offer is removed"},
 		{"max-sessions-per-ip", "MEET_MAX_SESSIONS_PER_IP", "50", "open signaling connections per client address (IPv6: per /64); 0 = no cap"},
 		{"max-sessions", "MEET_MAX_SESSIONS", "2000", "open signaling connections on this node; 0 = no cap"},
 		{"trusted-clients", "MEET_TRUSTED_CLIENTS", "", "comma-separated addresses/CIDRs exempt from the per-address limits, e.g. 127.0.0.1 for meet-bench on the same host"},
@@ -47,8 +48,9 @@ type limitFlags struct {
 	HTTP           server.HTTPTimeouts
 	TURN           turnLimits
 	Messages, Chat admission.Rate
-	// Track caps of the SFU.
+	// Track caps and the join deadline of the SFU.
 	TracksPerParticipant, TracksPerRoom int
+	MediaTimeout                        time.Duration
 }
 
 // signaling returns the signaling handler's share of the limits.
@@ -122,7 +124,7 @@ func parseLimitFlags(v map[string]*string) (limitFlags, error) {
 		name string
 		dst  *time.Duration
 	}{{"http-read-header-timeout", &l.HTTP.ReadHeader}, {"http-read-timeout", &l.HTTP.Read}, {"http-write-timeout", &l.HTTP.Write}, {"http-idle-timeout", &l.HTTP.Idle},
-		{"turn-credential-ttl", &l.TURN.CredentialTTL}, {"turn-idle-timeout", &l.TURN.IdleTimeout}, {"turn-allocation-idle-timeout", &l.TURN.AllocationIdleTimeout}}
+		{"turn-credential-ttl", &l.TURN.CredentialTTL}, {"media-timeout", &l.MediaTimeout}, {"turn-idle-timeout", &l.TURN.IdleTimeout}, {"turn-allocation-idle-timeout", &l.TURN.AllocationIdleTimeout}}
 	for _, t := range times {
 		if *t.dst, err = time.ParseDuration(*v[t.name]); err != nil || *t.dst <= 0 {
 			errs = append(errs, fmt.Errorf("--%s %q: want a positive duration such as 30s", t.name, *v[t.name]))

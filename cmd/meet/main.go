@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			// Abuse limits (docs/security.md).
 			MaxTracksPerParticipant: cfg.Limits.TracksPerParticipant,
 			MaxTracksPerRoom:        cfg.Limits.TracksPerRoom,
+			MediaTimeout:            cfg.Limits.MediaTimeout,
 		},
 	})
 	if err != nil {
