@@ -31,6 +31,16 @@ import (
 const (
 	clusterTTL     = 1500 * time.Millisecond
 	clusterRefresh = 250 * time.Millisecond
+	// clusterMissing: how late a heartbeat may be before the other nodes
+	// take the node for gone. The production ratio (two heartbeats, 500 ms
+	// at these timings) is shorter than the scheduling delays these
+	// tests see when other packages share the two cores: a live survivor
+	// then lost the room it had just taken to the other survivor, its
+	// participants were handed a redirect these test clients do not
+	// follow, and the two clients sat on two nodes with no media. The
+	// takeover after a missing heartbeat has its own tests
+	// (cluster.TestMissingHeartbeatMovesRoom, e2e.TestFailoverAfterSIGKILL).
+	clusterMissing = clusterTTL
 	// servicePublicURL is the service's name in invite links; pages come
 	// from it, so every node must accept WebSockets with its Origin.
 	servicePublicURL = "http://meet.test"
@@ -65,7 +75,7 @@ func startClusterNode(t testing.TB, rds *clustertest.Redis, id string, edit func
 		SFU:       sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true},
 		Cluster: &cluster.Config{
 			RedisURL: "redis://" + proxy.addr() + "/0", NodeID: id, PublicURL: base,
-			TTL: clusterTTL, Refresh: clusterRefresh,
+			TTL: clusterTTL, Refresh: clusterRefresh, Missing: clusterMissing,
 		},
 	}
 	if edit != nil {
