@@ -68,7 +68,11 @@ type Participant struct {
 	offered      atomic.Int32 // sending sections of the last accepted offer
 	connected    atomic.Bool  // a connection has connected once
 	deadline     sync.Once    // armDeadline
-	media        mediaLinks   // the SFU's, for the tracks
+	// deadlineTimer is armDeadline's timer, stopped when the participant
+	// closes: a pending timer would keep the whole participant (its
+	// connections and buffers) reachable for MediaTimeout after it left.
+	deadlineTimer atomic.Pointer[time.Timer]
+	media         mediaLinks // the SFU's, for the tracks
 
 	sub      *webrtc.PeerConnection
 	subMu    sync.Mutex // serialises subscriber negotiation
@@ -196,13 +200,17 @@ func (p *Participant) armDeadline() {
 		return
 	}
 	p.deadline.Do(func() {
-		time.AfterFunc(p.limits.mediaTimeout, func() {
+		t := time.AfterFunc(p.limits.mediaTimeout, func() {
 			if p.connected.Load() || p.closed() {
 				return
 			}
 			p.limits.mediaTimeouts.Add(1)
 			p.closeWithReason(fmt.Sprintf("media did not connect within %v; check the network and rejoin", p.limits.mediaTimeout))
 		})
+		p.deadlineTimer.Store(t)
+		if p.closed() { // closeWith may have looked before the Store
+			t.Stop()
+		}
 	})
 }
 
@@ -672,6 +680,9 @@ func (p *Participant) closeWith(why Closed) {
 		p.startOnce.Do(func() {}) // no deliveries start after this
 		if !p.started {
 			close(p.gone)
+		}
+		if t := p.deadlineTimer.Load(); t != nil {
+			t.Stop()
 		}
 		p.room.leave(p)
 		p.subMu.Lock()
