@@ -415,20 +415,9 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 		d.munger.Drop(p.esn)
 		return
 	}
-	if d.paused && d.up.kind == webrtc.RTPCodecTypeVideo {
-		// The subscriber shows no tile for this track.
+	if reason, drop := d.withheld(p); drop {
 		d.munger.Drop(p.esn)
-		d.stats.drops[DropPaused]++
-		return
-	}
-	if d.stalled() {
-		d.munger.Drop(p.esn)
-		d.stats.drops[DropStalled]++
-		return
-	}
-	if d.congestion(p) {
-		d.munger.Drop(p.esn)
-		d.stats.drops[DropCongestion]++
+		d.stats.drops[reason]++
 		return
 	}
 	seq, ts, ok := d.munger.Rewrite(p.esn, p.ets)
@@ -465,6 +454,20 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 		d.padCredit, d.padLast = 0, 0
 	}
 	return
+}
+
+// withheld reports whether a media packet must not reach this subscriber,
+// and why. Called with d.mu held.
+func (d *DownTrack) withheld(p *packet) (DropReason, bool) {
+	switch {
+	case d.paused && d.up.kind == webrtc.RTPCodecTypeVideo:
+		return DropPaused, true // the subscriber shows no tile for this track
+	case d.stalled():
+		return DropStalled, true
+	case d.congestion(p):
+		return DropCongestion, true
+	}
+	return 0, false
 }
 
 // setAbsSendTime puts the packet's abs-send-time (computed once by the

@@ -13,7 +13,6 @@ import (
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/rtpcodec"
 	"github.com/monkeythorn/meet/sfu/rtxbudget"
-	"github.com/monkeythorn/meet/sfu/simulcast"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -240,27 +239,7 @@ func TestHiddenTilePausesVideo(t *testing.T) {
 }
 
 func TestLayersWantedKeepsOldLayerUntilSwitch(t *testing.T) {
-	pool, up, _, events := fakeTracks(t, 0)
-	up.info.Simulcast = true
-	for i, rid := range []string{"q", "h", "f"} {
-		up.layers[i] = &upLayer{index: i, rid: rid, cache: packetcache.New(8)}
-		up.layers[i].rate.Store(uint64(100_000 * (i + 1)))
-		up.layers[i].last.Store(time.Now().Add(time.Hour).UnixNano()) // live throughout
-		up.ladder[i] = simulcast.Spec{Known: true, RID: rid}
-	}
-	d := newDownTrack(up, downLinks{batch: pool.batch, keyframes: up, log: up.log})
-	d.writer.Store(&trackWriter{w: &countingWriter{}, ssrc: 1, pt: 96})
-	up.addDown(d)
-	next := func() []string {
-		t.Helper()
-		select {
-		case e := <-events:
-			return e.(*LayersWanted).RIDs
-		case <-time.After(2 * time.Second):
-			t.Fatal("no layers message")
-			return nil
-		}
-	}
+	_, d, next := simulcastUp(t, 0, 1, 2) // every layer live throughout
 	if got := next(); !slices.Equal(got, []string{"f"}) {
 		t.Fatalf("a new subscriber wants %v, want [f]", got)
 	}
