@@ -1,13 +1,16 @@
 package sfu
 
 import (
+	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/stun/v4"
 )
 
 func rtpWith(t *testing.T, exts map[uint8][]byte, twoByte bool) []byte {
@@ -55,21 +58,72 @@ func TestTransportSeqExt(t *testing.T) {
 	}
 }
 
-func TestArrivalTableFeedsWatchedPublisher(t *testing.T) {
+// bindingRequest is a browser's ICE connectivity check to the SFU
+// connection whose credentials are ufrag and pwd.
+func bindingRequest(t testing.TB, ufrag, pwd string, setters ...stun.Setter) []byte {
+	t.Helper()
+	m, err := stun.Build(append([]stun.Setter{stun.TransactionID, stun.BindingRequest,
+		stun.NewUsername(ufrag + ":browser"), stun.NewShortTermIntegrity(pwd), stun.Fingerprint}, setters...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Raw
+}
+
+func TestArrivalTableLearnsFromBindingRequests(t *testing.T) {
+	const ufrag, pwd = "sfuUfrag", "sfu-password-of-22-chars"
+	response, err := stun.Build(stun.TransactionID, stun.BindingSuccess, stun.NewUsername(ufrag+":browser"),
+		stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		check []byte
+		learn bool
+	}{
+		{"authentic request", bindingRequest(t, ufrag, pwd), true},
+		{"wrong password", bindingRequest(t, ufrag, "another-password-of-22c"), false},
+		{"another connection's ufrag", bindingRequest(t, "other", pwd), false},
+		{"response, not request", response.Raw, false},
+		{"truncated", bindingRequest(t, ufrag, pwd)[:30], false},
+		{"RTP", rtpWith(t, map[uint8][]byte{3: {0, 1}}, false), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab := newArrivalTable()
+			f := newArrivalFeedback(1, func([]rtcp.Packet) {})
+			tab.expect(ufrag, pwd, f)
+			addr := netip.MustParseAddrPort("10.1.2.3:5000")
+			tab.learn(tt.check, addr)
+			if got := tab.byAddr[addr] == f; got != tt.learn {
+				t.Fatalf("learnt %v, want %v", got, tt.learn)
+			}
+		})
+	}
+}
+
+func TestArrivalTableFeedsLearntPublisher(t *testing.T) {
+	const ufrag, pwd = "sfuUfrag", "sfu-password-of-22-chars"
 	tab := newArrivalTable()
 	sent := make(chan []rtcp.Packet, 4)
 	f := newArrivalFeedback(1, func(p []rtcp.Packet) { sent <- p })
 	f.extID.Store(3)
-	addr := netip.MustParseAddrPort("10.1.2.3:5000")
-	tab.watch(addr, f)
+	tab.expect(ufrag, pwd, f)
+	// The browser checks two pairs and sends media on the second: both
+	// are learnt, whichever pair the ICE agent selected.
+	checked := netip.MustParseAddrPort("10.1.2.3:5000")
+	addr := netip.MustParseAddrPort("127.0.0.1:5002")
+	tab.learn(bindingRequest(t, ufrag, pwd), checked)
+	tab.learn(bindingRequest(t, ufrag, pwd), addr)
 	now := time.Now().UnixNano()
 	for i := range 5 {
 		b := rtpWith(t, map[uint8][]byte{3: {0, byte(i)}}, false)
-		tab.observe(b, netip.MustParseAddrPort("10.1.2.3:5001"), now) // another address: ignored
+		tab.observe(b, netip.MustParseAddrPort("10.1.2.3:5001"), now) // never checked: ignored
 		tab.observe(b, addr, now+int64(i)*int64(30*time.Millisecond))
 	}
 	tab.observe([]byte{0x80, 200, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, addr, now) // RTCP: ignored
-	if !f.atSocket.Load() {
+	if f.sockAt.Load() == 0 {
 		t.Fatal("the socket's packets were not taken")
 	}
 	f.record(0xabcdef01, []byte{0, 9}, now) // the reader's copy is not recorded twice
@@ -83,8 +137,68 @@ func TestArrivalTableFeedsWatchedPublisher(t *testing.T) {
 		t.Fatal("no feedback after 120 ms of packets")
 	}
 	tab.forget(f)
-	if len(tab.byAddr) != 0 {
-		t.Error("forget left addresses")
+	if len(tab.byAddr) != 0 || len(tab.byUfrag) != 0 {
+		t.Error("forget left addresses or credentials")
+	}
+}
+
+// A publisher that checks from ever more addresses (a long call across
+// network changes) keeps the newest ones only; an ICE restart's new
+// credentials replace the old.
+func TestArrivalTableBounds(t *testing.T) {
+	tab := newArrivalTable()
+	f := newArrivalFeedback(1, func([]rtcp.Packet) {})
+	tab.expect("u1", "password-one-of-22-chars", f)
+	tab.expect("u2", "password-two-of-22-chars", f)
+	if _, ok := tab.byUfrag["u1"]; ok || len(tab.byUfrag) != 1 {
+		t.Fatalf("credentials %v, want u2 only", tab.byUfrag)
+	}
+	for i := range maxArrivalAddrs + 3 {
+		tab.learn(bindingRequest(t, "u2", "password-two-of-22-chars"), netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)))
+	}
+	if len(tab.byAddr) != maxArrivalAddrs || len(f.addrs) != maxArrivalAddrs {
+		t.Fatalf("%d addresses kept (%d in the feedback), want %d", len(tab.byAddr), len(f.addrs), maxArrivalAddrs)
+	}
+	if tab.byAddr[netip.MustParseAddrPort("10.0.0.1:1000")] != nil {
+		t.Error("the oldest address was kept")
+	}
+	if tab.byAddr[netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+maxArrivalAddrs+2))] != f {
+		t.Error("the newest address was not learnt")
+	}
+}
+
+// The track readers record while the socket's reader does not: before it
+// has seen the publisher, and a second after it last did (ICE-TCP).
+func TestArrivalFeedbackReaderFallback(t *testing.T) {
+	f := newArrivalFeedback(1, func([]rtcp.Packet) {})
+	now := time.Now().UnixNano()
+	f.record(1, []byte{0, 1}, now)
+	if f.rec.PacketsHeld() != 1 {
+		t.Fatal("a reader's packet was not recorded before the socket saw any")
+	}
+	f.sockAt.Store(now)
+	f.record(1, []byte{0, 2}, now+int64(10*time.Millisecond))
+	if f.rec.PacketsHeld() != 1 {
+		t.Fatal("a reader's packet was recorded while the socket times them")
+	}
+	f.sockAt.Store(now - socketLapse)
+	f.record(1, []byte{0, 3}, now+int64(20*time.Millisecond))
+	if f.rec.PacketsHeld() != 2 {
+		t.Fatal("a reader's packet was not recorded after the socket stopped")
+	}
+}
+
+func TestAnswerTransport(t *testing.T) {
+	const answer = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n" +
+		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\na=ice-pwd:secretsecretsecretsecret\r\n" +
+		"a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n" +
+		"a=extmap:5 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\na=rtpmap:111 opus/48000/2\r\n"
+	ufrag, pwd, id, err := answerTransport(answer)
+	if err != nil || ufrag != "abcd" || pwd != "secretsecretsecretsecret" || id != 5 {
+		t.Fatalf("got %q %q %d %v", ufrag, pwd, id, err)
+	}
+	if _, _, _, err := answerTransport(strings.ReplaceAll(answer, "a=ice-pwd:secretsecretsecretsecret\r\n", "")); !errors.Is(err, ErrBadSDP) {
+		t.Fatalf("answer without a password: %v, want ErrBadSDP", err)
 	}
 }
 
@@ -129,7 +243,8 @@ func BenchmarkArrivalObserve(b *testing.B) {
 	f := newArrivalFeedback(1, func([]rtcp.Packet) {})
 	f.extID.Store(3)
 	addr := netip.MustParseAddrPort("10.1.2.3:5000")
-	tab.watch(addr, f)
+	tab.expect("u", "password-of-22-chars-xx", f)
+	tab.learn(bindingRequest(b, "u", "password-of-22-chars-xx"), addr)
 	h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 0xabcdef01}
 	_ = h.SetExtension(1, []byte{0x40}) // audio level, as browsers send beside it
 	_ = h.SetExtension(3, []byte{0, 0})

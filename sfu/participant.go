@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,12 +61,11 @@ type Participant struct {
 	encs    map[string][]Encoding // announced layers, by mid
 	ups     map[string]*UpTrack   // by mid
 
-	arrivals     *arrivalFeedback // transport-wide feedback to the publisher
-	timeArrivals sync.Once        // watchArrivals, at the first track
-	limits       trackLimits
-	offered      atomic.Int32 // sending sections of the last accepted offer
-	connected    atomic.Bool  // a connection has connected once
-	deadline     sync.Once    // armDeadline
+	arrivals  *arrivalFeedback // transport-wide feedback to the publisher
+	limits    trackLimits
+	offered   atomic.Int32 // sending sections of the last accepted offer
+	connected atomic.Bool  // a connection has connected once
+	deadline  sync.Once    // armDeadline
 	// deadlineTimer is armDeadline's timer, stopped when the participant
 	// closes: a pending timer would keep the whole participant (its
 	// connections and buffers) reachable for MediaTimeout after it left.
@@ -110,7 +108,7 @@ type mediaLinks struct {
 	// arrivals is where the media socket's reader times publishers'
 	// packets (*arrivalTable); nil in tests without a socket.
 	arrivals interface {
-		watch(addr netip.AddrPort, f *arrivalFeedback)
+		expect(ufrag, pwd string, f *arrivalFeedback)
 		forget(f *arrivalFeedback)
 	}
 }
@@ -348,12 +346,14 @@ func (p *Participant) Publish(offerSDP string, sources map[string]string) (strin
 	if err := p.pub.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
+	local := p.pub.LocalDescription().SDP
+	p.expectArrivals(local)
 	for mid, t := range p.stopped(sources) {
 		delete(p.ups, mid)
 		p.room.unpublish(t)
 	}
 	p.armDeadline()
-	return p.pub.LocalDescription().SDP, nil
+	return local, nil
 }
 
 func (p *Participant) setSources(sources map[string]string) {
@@ -400,7 +400,6 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 		p.ups[mid] = up
 	}
 	p.room.mu.Unlock()
-	p.timeArrivals.Do(func() { p.watchArrivals(recv) })
 	up.addLayer(track, recv)
 	if created {
 		// Announce first, so clients know the track before the offer that
@@ -425,33 +424,54 @@ func defaultSource(k webrtc.RTPCodecType) string {
 	return SourceCamera
 }
 
-// watchArrivals has the media socket's reader time this publisher's
-// packets: from the address of its selected candidate pair, now and after
-// every change (an ICE restart, a new network).
-func (p *Participant) watchArrivals(recv *webrtc.RTPReceiver) {
-	for _, e := range recv.GetParameters().HeaderExtensions {
-		if e.URI == sdp.TransportCCURI {
-			p.arrivals.extID.Store(uint32(e.ID))
-		}
-	}
+// expectArrivals has the media socket's reader time this publisher's
+// packets from the addresses its browser checks with the credentials of
+// the SFU's answer, and tells the feedback the answer's extension id.
+func (p *Participant) expectArrivals(answer string) {
 	t := p.media.arrivals
-	dtls := recv.Transport()
-	if t == nil || dtls == nil || p.arrivals.extID.Load() == 0 {
+	if t == nil {
 		return
 	}
-	ice := dtls.ICETransport()
-	watch := func(pair *webrtc.ICECandidatePair) {
-		if pair == nil || pair.Remote == nil || pair.Remote.Protocol != webrtc.ICEProtocolUDP {
-			return
+	ufrag, pwd, ccID, err := answerTransport(answer)
+	if err != nil || ccID == 0 {
+		p.log.Debug("no transport-wide feedback for this answer", "err", err)
+		return
+	}
+	p.arrivals.extID.Store(uint32(ccID))
+	t.expect(ufrag, pwd, p.arrivals)
+}
+
+// answerTransport returns the ICE credentials of the SDP the SFU
+// answered with and the id of its transport-wide sequence number
+// extension (0 when not negotiated).
+func answerTransport(answer string) (ufrag, pwd string, ccID uint8, err error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(answer); err != nil {
+		return "", "", 0, err
+	}
+	ufrag, _ = d.Attribute("ice-ufrag")
+	pwd, _ = d.Attribute("ice-pwd")
+	for _, m := range d.MediaDescriptions {
+		if v, ok := m.Attribute("ice-ufrag"); ok && ufrag == "" {
+			ufrag = v
 		}
-		if ip, err := netip.ParseAddr(pair.Remote.Address); err == nil {
-			t.watch(netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port), p.arrivals)
+		if v, ok := m.Attribute("ice-pwd"); ok && pwd == "" {
+			pwd = v
+		}
+		for _, a := range m.Attributes {
+			if a.Key != sdp.AttrKeyExtMap {
+				continue
+			}
+			var e sdp.ExtMap
+			if e.Unmarshal("extmap:"+a.Value) == nil && e.URI != nil && e.URI.String() == sdp.TransportCCURI && e.Value > 0 && e.Value < 256 {
+				ccID = uint8(e.Value)
+			}
 		}
 	}
-	ice.OnSelectedCandidatePairChange(watch)
-	if pair, err := ice.GetSelectedCandidatePair(); err == nil {
-		watch(pair)
+	if ufrag == "" || pwd == "" {
+		return "", "", 0, fmt.Errorf("%w: answer without ICE credentials", ErrBadSDP)
 	}
+	return ufrag, pwd, ccID, nil
 }
 
 // trackEnded is called by an UpTrack whose every layer has stopped.

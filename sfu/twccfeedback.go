@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,11 +25,15 @@ const twccInterval = 100 * time.Millisecond
 type arrivalFeedback struct {
 	send func([]rtcp.Packet)
 	// extID is the transport-wide sequence number extension's id, set
-	// with the first track; atSocket is set once the media socket's reader
-	// (arrivalTable) times this publisher's packets, and the track readers
-	// stop recording.
-	extID    atomic.Uint32
-	atSocket atomic.Bool
+	// when the connection is negotiated; sockAt is when the media socket's
+	// reader (arrivalTable) last timed one of this publisher's packets:
+	// while it does, the track readers do not record.
+	extID  atomic.Uint32
+	sockAt atomic.Int64
+
+	// addrs are the remote addresses the arrival table sends here, oldest
+	// first; the table's lock guards them.
+	addrs []netip.AddrPort
 
 	mu    sync.Mutex
 	rec   *twcc.Recorder
@@ -46,14 +51,19 @@ func (f *arrivalFeedback) observe(b []byte, now int64) {
 	if ext == nil {
 		return
 	}
-	f.atSocket.Store(true)
+	f.sockAt.Store(now)
 	f.add(binary.BigEndian.Uint32(b[8:12]), ext, now)
 }
 
+// socketLapse is how long after the media socket's reader last timed a
+// packet of this publisher the track readers take over: the connection
+// may have moved to ICE-TCP or to an address not learnt (yet).
+const socketLapse = int64(time.Second)
+
 // record notes, for a track reader, the arrival of a packet at now, unless
-// the media socket's reader already does.
+// the media socket's reader does.
 func (f *arrivalFeedback) record(ssrc uint32, ext []byte, now int64) {
-	if f.atSocket.Load() {
+	if now-f.sockAt.Load() < socketLapse {
 		return
 	}
 	f.add(ssrc, ext, now)
