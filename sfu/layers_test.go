@@ -266,3 +266,46 @@ func TestProbePadsTowardsNextLayer(t *testing.T) {
 		t.Errorf("padding at %.0f bit/s just after the estimate fell, want none for %v", padRate, probeSettle)
 	}
 }
+
+// A receiver-side estimate's first reports lag a link that carries the
+// flowing layer well: they do not move the subscriber down. A falling
+// estimate does, and so does a low one while the link loses.
+func TestLowFirstEstimateKeepsFlowingLayer(t *testing.T) {
+	target := func(d *DownTrack) int {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.target
+	}
+	setup := func() *DownTrack {
+		up, d, _ := simulcastUp(t, 0, 1)
+		up.layers[0].rate.Store(150_000)
+		up.layers[1].rate.Store(900_000)
+		d.setMaxSize(640, 360) // h
+		d.mu.Lock()
+		d.sendBps = 900_000 // h has been flowing
+		d.current, d.target = 1, 1
+		d.mu.Unlock()
+		return d
+	}
+	d := setup()
+	d.setEstimate(360_000)
+	if got := target(d); got != 1 {
+		t.Fatalf("a first estimate of 360 kbit/s under 900 kbit/s of h flowing moved the target to %d, want 1 (h)", got)
+	}
+	d.setEstimate(380_000) // rising
+	if got := target(d); got != 1 {
+		t.Fatalf("a rising estimate moved the target to %d, want 1 (h)", got)
+	}
+	d.setEstimate(320_000) // fell by more than 5 %: the link is congested
+	if got := target(d); got != 0 {
+		t.Fatalf("a falling estimate left the target at %d, want 0 (q)", got)
+	}
+	d = setup()
+	d.mu.Lock()
+	d.lossCap = 800_000 // the link loses
+	d.mu.Unlock()
+	d.setEstimate(360_000)
+	if got := target(d); got != 0 {
+		t.Fatalf("a low estimate on a lossy link left the target at %d, want 0 (q)", got)
+	}
+}
