@@ -72,6 +72,8 @@ type DownTrack struct {
 	// the next layer up after a dip (see probe and pad).
 	padRate   float64 // bits per second to add; 0 = not probing
 	estFell   int64   // unix nanoseconds of the estimate's last fall
+	carried   float64 // media and padding sent, smoothed over the liveness ticks
+	padSeen   uint64  // stats.padding at the last tick
 	remb      uint64  // the subscriber's last estimate, bits per second
 	padCredit float64 // bytes of padding due
 	padLast   int64   // unix nanoseconds of the last padding decision
@@ -94,15 +96,18 @@ type DownTrack struct {
 // more than padBurst of them after one packet.
 const (
 	padSize  = 255
-	padBurst = 8
+	padBurst = 16
 )
 
-// Probing fills the estimate up to probeFill of it, less audioAllowance
-// for the subscriber's audio, never beyond what the next layer needs: a
-// receiver-side estimate (REMB) grows only while what arrives is close to
-// it, so without padding it never rises above the layer it is sent.
+// Probing pads towards what the next layer needs, at most probeStep
+// times the limit (probeFill of that, less audioAllowance for the
+// subscriber's audio): a receiver-side estimate (REMB) grows only while
+// what arrives is close to it, so without padding it never rises above
+// the layer it is sent.
 const (
 	probeFill      = 0.95
+	probeStep      = 1.5
+	probeOver      = 1.05
 	audioAllowance = 40_000
 	// probeSettle is how long after the estimate last fell (by 5 % or
 	// more) no padding is added: a receiver-side estimate follows a
@@ -262,7 +267,8 @@ func (d *DownTrack) reconsider() {
 // comes, a first report of 360 kbit/s moved two people on a perfect link
 // down to 320x180 (1 run in 4) and held them there. It is a limit only
 // once the link shows congestion (calm): until then the layer flowing
-// stays, and the frames it sends are within budget.
+// stays, the frames it sends are within budget, and what the link carries
+// counts as estimated (limit), so padding can probe above the estimate.
 func (d *DownTrack) setEstimate(bps uint64) {
 	d.mu.Lock()
 	now := time.Now().UnixNano()
@@ -270,14 +276,20 @@ func (d *DownTrack) setEstimate(bps uint64) {
 		d.estFell = now
 	}
 	d.remb = bps
-	rate := bps
-	if bps > 0 && d.calm(now) {
-		rate = max(bps, uint64(d.sendBps/bwe.Headroom))
-	}
-	d.budget.SetRate(rate)
+	d.budget.SetRate(d.limit(now))
 	changed := d.retarget()
 	d.mu.Unlock()
 	d.layersChanged(changed)
+}
+
+// limit is the rate the subscriber's video may use: its estimate, or on
+// a calm link at least what the link has been carrying of this track
+// (media and padding). d.mu held.
+func (d *DownTrack) limit(now int64) uint64 {
+	if d.remb == 0 || !d.calm(now) {
+		return d.remb
+	}
+	return max(d.remb, uint64(d.sendBps/bwe.Headroom), uint64(d.carried))
 }
 
 // calm reports whether the subscriber's link has shown no congestion
@@ -320,20 +332,26 @@ func (d *DownTrack) layersChanged(changed bool) {
 }
 
 // probe decides how much padding to add: while the tile needs a higher
-// layer than the estimate allows and the current layer flows within it.
+// layer than the limit allows and the current layer flows within it, up
+// to probeStep times the limit. On a calm link what is carried raises the
+// limit (see limit), so each step the link takes without the estimate
+// falling or packets lost is the base of the next: the limit grows by
+// about a third a second, where a receiver-side estimate grows by 8 %.
 // Called with d.mu held.
 func (d *DownTrack) probe(rates []uint64) {
 	d.padRate = 0
 	est := float64(d.budget.Rate())
 	next := d.target + 1
-	if est == 0 || d.paused || d.congested || d.current != d.target || next > d.maxLayer || next >= len(rates) || rates[next] == 0 {
+	if est == 0 || d.paused || d.congested || d.lossCap > 0 || d.current != d.target || next > d.maxLayer || next >= len(rates) || rates[next] == 0 {
 		return
 	}
 	if time.Now().UnixNano()-d.estFell < int64(probeSettle) {
 		return // a falling estimate lags the link: padding now would overfill it
 	}
-	fill := min(float64(rates[next])/bwe.Headroom, est) * probeFill
-	if pad := fill - float64(rates[d.current]) - audioAllowance; pad > 0 {
+	// Up to what the next layer needs (a little over, so that what is
+	// carried reaches it), or probeStep times the limit less the audio.
+	fill := min(float64(rates[next])/bwe.Headroom*probeOver, est*probeStep*probeFill-audioAllowance)
+	if pad := fill - float64(rates[d.current]); pad > 0 {
 		d.padRate = pad
 	}
 }
@@ -370,7 +388,11 @@ func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 // a layer at the next key frame (retarget); meanwhile frames keep flowing.
 // Only when sending has run maxDebt ahead are whole frames dropped, and
 // video resumes at a key frame once the debt is under resumeDebt: dropping
-// at the first overrun made drop, key frame, overrun cycles.
+// at the first overrun made drop, key frame, overrun cycles. The lowest
+// layer is dropped only while the link also loses packets: a
+// receiver-side estimate lags far behind after a dip (86 kbit/s on a
+// 500 kbit/s link, under the 130 kbit/s of the lowest layer), and
+// dropping to it froze video that the link carried.
 const (
 	maxDebt    = 1.0
 	resumeDebt = 0.25
@@ -393,7 +415,7 @@ func (d *DownTrack) congestion(p *packet) bool {
 			d.congested = false
 		case d.congested && debt <= resumeDebt:
 			d.up.requestKeyframe(d.current, KeyframeCongestion)
-		case !d.congested && debt > maxDebt:
+		case !d.congested && debt > maxDebt && (d.current > 0 || d.lossCap > 0):
 			d.congested = true
 		}
 	}

@@ -187,14 +187,25 @@ func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
 		t.Errorf("%d key frames asked for congestion, want none", n)
 	}
 
-	// Last resort: an estimate far below even q drops whole frames...
+	// An estimate far below even q does not drop frames of the lowest
+	// layer while the link loses nothing: the estimate lags.
 	d.setEstimate(30_000)
+	for range 30 {
+		frame(0, false)
+	}
+	if got := drops(DropCongestion); got != 0 {
+		t.Fatalf("%d packets of the lowest layer dropped on a link that loses nothing, want none", got)
+	}
+	// Last resort: on a link that loses, whole frames are dropped...
+	d.mu.Lock()
+	d.lossCap, d.lossCapUntil = 100_000, now+int64(time.Hour)
+	d.mu.Unlock()
 	for range 30 {
 		frame(0, false)
 	}
 	dropped := drops(DropCongestion)
 	if dropped == 0 {
-		t.Fatal("no frames dropped at 8 times the estimate")
+		t.Fatal("no frames dropped at 8 times the estimate on a lossy link")
 	}
 	// ...and video resumes at a key frame once the debt is paid.
 	d.setEstimate(2_000_000)
@@ -242,9 +253,9 @@ func TestProbePadsTowardsNextLayer(t *testing.T) {
 	frames(0, 1)
 	d.setEstimate(300_000) // now on q, the target: probing starts
 	frames(0, 60)
-	// min(450k/0.85, 300k)*0.95 - 120k - 40k = 125 kbit/s for 2 s, in
-	// packets of 255 bytes of padding plus headers.
-	want := 125_000.0 * 2 / 8 / (padSize + rtpHeaderOverhead)
+	// min(450k/0.85*1.05, 1.5*300k*0.95 - 40k) - 120k = 268 kbit/s for
+	// 2 s, in packets of 255 bytes of padding plus headers.
+	want := 268_000.0 * 2 / 8 / (padSize + rtpHeaderOverhead)
 	if got := float64(padding()); got < 0.8*want || got > 1.2*want {
 		t.Errorf("%.0f padding packets in 2 s, want about %.0f", got, want)
 	}
@@ -308,4 +319,49 @@ func TestLowFirstEstimateKeepsFlowingLayer(t *testing.T) {
 	if got := target(d); got != 0 {
 		t.Fatalf("a low estimate on a lossy link left the target at %d, want 0 (q)", got)
 	}
+}
+
+// On a calm link what is carried, media and padding, raises the limit, so
+// a subscriber moved down climbs back to its tile's layer within seconds
+// although its receiver-side estimate grows by 8 % a second.
+func TestCalmLinkClimbsBackByPadding(t *testing.T) {
+	up, d, _ := simulcastUp(t, 0, 1)
+	up.layers[0].rate.Store(150_000)
+	up.layers[1].rate.Store(500_000)
+	d.setMaxSize(640, 360) // h
+	h := rtp.Header{Version: 2}
+	payload := make([]byte, 600) // 30 fps of it is about 150 kbit/s
+	payload[0], payload[3], payload[4], payload[5] = 0x10, 0x9d, 0x01, 0x2a
+	now := time.Now()
+	esn, ts := uint64(1<<17), uint64(0)
+	frames := func(n int) {
+		for i := range n {
+			ts += 3000
+			esn++
+			h.Marker = true
+			d.writeRTP(&packet{header: &h, payload: payload, esn: esn, ets: ts, layer: 0, keyframe: i == 0, now: now.UnixNano()}, nil)
+			now = now.Add(time.Second / 30)
+		}
+	}
+	d.setEstimate(200_000) // q only: h needs 500k/0.85
+	frames(1)
+	d.setEstimate(200_000)
+	if d.wantLayer.Load() != 0 {
+		t.Fatalf("target %d on 200 kbit/s, want 0 (q)", d.wantLayer.Load())
+	}
+	var climbed time.Duration
+	for i := range 40 { // 10 s in liveness ticks
+		frames(8)
+		d.tick(time.Now(), livenessTick)
+		if d.wantLayer.Load() == 1 {
+			climbed = time.Duration(i+1) * livenessTick
+			break
+		}
+	}
+	if climbed == 0 {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		t.Fatalf("still on q after 10 s of a calm link: limit %d, carried %.0f, padding %.0f bit/s", d.budget.Rate(), d.carried, d.padRate)
+	}
+	t.Logf("back to h after %v", climbed)
 }

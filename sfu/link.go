@@ -54,12 +54,15 @@ func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	bytes := d.stats.bytes - min(d.bytesSeen, d.stats.bytes) // stats restart when retired
 	d.bytesSeen = d.stats.bytes
 	packets := float64(bytes) / 1000 // roughly, for the header overhead
 	inst := (float64(bytes) + packets*rtpHeaderOverhead) * 8 / dt.Seconds()
 	d.sendBps += sendRateWeight * (inst - d.sendBps)
+	pads := d.stats.padding - min(d.padSeen, d.stats.padding)
+	d.padSeen = d.stats.padding
+	inst += float64(pads) * (padSize + rtpHeaderOverhead) * 8 / dt.Seconds()
+	d.carried += sendRateWeight * (inst - d.carried)
 	base := d.budget.Rate()
 	if base == 0 {
 		base = uint64(d.sendBps)
@@ -67,8 +70,14 @@ func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 	d.repair.SetRate(base, now)
 	if d.lossCap > 0 && now.UnixNano() > d.lossCapUntil {
 		d.lossCap = 0
-		d.retarget()
 	}
+	changed := false
+	if d.remb > 0 {
+		d.budget.SetRate(d.limit(now.UnixNano()))
+		changed = d.retarget()
+	}
+	d.mu.Unlock()
+	d.layersChanged(changed)
 }
 
 // onReceiverReport reads the report block about this track, if any.
