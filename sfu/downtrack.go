@@ -73,6 +73,7 @@ type DownTrack struct {
 	padRate   float64 // bits per second to add; 0 = not probing
 	estFell   int64   // unix nanoseconds of the estimate's last fall
 	carried   float64 // media and padding sent, smoothed over the liveness ticks
+	proven    float64 // the most carried since the link was last congested
 	padSeen   uint64  // stats.padding at the last tick
 	remb      uint64  // the subscriber's last estimate, bits per second
 	padCredit float64 // bytes of padding due
@@ -273,7 +274,7 @@ func (d *DownTrack) setEstimate(bps uint64) {
 	d.mu.Lock()
 	now := time.Now().UnixNano()
 	if old := d.remb; bps < old-old/20 {
-		d.estFell = now
+		d.estFell, d.proven = now, 0
 	}
 	d.remb = bps
 	d.budget.SetRate(d.limit(now))
@@ -283,13 +284,13 @@ func (d *DownTrack) setEstimate(bps uint64) {
 }
 
 // limit is the rate the subscriber's video may use: its estimate, or on
-// a calm link at least what the link has been carrying of this track
-// (media and padding). d.mu held.
+// a calm link at least the most it has carried of this track (media and
+// padding) since it was last congested. d.mu held.
 func (d *DownTrack) limit(now int64) uint64 {
 	if d.remb == 0 || !d.calm(now) {
 		return d.remb
 	}
-	return max(d.remb, uint64(d.sendBps/bwe.Headroom), uint64(d.carried))
+	return max(d.remb, uint64(d.sendBps/bwe.Headroom), uint64(d.proven))
 }
 
 // calm reports whether the subscriber's link has shown no congestion
@@ -377,8 +378,7 @@ func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 			d.stats.drops[DropWriteError]++
 			return
 		}
-		d.padCredit -= padSize + rtpHeaderOverhead
-		d.budget.Spend(padSize+rtpHeaderOverhead, p.now)
+		d.padCredit -= padSize + rtpHeaderOverhead // padding is not in the budget: it is the first to stop
 		d.stats.padding++
 	}
 }
@@ -389,10 +389,11 @@ func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 // Only when sending has run maxDebt ahead are whole frames dropped, and
 // video resumes at a key frame once the debt is under resumeDebt: dropping
 // at the first overrun made drop, key frame, overrun cycles. The lowest
-// layer is dropped only while the link also loses packets: a
-// receiver-side estimate lags far behind after a dip (86 kbit/s on a
-// 500 kbit/s link, under the 130 kbit/s of the lowest layer), and
-// dropping to it froze video that the link carried.
+// layer is dropped only while the link loses heavily (rtxbudget.HeavyLoss,
+// a link too narrow for it): a receiver-side estimate lags far behind
+// after a dip (86 kbit/s on a 500 kbit/s link, under the 130 kbit/s of
+// the lowest layer) and falls under jitter (41 kbit/s at 100 ± 20 ms),
+// and dropping to it froze video that the link carried.
 const (
 	maxDebt    = 1.0
 	resumeDebt = 0.25
@@ -415,7 +416,7 @@ func (d *DownTrack) congestion(p *packet) bool {
 			d.congested = false
 		case d.congested && debt <= resumeDebt:
 			d.up.requestKeyframe(d.current, KeyframeCongestion)
-		case !d.congested && debt > maxDebt && (d.current > 0 || d.lossCap > 0):
+		case !d.congested && debt > maxDebt && (d.current > 0 || d.repair.Heavy()):
 			d.congested = true
 		}
 	}
@@ -423,6 +424,14 @@ func (d *DownTrack) congestion(p *packet) bool {
 		return true
 	}
 	d.budget.Spend(len(p.payload)+rtpHeaderOverhead, p.now)
+	// The lowest layer may run past maxDebt (it is not dropped on a link
+	// that carries it): the debt stops there, so that once it is dropped
+	// (a cut, heavy loss) it resumes within resumeDebt of the estimate,
+	// not after as long as the debt took to build (an 8 s stall after a
+	// 5 s cut).
+	if d.current <= 0 && !d.repair.Heavy() {
+		d.budget.Cap(maxDebt)
+	}
 	return false
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/monkeythorn/meet/sfu/packetcache"
 	"github.com/monkeythorn/meet/sfu/simulcast"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -188,7 +189,7 @@ func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
 	}
 
 	// An estimate far below even q does not drop frames of the lowest
-	// layer while the link loses nothing: the estimate lags.
+	// layer while the link does not lose heavily: the estimate lags.
 	d.setEstimate(30_000)
 	for range 30 {
 		frame(0, false)
@@ -196,16 +197,17 @@ func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
 	if got := drops(DropCongestion); got != 0 {
 		t.Fatalf("%d packets of the lowest layer dropped on a link that loses nothing, want none", got)
 	}
-	// Last resort: on a link that loses, whole frames are dropped...
+	// Last resort: on a link that loses heavily (too narrow even for q),
+	// whole frames are dropped...
 	d.mu.Lock()
-	d.lossCap, d.lossCapUntil = 100_000, now+int64(time.Hour)
+	d.repair.SetLoss(0.3, time.Now())
 	d.mu.Unlock()
 	for range 30 {
 		frame(0, false)
 	}
 	dropped := drops(DropCongestion)
 	if dropped == 0 {
-		t.Fatal("no frames dropped at 8 times the estimate on a lossy link")
+		t.Fatal("no frames dropped at 8 times the estimate on a link losing 30 %")
 	}
 	// ...and video resumes at a key frame once the debt is paid.
 	d.setEstimate(2_000_000)
@@ -364,4 +366,25 @@ func TestCalmLinkClimbsBackByPadding(t *testing.T) {
 		t.Fatalf("still on q after 10 s of a calm link: limit %d, carried %.0f, padding %.0f bit/s", d.budget.Rate(), d.carried, d.padRate)
 	}
 	t.Logf("back to h after %v", climbed)
+}
+
+// A receiver report of a full link's loss moves the subscriber down, and
+// the publisher is told to send the lower layer (it may have paused it).
+func TestLossyReportTellsPublisher(t *testing.T) {
+	up, d, next := simulcastUp(t, 0, 1)
+	up.layers[0].rate.Store(150_000)
+	up.layers[1].rate.Store(500_000)
+	d.setMaxSize(640, 360) // h
+	d.mu.Lock()
+	d.current, d.target = 1, 1
+	d.curLayer.Store(1)
+	d.wantLayer.Store(1)
+	d.mu.Unlock()
+	d.layersChanged(true)
+	for got := next(); !slices.Equal(got, []string{"h", "f"}); got = next() {
+	}
+	d.onReceiverReport(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: 1, FractionLost: 64}}})
+	if got := next(); !slices.Contains(got, "q") {
+		t.Fatalf("after a report of 25 %% loss the publisher was asked for %v, want q too", got)
+	}
 }

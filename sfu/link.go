@@ -71,6 +71,11 @@ func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 	if d.lossCap > 0 && now.UnixNano() > d.lossCapUntil {
 		d.lossCap = 0
 	}
+	if d.calm(now.UnixNano()) {
+		d.proven = max(d.proven, d.carried)
+	} else {
+		d.proven = 0
+	}
 	changed := false
 	if d.remb > 0 {
 		d.budget.SetRate(d.limit(now.UnixNano()))
@@ -88,9 +93,11 @@ func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
 	}
 	for i := range rr.Reports {
 		if rr.Reports[i].SSRC == w.ssrc {
-			if at := d.report(&rr.Reports[i], time.Now()); at != 0 && d.live != nil {
+			at, changed := d.report(&rr.Reports[i], time.Now())
+			if at != 0 && d.live != nil {
 				d.live.heard(at)
 			}
+			d.layersChanged(changed)
 			return
 		}
 	}
@@ -101,7 +108,7 @@ func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
 // counts when that moved on, now when it has everything sent, or 0 when
 // the report is stale (the same highest packet again, with more sent
 // since) or that packet is out of the history (far behind).
-func (d *DownTrack) report(r *rtcp.ReceptionReport, now time.Time) (receivedAt int64) {
+func (d *DownTrack) report(r *rtcp.ReceptionReport, now time.Time) (receivedAt int64, changed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	hs := uint16(r.LastSequenceNumber)
@@ -118,15 +125,19 @@ func (d *DownTrack) report(r *rtcp.ReceptionReport, now time.Time) (receivedAt i
 		jitter := time.Duration(float64(r.Jitter) / float64(d.clockRate()) * float64(time.Second))
 		d.repair.SetPath(rtt, jitter)
 	}
-	if d.repair.Congested() && d.up.kind == webrtc.RTPCodecTypeVideo && d.sendBps > 0 {
-		goodput := uint64(d.sendBps * (1 - loss))
+	if d.repair.Congested() && d.up.kind == webrtc.RTPCodecTypeVideo && d.current >= 0 {
+		// The goodput of the layer flowing, not of what was sent: frames
+		// the SFU dropped lower what it sends, and a cap from that fell
+		// report after report.
+		rates := d.up.layerRates(now.UnixNano())
+		goodput := uint64(float64(rates[d.current]) * (1 - loss))
 		if d.lossCap == 0 || goodput < d.lossCap {
 			d.lossCap = goodput
 		}
 		d.lossCapUntil = now.Add(lossCapHold).UnixNano()
-		d.retarget()
+		changed = d.retarget()
 	}
-	return receivedAt
+	return receivedAt, changed
 }
 
 // roundTrip is the round trip from a report's echo of our sender report

@@ -94,3 +94,10 @@ func PickLayer(rates []uint64, estimate uint64, max int) int {
 	}
 	return lowest
 }
+
+// Cap forgives debt beyond seconds of the estimate: what was sent is
+// gone, and a debt that only grows would hold the next frames back for
+// as long as it took to build.
+func (b *Budget) Cap(seconds float64) {
+	b.tokens = max(b.tokens, -b.rate*seconds)
+}

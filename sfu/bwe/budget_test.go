@@ -90,3 +90,18 @@ func TestBudgetNoAllocs(t *testing.T) {
 		t.Fatalf("allocates %.1f", a)
 	}
 }
+
+func TestBudgetCap(t *testing.T) {
+	var b Budget
+	b.SetRate(100_000)
+	now := int64(1e9)
+	b.Spend(100_000, now) // 8 s of the estimate
+	b.Cap(1)
+	if got := b.Debt(now); got < 0.99 || got > 1.01 {
+		t.Fatalf("debt %.2f s after Cap(1), want 1 s", got)
+	}
+	b.Cap(2) // never adds debt
+	if got := b.Debt(now); got > 1.01 {
+		t.Fatalf("debt %.2f s after Cap(2), want 1 s", got)
+	}
+}

@@ -130,6 +130,11 @@ func (b *Budget) Rate() float64 { return max(b.base*Share(b.loss), minRate) }
 // Congested reports whether the last report's loss is that of a full link.
 func (b *Budget) Congested() bool { return b.loss >= CongestedLoss }
 
+// Heavy reports whether the last report's loss is heavy (HeavyLoss or
+// more): more than a full link's, that of a link too narrow for what it
+// is sent.
+func (b *Budget) Heavy() bool { return b.loss >= HeavyLoss }
+
 func (b *Budget) apply(now time.Time) {
 	r := b.Rate() / 8 // bytes per second
 	b.lim.SetLimitAt(now, rate.Limit(r))
