@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/sfu/packetcache"
+	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/monkeythorn/meet/sfu/simulcast"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -386,5 +387,22 @@ func TestLossyReportTellsPublisher(t *testing.T) {
 	d.onReceiverReport(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: 1, FractionLost: 64}}})
 	if got := next(); !slices.Contains(got, "q") {
 		t.Fatalf("after a report of 25 %% loss the publisher was asked for %v, want q too", got)
+	}
+}
+
+// Repair is a share of what flows when the estimate is lower: under
+// jitter a receiver-side estimate fell to 14 kbit/s, far under what the
+// link carried.
+func TestRepairBudgetFollowsWhatFlows(t *testing.T) {
+	_, d, _ := simulcastUp(t, 0, 1)
+	d.setEstimate(50_000)
+	d.mu.Lock()
+	d.sendBps = 1_000_000
+	d.mu.Unlock()
+	d.tick(time.Now(), livenessTick) // nothing sent in the tick: sendBps decays to 700k
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if got, want := d.repair.Rate(), 600_000*rtxbudget.MaxShare; got < want {
+		t.Fatalf("repair budget %.0f bit/s on an estimate of 50 kbit/s with 700 kbit/s flowing, want at least %.0f", got, want)
 	}
 }

@@ -63,11 +63,10 @@ func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 	d.padSeen = d.stats.padding
 	inst += float64(pads) * (padSize + rtpHeaderOverhead) * 8 / dt.Seconds()
 	d.carried += sendRateWeight * (inst - d.carried)
-	base := d.budget.Rate()
-	if base == 0 {
-		base = uint64(d.sendBps)
-	}
-	d.repair.SetRate(base, now)
+	// Repair is a share of what the link carries: the estimate, or what
+	// flows when more (a receiver-side estimate falls under jitter, to
+	// 14 kbit/s at 100 ± 20 ms, and left no budget to repair 5 % loss).
+	d.repair.SetRate(max(d.budget.Rate(), uint64(d.sendBps)), now)
 	if d.lossCap > 0 && now.UnixNano() > d.lossCapUntil {
 		d.lossCap = 0
 	}
