@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,17 +85,14 @@ func (t *arrivalTable) forget(f *arrivalFeedback) {
 
 // learn reads a datagram from addr that may be a STUN binding request to
 // one of the expected publisher connections, and if it is an authentic
-// one, sends that connection's packets from addr to its feedback.
+// one, sends that connection's packets from addr to its feedback. The
+// last connection to check from an address owns it: a publisher's old
+// address may later be another's (a NAT reusing a port after a network
+// change), and the new owner's checks must win over the stale mapping.
 func (t *arrivalTable) learn(b []byte, addr netip.AddrPort) {
 	const headerSize, magicCookie = 20, 0x2112A442 // RFC 8489 section 5
 	if len(b) < headerSize || binary.BigEndian.Uint16(b) != stun.BindingRequest.Value() ||
 		binary.BigEndian.Uint32(b[4:]) != magicCookie {
-		return
-	}
-	t.mu.RLock()
-	known := t.byAddr[addr] != nil
-	t.mu.RUnlock()
-	if known {
 		return
 	}
 	m := &stun.Message{Raw: append([]byte(nil), b...)}
@@ -105,16 +103,23 @@ func (t *arrivalTable) learn(b []byte, addr netip.AddrPort) {
 	local, _, _ := strings.Cut(user.String(), ":")
 	t.mu.RLock()
 	c, ok := t.byUfrag[local]
+	owned := ok && t.byAddr[addr] == c.f
 	t.mu.RUnlock()
-	if !ok || stun.NewShortTermIntegrity(c.pwd).Check(m) != nil {
-		return
+	if !ok || owned || stun.NewShortTermIntegrity(c.pwd).Check(m) != nil {
+		return // not expected, already learnt (consent checks), or not authentic
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if cur, ok := t.byUfrag[local]; !ok || cur.f != c.f || t.byAddr[addr] != nil {
-		return // forgotten, restarted or learnt meanwhile
+	if cur, ok := t.byUfrag[local]; !ok || cur.f != c.f {
+		return // forgotten or restarted meanwhile
 	}
 	f := c.f
+	if old := t.byAddr[addr]; old != nil {
+		if old == f {
+			return
+		}
+		old.addrs = slices.DeleteFunc(old.addrs, func(a netip.AddrPort) bool { return a == addr })
+	}
 	if len(f.addrs) == maxArrivalAddrs {
 		if t.byAddr[f.addrs[0]] == f {
 			delete(t.byAddr, f.addrs[0])

@@ -258,3 +258,27 @@ func BenchmarkArrivalObserve(b *testing.B) {
 		tab.observe(pkt, addr, now+int64(i)*int64(time.Millisecond)) // feedback every 100 packets
 	}
 }
+
+// An address a publisher checked from belongs to the last connection that
+// checks from it authentically: after a network change a NAT may give a
+// publisher's old address to another.
+func TestArrivalTableAddressMovesToLastChecker(t *testing.T) {
+	tab := newArrivalTable()
+	a := newArrivalFeedback(1, func([]rtcp.Packet) {})
+	b := newArrivalFeedback(2, func([]rtcp.Packet) {})
+	tab.expect("ua", "password-a-of-22-chars-x", a)
+	tab.expect("ub", "password-b-of-22-chars-x", b)
+	addr := netip.MustParseAddrPort("192.0.2.7:40000")
+	tab.learn(bindingRequest(t, "ua", "password-a-of-22-chars-x"), addr)
+	tab.learn(bindingRequest(t, "ub", "password-b-of-22-chars-x"), addr)
+	if tab.byAddr[addr] != b {
+		t.Fatal("the address still feeds the publisher that checked from it first")
+	}
+	if len(a.addrs) != 0 || len(b.addrs) != 1 {
+		t.Fatalf("addresses: first %v, last %v; want none and one", a.addrs, b.addrs)
+	}
+	tab.learn(bindingRequest(t, "ua", "wrong-password-of-22-ch"), addr) // not authentic: no move
+	if tab.byAddr[addr] != b {
+		t.Fatal("an unauthenticated check moved the address")
+	}
+}

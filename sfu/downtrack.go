@@ -361,7 +361,7 @@ func (d *DownTrack) probe(rates []uint64) {
 // frame), stamped like it. Called with d.mu held; allocates nothing.
 func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 	if d.padLast != 0 {
-		d.padCredit = min(d.padCredit+d.padRate/8*float64(p.now-d.padLast)/1e9, padBurst*padSize)
+		d.padCredit = min(d.padCredit+d.padRate/8*float64(p.now-d.padLast)/1e9, padBurst*(padSize+rtpHeaderOverhead))
 	}
 	d.padLast = p.now
 	for n := 0; n < padBurst && d.padCredit >= padSize; n++ {

@@ -406,3 +406,23 @@ func TestRepairBudgetFollowsWhatFlows(t *testing.T) {
 		t.Fatalf("repair budget %.0f bit/s on an estimate of 50 kbit/s with 700 kbit/s flowing, want at least %.0f", got, want)
 	}
 }
+
+// A loss ceiling that lapses lets the subscriber back up even when it
+// sends no estimate.
+func TestLossCapLapsesWithoutEstimate(t *testing.T) {
+	up, d, _ := simulcastUp(t, 0, 1)
+	up.layers[0].rate.Store(150_000)
+	up.layers[1].rate.Store(500_000)
+	d.setMaxSize(640, 360) // h
+	d.mu.Lock()
+	d.lossCap, d.lossCapUntil = 100_000, time.Now().Add(-time.Second).UnixNano()
+	d.retarget()
+	d.mu.Unlock()
+	if d.wantLayer.Load() != 0 {
+		t.Fatalf("target %d under a 100 kbit/s loss ceiling, want 0", d.wantLayer.Load())
+	}
+	d.tick(time.Now(), livenessTick)
+	if d.wantLayer.Load() != 1 {
+		t.Fatalf("target %d after the ceiling lapsed, want 1 (h)", d.wantLayer.Load())
+	}
+}

@@ -46,9 +46,10 @@ func (d *DownTrack) layerEstimate() uint64 {
 	return est
 }
 
-// tick runs every liveness tick: it measures the rate sent, which sizes
-// the repair budget when the subscriber sends no estimate, and lets a loss
-// ceiling lapse.
+// tick runs every liveness tick: it measures the rate sent (media, and
+// media and padding: what the link carried), sizes the repair budget from
+// the larger of the limit and what flows, lets a loss ceiling lapse, and
+// chooses the layer again as the limit moves.
 func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 	if dt <= 0 {
 		return
@@ -67,7 +68,8 @@ func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 	// flows when more (a receiver-side estimate falls under jitter, to
 	// 14 kbit/s at 100 ± 20 ms, and left no budget to repair 5 % loss).
 	d.repair.SetRate(max(d.budget.Rate(), uint64(d.sendBps)), now)
-	if d.lossCap > 0 && now.UnixNano() > d.lossCapUntil {
+	lapsed := d.lossCap > 0 && now.UnixNano() > d.lossCapUntil
+	if lapsed {
 		d.lossCap = 0
 	}
 	if d.calm(now.UnixNano()) {
@@ -76,7 +78,7 @@ func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 		d.proven = 0
 	}
 	changed := false
-	if d.remb > 0 {
+	if d.remb > 0 || lapsed {
 		d.budget.SetRate(d.limit(now.UnixNano()))
 		changed = d.retarget()
 	}

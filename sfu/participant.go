@@ -439,6 +439,9 @@ func (p *Participant) expectArrivals(answer string) {
 	}
 	p.arrivals.extID.Store(uint32(ccID))
 	t.expect(ufrag, pwd, p.arrivals)
+	if p.closed() {
+		t.forget(p.arrivals) // closed meanwhile: its forget may have run first
+	}
 }
 
 // answerTransport returns the ICE credentials of the SDP the SFU

@@ -3,8 +3,8 @@
 // because it is full; answering every NACK adds more packets to it and
 // feeds the loss (a retransmission storm). So:
 //
-//   - retransmissions may use a share of the link's rate (the subscriber's
-//     estimate, or what is sent to it when it gives none), and the share
+//   - retransmissions may use a share of the link's rate (the larger of
+//     the subscriber's estimate and what is sent to it), and the share
 //     shrinks as the reported loss grows;
 //   - a packet first sent longer ago than the receiver can still use (its
 //     jitter window: a few round trips plus the jitter) is not resent.
@@ -108,8 +108,8 @@ func Window(rtt, jitter time.Duration) time.Duration {
 	return min(max(3*rtt+4*jitter, MinWindow), MaxWindow)
 }
 
-// SetRate sets the link rate in bits per second: the subscriber's
-// estimate, or, without one, the rate sent to it.
+// SetRate sets the link rate in bits per second: the larger of the
+// subscriber's limit and the rate sent to it.
 func (b *Budget) SetRate(bps uint64, now time.Time) {
 	b.base = float64(bps)
 	b.apply(now)
