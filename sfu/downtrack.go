@@ -73,9 +73,10 @@ type DownTrack struct {
 	padRate   float64 // bits per second to add; 0 = not probing
 	estFell   int64   // unix nanoseconds of the estimate's last fall
 	carried   float64 // media and padding sent, smoothed over the liveness ticks
-	proven    float64 // the most carried since the link was last congested
+	proven    float64 // the most carried since the link was last congested, decaying
 	padSeen   uint64  // stats.padding at the last tick
 	remb      uint64  // the subscriber's last estimate, bits per second
+	rembPeak  uint64  // its highest since it last fell
 	padCredit float64 // bytes of padding due
 	padLast   int64   // unix nanoseconds of the last padding decision
 	padBuf    [padSize]byte
@@ -273,8 +274,12 @@ func (d *DownTrack) reconsider() {
 func (d *DownTrack) setEstimate(bps uint64) {
 	d.mu.Lock()
 	now := time.Now().UnixNano()
-	if old := d.remb; bps < old-old/20 {
-		d.estFell, d.proven = now, 0
+	// A fall is measured from the highest estimate since the last one, so
+	// that steps of 3-4 % (a browser reports each at once) add up.
+	if peak := d.rembPeak; bps < peak-peak/20 {
+		d.estFell, d.proven, d.rembPeak = now, 0, bps
+	} else {
+		d.rembPeak = max(peak, bps)
 	}
 	d.remb = bps
 	d.budget.SetRate(d.limit(now))

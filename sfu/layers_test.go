@@ -426,3 +426,41 @@ func TestLossCapLapsesWithoutEstimate(t *testing.T) {
 		t.Fatalf("target %d after the ceiling lapsed, want 1 (h)", d.wantLayer.Load())
 	}
 }
+
+// Steps of a few percent each add up to a fall of the estimate.
+func TestSmallEstimateStepsAddUpToAFall(t *testing.T) {
+	_, d, _ := simulcastUp(t, 0, 1)
+	for _, bps := range []uint64{1_000_000, 1_040_000, 1_000_000} { // -3.8 %: no fall yet
+		d.setEstimate(bps)
+	}
+	d.mu.Lock()
+	fell := d.estFell
+	d.mu.Unlock()
+	if fell != 0 {
+		t.Fatal("a 3.8 % step counted as a fall")
+	}
+	d.setEstimate(960_000) // -7.7 % from the peak
+	d.mu.Lock()
+	fell = d.estFell
+	d.mu.Unlock()
+	if fell == 0 {
+		t.Fatal("two steps of 3.8 % from the peak did not count as a fall")
+	}
+}
+
+// What a calm link carried fades: after a half-life it counts for half.
+func TestProvenFades(t *testing.T) {
+	_, d, _ := simulcastUp(t, 0, 1)
+	d.setEstimate(100_000)
+	d.mu.Lock()
+	d.proven = 1_000_000
+	d.mu.Unlock()
+	for range int(provenHalfLife / livenessTick) {
+		d.tick(time.Now(), livenessTick)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.proven < 450_000 || d.proven > 550_000 {
+		t.Fatalf("proven %.0f bit/s one half-life after 1 Mbit/s, want about 500k", d.proven)
+	}
+}

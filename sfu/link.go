@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"math"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -16,6 +17,9 @@ import (
 // lossCapHold is how long a layer ceiling set by loss lasts after the last
 // lossy report, so the layer does not climb back into the loss at once.
 const lossCapHold = 10 * time.Second
+
+// provenHalfLife is how fast what a calm link carried fades as a limit.
+const provenHalfLife = 10 * time.Second
 
 // sendRateWeight is the weight of the newest tick in the smoothed rate.
 const sendRateWeight = 0.3
@@ -72,8 +76,11 @@ func (d *DownTrack) tick(now time.Time, dt time.Duration) {
 	if lapsed {
 		d.lossCap = 0
 	}
-	if d.calm(now.UnixNano()) {
-		d.proven = max(d.proven, d.carried)
+	// What the link carried is trusted while it stays calm and the
+	// subscriber answers, fading with a half-life of provenHalfLife: a
+	// path that changed (an ICE restart, a cut) must prove itself again.
+	if d.calm(now.UnixNano()) && (d.live == nil || d.live.stall.Load() == stallNone) {
+		d.proven = max(d.proven*math.Exp2(-dt.Seconds()/provenHalfLife.Seconds()), d.carried)
 	} else {
 		d.proven = 0
 	}
