@@ -63,6 +63,8 @@ type DownTrack struct {
 	lastTS    uint32  // its RTP timestamp, for sender reports
 	hdr       rtp.Header
 	rtxBuf    []byte
+	// repairPLIAt is when unrepairable loss last asked for a key frame.
+	repairPLIAt int64
 
 	// lossSeen is the loss fraction (out of 256) in the subscriber's last
 	// receiver report of this track.
@@ -652,6 +654,25 @@ func (d *DownTrack) currentLayer() int {
 	return d.current
 }
 
+// repairPLIInterval is how often at most a subscriber's unrepairable loss
+// asks its publisher for a key frame (each layer is also asked at most
+// once per pliInterval whatever asks).
+const repairPLIInterval = time.Second
+
+// unrepairable notes that a packet of layer the subscriber asked for
+// cannot be resent (too old, over the repair budget, or no longer
+// cached). Its video cannot be decoded past the gap until a key frame,
+// and a browser asks for one only after waiting up to 3 s for the frame
+// (5 % loss with 100 ± 20 ms stalled video for 3 s), so the SFU asks at
+// once. Called with d.mu held.
+func (d *DownTrack) unrepairable(layer int, now int64) {
+	if d.up.kind != webrtc.RTPCodecTypeVideo || now-d.repairPLIAt < int64(repairPLIInterval) {
+		return
+	}
+	d.repairPLIAt = now
+	d.keyframes.requestKeyframe(layer, KeyframeRepair)
+}
+
 // answerNACK resends the packets a subscriber asked for, in one send
 // batch, at most budget of them and each at most once per rtxMinInterval;
 // it returns the budget left.
@@ -699,6 +720,7 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 	}
 	n, ok := l.cache.Get(s.esn, d.rtxBuf)
 	if !ok {
+		d.unrepairable(int(s.layer), now)
 		return false
 	}
 	var h rtp.Header
@@ -715,6 +737,7 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 	}
 	if v := d.repair.Allow(end-hl+rtpHeaderOverhead, time.Unix(0, s.at), time.Unix(0, now)); v != rtxbudget.Send {
 		d.stats.rtxSkipped[v]++
+		d.unrepairable(int(s.layer), now)
 		return false
 	}
 	s.rtxAt = now

@@ -191,9 +191,20 @@ func TestAnswerNACK(t *testing.T) {
 		}
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.stats.nacks != 7 || d.stats.rtx != 3 || d.stats.rtxSkipped[rtxbudget.TooOld] != 1 {
 		t.Fatalf("stats nacks=%d rtx=%d too old=%d, want 7, 3 and 1", d.stats.nacks, d.stats.rtx, d.stats.rtxSkipped[rtxbudget.TooOld])
+	}
+	d.mu.Unlock()
+	// The packet too old to resend leaves the subscriber a gap only a key
+	// frame repairs: the publisher is asked at once, and once a second at
+	// most however many more cannot be resent.
+	if got := up.plisSent[KeyframeRepair].Load() + up.plisHeld.Load(); got != 1 {
+		t.Fatalf("%d key frame requests for an unrepairable packet, want 1", got)
+	}
+	d.history[sent[6]%seqHistory].at -= int64(2 * time.Second)
+	d.answerNACK(nack(sent[6]), maxRTXPerNACK)
+	if got := up.plisSent[KeyframeRepair].Load() + up.plisHeld.Load(); got != 1 {
+		t.Fatalf("%d key frame requests for two unrepairable packets within a second, want 1", got)
 	}
 }
 

@@ -12,6 +12,7 @@ const (
 	KeyframeStart                     // a new subscriber, or a tile shown again
 	KeyframeSwitch                    // a subscriber moves to another layer
 	KeyframeCongestion                // video resumes after frames were dropped for bandwidth
+	KeyframeRepair                    // a subscriber asked for a packet the SFU can no longer resend
 	numKeyframeReasons
 )
 
@@ -25,6 +26,8 @@ func (r KeyframeReason) String() string {
 		return "layer_switch"
 	case KeyframeCongestion:
 		return "congestion"
+	case KeyframeRepair:
+		return "repair"
 	}
 	return "unknown"
 }
