@@ -72,16 +72,17 @@ type DownTrack struct {
 
 	// Probing: padding that lets the subscriber's estimate grow towards
 	// the next layer up after a dip (see probe and pad).
-	padRate   float64 // bits per second to add; 0 = not probing
-	estFell   int64   // unix nanoseconds of the estimate's last fall
-	carried   float64 // media and padding sent, smoothed over the liveness ticks
-	proven    float64 // the most carried since the link was last congested, decaying
-	padSeen   uint64  // stats.padding at the last tick
-	remb      uint64  // the subscriber's last estimate, bits per second
-	rembPeak  uint64  // its highest since it last fell
-	padCredit float64 // bytes of padding due
-	padLast   int64   // unix nanoseconds of the last padding decision
-	padBuf    [padSize]byte
+	padRate    float64 // bits per second to add; 0 = not probing
+	estFell    int64   // unix nanoseconds of the estimate's last fall
+	carried    float64 // media and padding sent, smoothed over the liveness ticks
+	proven     float64 // the most carried since the link was last congested, decaying
+	padSeen    uint64  // stats.padding at the last tick
+	remb       uint64  // the subscriber's last estimate, bits per second
+	probeFails uint    // probes the estimate answered by falling, since the last step up
+	rembPeak   uint64  // its highest since it last fell
+	padCredit  float64 // bytes of padding due
+	padLast    int64   // unix nanoseconds of the last padding decision
+	padBuf     [padSize]byte
 	// The fast path (egress.go): nil egress or seal means through Pion.
 	seal *srtpout.Sealer // set on the first packet sealed; the SSRC stays sealed
 	// Feedback (link.go): what the subscriber's receiver reports say.
@@ -103,21 +104,24 @@ const (
 	padBurst = 16
 )
 
-// Probing pads towards what the next layer needs, at most probeStep
-// times the limit (probeFill of that, less audioAllowance for the
-// subscriber's audio): a receiver-side estimate (REMB) grows only while
-// what arrives is close to it, so without padding it never rises above
-// the layer it is sent.
+// Probing pads towards what the next layer needs (probeOver of it), at
+// most probeStep times the limit: a receiver-side estimate (REMB) grows
+// only while what arrives is close to it, so without padding it never
+// rises above the layer it is sent. A step of 1.5 recovered faster but
+// overfilled a full link by a quarter each time it probed.
 const (
-	probeFill      = 0.95
-	probeStep      = 1.5
-	probeOver      = 1.05
-	audioAllowance = 40_000
+	probeStep = 1.2
+	probeOver = 1.05
 	// probeSettle is how long after the estimate last fell (by 5 % or
 	// more) no padding is added: a receiver-side estimate follows a
 	// narrower link down over a few seconds, and padding to a stale
 	// estimate overfilled the link (freezes in the 500 kbit/s test).
 	probeSettle = 4 * time.Second
+	// maxProbeBackoff bounds the doubling of probeSettle after each probe
+	// the estimate answered by falling (4, 8, 16, 32 s): on a link that
+	// is full, probing every 4 s overfilled it every 4 s (a freeze each
+	// time at 500 kbit/s).
+	maxProbeBackoff = 3
 )
 
 // trackWriter is what Bind gives: where to write and how to label it.
@@ -280,6 +284,9 @@ func (d *DownTrack) setEstimate(bps uint64) {
 	// that steps of 3-4 % (a browser reports each at once) add up.
 	if peak := d.rembPeak; bps < peak-peak/20 {
 		d.estFell, d.proven, d.rembPeak = now, 0, bps
+		if d.padRate > 0 {
+			d.probeFails = min(d.probeFails+1, maxProbeBackoff) // the probe overfilled the link
+		}
 	} else {
 		d.rembPeak = max(peak, bps)
 	}
@@ -320,6 +327,9 @@ func (d *DownTrack) retarget() (changed bool) {
 	if d.current >= 0 && target < d.current && d.current <= d.maxLayer && d.calm(now) {
 		target = d.current
 	}
+	if target > d.target {
+		d.probeFails = 0 // a step up: the link took it
+	}
 	if target != d.target {
 		d.target = target
 		d.wantLayer.Store(int32(target))
@@ -353,12 +363,12 @@ func (d *DownTrack) probe(rates []uint64) {
 	if est == 0 || d.paused || d.congested || d.lossCap > 0 || d.current != d.target || next > d.maxLayer || next >= len(rates) || rates[next] == 0 {
 		return
 	}
-	if time.Now().UnixNano()-d.estFell < int64(probeSettle) {
+	if time.Now().UnixNano()-d.estFell < int64(probeSettle)<<d.probeFails {
 		return // a falling estimate lags the link: padding now would overfill it
 	}
 	// Up to what the next layer needs (a little over, so that what is
-	// carried reaches it), or probeStep times the limit less the audio.
-	fill := min(float64(rates[next])/bwe.Headroom*probeOver, est*probeStep*probeFill-audioAllowance)
+	// carried reaches it), or probeStep times the limit.
+	fill := min(float64(rates[next])/bwe.Headroom*probeOver, est*probeStep)
 	if pad := fill - float64(rates[d.current]); pad > 0 {
 		d.padRate = pad
 	}
