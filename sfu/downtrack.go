@@ -80,6 +80,7 @@ type DownTrack struct {
 	remb       uint64  // the subscriber's last estimate, bits per second
 	probeFails uint    // probes the estimate answered by falling, since the last step up
 	rembPeak   uint64  // its highest since it last fell
+	rembFell   uint64  // what it fell to
 	padCredit  float64 // bytes of padding due
 	padLast    int64   // unix nanoseconds of the last padding decision
 	padBuf     [padSize]byte
@@ -120,7 +121,8 @@ const (
 	// maxProbeBackoff bounds the doubling of probeSettle after each probe
 	// the estimate answered by falling (4, 8, 16, 32 s): on a link that
 	// is full, probing every 4 s overfilled it every 4 s (a freeze each
-	// time at 500 kbit/s).
+	// time at 500 kbit/s). A step up, or an estimate a quarter above what
+	// it last fell to (the link grew), resets it.
 	maxProbeBackoff = 3
 )
 
@@ -283,12 +285,15 @@ func (d *DownTrack) setEstimate(bps uint64) {
 	// A fall is measured from the highest estimate since the last one, so
 	// that steps of 3-4 % (a browser reports each at once) add up.
 	if peak := d.rembPeak; bps < peak-peak/20 {
-		d.estFell, d.proven, d.rembPeak = now, 0, bps
+		d.estFell, d.proven, d.rembPeak, d.rembFell = now, 0, bps, bps
 		if d.padRate > 0 {
 			d.probeFails = min(d.probeFails+1, maxProbeBackoff) // the probe overfilled the link
 		}
 	} else {
 		d.rembPeak = max(peak, bps)
+		if bps > d.rembFell+d.rembFell/4 {
+			d.probeFails = 0 // the link grew since the last fall: probe again soon
+		}
 	}
 	d.remb = bps
 	d.budget.SetRate(d.limit(now))
