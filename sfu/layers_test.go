@@ -328,10 +328,7 @@ func TestLowFirstEstimateKeepsFlowingLayer(t *testing.T) {
 // a subscriber moved down climbs back to its tile's layer within seconds
 // although its receiver-side estimate grows by 8 % a second.
 func TestCalmLinkClimbsBackByPadding(t *testing.T) {
-	up, d, _ := simulcastUp(t, 0, 1)
-	up.layers[0].rate.Store(150_000)
-	up.layers[1].rate.Store(500_000)
-	d.setMaxSize(640, 360) // h
+	_, d, _ := tileWantsH(t)
 	h := rtp.Header{Version: 2}
 	payload := make([]byte, 600) // 30 fps of it is about 150 kbit/s
 	payload[0], payload[3], payload[4], payload[5] = 0x10, 0x9d, 0x01, 0x2a
@@ -369,13 +366,21 @@ func TestCalmLinkClimbsBackByPadding(t *testing.T) {
 	t.Logf("back to h after %v", climbed)
 }
 
-// A receiver report of a full link's loss moves the subscriber down, and
-// the publisher is told to send the lower layer (it may have paused it).
-func TestLossyReportTellsPublisher(t *testing.T) {
+// tileWantsH is simulcastUp with q flowing at 150 kbit/s, h at 500 and a
+// tile that needs h.
+func tileWantsH(t *testing.T) (*UpTrack, *DownTrack, func() []string) {
+	t.Helper()
 	up, d, next := simulcastUp(t, 0, 1)
 	up.layers[0].rate.Store(150_000)
 	up.layers[1].rate.Store(500_000)
-	d.setMaxSize(640, 360) // h
+	d.setMaxSize(640, 360)
+	return up, d, next
+}
+
+// A receiver report of a full link's loss moves the subscriber down, and
+// the publisher is told to send the lower layer (it may have paused it).
+func TestLossyReportTellsPublisher(t *testing.T) {
+	_, d, next := tileWantsH(t)
 	d.mu.Lock()
 	d.current, d.target = 1, 1
 	d.curLayer.Store(1)
@@ -410,10 +415,7 @@ func TestRepairBudgetFollowsWhatFlows(t *testing.T) {
 // A loss ceiling that lapses lets the subscriber back up even when it
 // sends no estimate.
 func TestLossCapLapsesWithoutEstimate(t *testing.T) {
-	up, d, _ := simulcastUp(t, 0, 1)
-	up.layers[0].rate.Store(150_000)
-	up.layers[1].rate.Store(500_000)
-	d.setMaxSize(640, 360) // h
+	_, d, _ := tileWantsH(t)
 	d.mu.Lock()
 	d.lossCap, d.lossCapUntil = 100_000, time.Now().Add(-time.Second).UnixNano()
 	d.retarget()
