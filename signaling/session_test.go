@@ -496,14 +496,16 @@ func TestSlowClientDisconnected(t *testing.T) {
 }
 
 func TestKeepAlive(t *testing.T) {
-	hs := newHarness(t, func(c *Config) { c.PingInterval, c.PongWait = 30*time.Millisecond, 150*time.Millisecond })
+	// A pong may wait 400 ms: with 150 ms the answering client's reader
+	// was not scheduled in time on a loaded machine (2 failures in 60).
+	hs := newHarness(t, func(c *Config) { c.PingInterval, c.PongWait = 30*time.Millisecond, 400*time.Millisecond })
 	room := newRoom(t)
 	alive, _ := hs.join(room, "")
 	silent := hs.dialRaw() // never reads, so never answers pings
 	silent.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(room, true, true)})
 	alive.expect(TypeJoined, nil)
 	alive.expect(TypeLeft, nil) // the silent one times out
-	time.Sleep(450 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond) // three pong waits
 	alive.send(Ping{Type: TypePing})
 	alive.expect(TypePong, nil)
 	if n := hs.conf.count(); n != 1 {
