@@ -504,7 +504,7 @@ func TestKeepAlive(t *testing.T) {
 	silent := hs.dialRaw() // never reads, so never answers pings
 	silent.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(room, true, true)})
 	alive.expect(TypeJoined, nil)
-	alive.expect(TypeLeft, nil) // the silent one times out
+	alive.expect(TypeLeft, nil)         // the silent one times out
 	time.Sleep(1200 * time.Millisecond) // three pong waits
 	alive.send(Ping{Type: TypePing})
 	alive.expect(TypePong, nil)
