@@ -126,7 +126,7 @@ func TestArrivalTableFeedsLearntPublisher(t *testing.T) {
 	if f.sockAt.Load() == 0 {
 		t.Fatal("the socket's packets were not taken")
 	}
-	f.record(0xabcdef01, []byte{0, 9}, now) // the reader's copy is not recorded twice
+	f.record(rtpWith(t, map[uint8][]byte{3: {0, 9}}, false), now) // the reader's copy is not recorded twice
 	select {
 	case pkts := <-sent:
 		cc, ok := pkts[0].(*rtcp.TransportLayerCC)
@@ -171,18 +171,20 @@ func TestArrivalTableBounds(t *testing.T) {
 // has seen the publisher, and a second after it last did (ICE-TCP).
 func TestArrivalFeedbackReaderFallback(t *testing.T) {
 	f := newArrivalFeedback(1, func([]rtcp.Packet) {})
+	f.extID.Store(3)
+	pkt := func(seq byte) []byte { return rtpWith(t, map[uint8][]byte{3: {0, seq}}, false) }
 	now := time.Now().UnixNano()
-	f.record(1, []byte{0, 1}, now)
+	f.record(pkt(1), now)
 	if f.rec.PacketsHeld() != 1 {
 		t.Fatal("a reader's packet was not recorded before the socket saw any")
 	}
 	f.sockAt.Store(now)
-	f.record(1, []byte{0, 2}, now+int64(10*time.Millisecond))
+	f.record(pkt(2), now+int64(10*time.Millisecond))
 	if f.rec.PacketsHeld() != 1 {
 		t.Fatal("a reader's packet was recorded while the socket times them")
 	}
 	f.sockAt.Store(now - socketLapse)
-	f.record(1, []byte{0, 3}, now+int64(20*time.Millisecond))
+	f.record(pkt(3), now+int64(20*time.Millisecond))
 	if f.rec.PacketsHeld() != 2 {
 		t.Fatal("a reader's packet was not recorded after the socket stopped")
 	}

@@ -438,7 +438,7 @@ func (d *DownTrack) congestion(p *packet) bool {
 			d.congested = false
 		case d.congested && debt <= resumeDebt:
 			d.up.requestKeyframe(d.current, KeyframeCongestion)
-		case !d.congested && debt > maxDebt && (d.current > 0 || d.repair.Heavy()):
+		case !d.congested && debt > maxDebt && !d.spared():
 			d.congested = true
 		}
 	}
@@ -446,15 +446,21 @@ func (d *DownTrack) congestion(p *packet) bool {
 		return true
 	}
 	d.budget.Spend(len(p.payload)+rtpHeaderOverhead, p.now)
-	// The lowest layer may run past maxDebt (it is not dropped on a link
-	// that carries it): the debt stops there, so that once it is dropped
-	// (a cut, heavy loss) it resumes within resumeDebt of the estimate,
-	// not after as long as the debt took to build (an 8 s stall after a
-	// 5 s cut).
-	if d.current <= 0 && !d.repair.Heavy() {
+	if d.spared() {
+		// Not dropped, it may run past maxDebt: the debt stops there, so
+		// that once it is dropped (a cut, heavy loss) it resumes within
+		// resumeDebt of the estimate, not after as long as the debt took
+		// to build (an 8 s stall after a 5 s cut).
 		d.budget.Cap(maxDebt)
 	}
 	return false
+}
+
+// spared reports whether the frames flowing are never dropped for the
+// estimate: the lowest layer, on a link that does not lose heavily.
+// d.mu held.
+func (d *DownTrack) spared() bool {
+	return d.current <= 0 && !d.repair.Heavy()
 }
 
 // rtpHeaderOverhead approximates the RTP, SRTP, UDP and IP header bytes of

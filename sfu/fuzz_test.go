@@ -115,6 +115,7 @@ func FuzzPublisherRTP(f *testing.F) {
 			fail("TWCC feedback does not marshal: %v", err)
 		}
 	})
+	arrivals.extID.Store(5) // the transport-wide sequence number
 	clock := time.Now().UnixNano()
 	f.Add([]byte{0x90, 0x60, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0x00, 0x01, 0x10, 0x85, 0, 0, 0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -143,7 +144,7 @@ func FuzzPublisherRTP(f *testing.F) {
 		}
 		clock += int64(30 * time.Millisecond)
 		now := clock
-		arrivals.record(h.SSRC, h.GetExtension(5), now) // transport-wide sequence number
+		arrivals.record(data, now)
 		p := packet{
 			header: &h, payload: payload, layer: 0, now: now, absSendTime: absSendTime(now),
 			esn: seq.Unwrap(uint32(h.SequenceNumber)), ets: ts.Unwrap(h.Timestamp),

@@ -428,16 +428,16 @@ func defaultSource(k webrtc.RTPCodecType) string {
 // packets from the addresses its browser checks with the credentials of
 // the SFU's answer, and tells the feedback the answer's extension id.
 func (p *Participant) expectArrivals(answer string) {
-	t := p.media.arrivals
-	if t == nil {
-		return
-	}
 	ufrag, pwd, ccID, err := answerTransport(answer)
 	if err != nil || ccID == 0 {
 		p.log.Debug("no transport-wide feedback for this answer", "err", err)
 		return
 	}
 	p.arrivals.extID.Store(uint32(ccID))
+	t := p.media.arrivals
+	if t == nil {
+		return // the track readers time the packets
+	}
 	t.expect(ufrag, pwd, p.arrivals)
 	if p.closed() {
 		t.forget(p.arrivals) // closed meanwhile: its forget may have run first

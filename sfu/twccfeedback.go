@@ -47,12 +47,9 @@ func newArrivalFeedback(senderSSRC uint32, send func([]rtcp.Packet)) *arrivalFee
 
 // observe records an RTP packet b seen at the media socket at now.
 func (f *arrivalFeedback) observe(b []byte, now int64) {
-	ext := transportSeqExt(b, uint8(f.extID.Load()))
-	if ext == nil {
-		return
+	if f.note(b, now) {
+		f.sockAt.Store(now)
 	}
-	f.sockAt.Store(now)
-	f.add(binary.BigEndian.Uint32(b[8:12]), ext, now)
 }
 
 // socketLapse is how long after the media socket's reader last timed a
@@ -60,13 +57,24 @@ func (f *arrivalFeedback) observe(b []byte, now int64) {
 // may have moved to ICE-TCP or to an address not learnt (yet).
 const socketLapse = int64(time.Second)
 
-// record notes, for a track reader, the arrival of a packet at now, unless
-// the media socket's reader does.
-func (f *arrivalFeedback) record(ssrc uint32, ext []byte, now int64) {
+// record notes, for a track reader, the arrival of the RTP packet b at
+// now, unless the media socket's reader does.
+func (f *arrivalFeedback) record(b []byte, now int64) {
 	if now-f.sockAt.Load() < socketLapse {
 		return
 	}
-	f.add(ssrc, ext, now)
+	f.note(b, now)
+}
+
+// note adds the packet b if it carries a transport-wide sequence number,
+// and reports whether it did.
+func (f *arrivalFeedback) note(b []byte, now int64) bool {
+	ext := transportSeqExt(b, uint8(f.extID.Load()))
+	if ext == nil {
+		return false
+	}
+	f.add(binary.BigEndian.Uint32(b[8:12]), ext, now)
+	return true
 }
 
 // add notes the arrival at now of a packet of ssrc carrying the

@@ -55,7 +55,6 @@ type UpTrack struct {
 	plisHeld  atomic.Uint64 // requests not sent: the layer was asked within pliInterval
 
 	levelID uint8            // RFC 6464 extension id; 0 when not negotiated
-	twccID  uint8            // transport-wide sequence number extension id; 0 when not negotiated
 	meter   audiolevel.Meter // loudness, for speaker detection
 
 	mu     sync.Mutex
@@ -106,7 +105,7 @@ type upLinks struct {
 	// arrivals records transport-wide sequence numbers for the publisher's
 	// congestion control feedback.
 	arrivals interface {
-		record(ssrc uint32, ext []byte, now int64)
+		record(b []byte, now int64)
 	}
 	tell   func(Event)    // an event to the publisher: LayersWanted
 	ended  func(*UpTrack) // every layer stopped
@@ -148,8 +147,6 @@ func newUpTrack(links upLinks, publisher, mid, source string, t *webrtc.TrackRem
 		switch {
 		case e.URI == sdp.AudioLevelURI && u.kind == webrtc.RTPCodecTypeAudio:
 			u.levelID = uint8(e.ID)
-		case e.URI == sdp.TransportCCURI:
-			u.twccID = uint8(e.ID)
 		}
 	}
 	return u
@@ -343,9 +340,7 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 		l.bytes += uint64(n)
 		l.nack.Push(pkt.esn)
 		l.stats.Update(pkt.esn, h.Timestamp, now)
-		if u.twccID != 0 && h.Extension {
-			u.arrivals.record(l.ssrc, h.GetExtension(u.twccID), now)
-		}
+		u.arrivals.record(buf[:n], now)
 		if level, ok := audioLevel(h, u.levelID); ok {
 			u.meter.Update(level, now)
 		}
