@@ -26,13 +26,7 @@ type vectors struct {
 		} `json:"senders"`
 	} `json:"keys"`
 	Frames []struct {
-		Name      string `json:"name"`
-		LinkKey   string `json:"link_key"`
-		Room      string `json:"room"`
-		Sender    string `json:"sender"`
-		Source    string `json:"source"`
-		JoinSalt  string `json:"join_salt"`
-		Codec     string `json:"codec"`
+		vectorFrame
 		KeyFrame  bool   `json:"key_frame"`
 		IV        string `json:"iv"`
 		KeyIndex  byte   `json:"key_index"`
@@ -41,15 +35,9 @@ type vectors struct {
 		Decrypted string `json:"decrypted"`
 	} `json:"frames"`
 	Tampered []struct {
-		Name     string `json:"name"`
-		LinkKey  string `json:"link_key"`
-		Room     string `json:"room"`
-		Sender   string `json:"sender"`
-		Source   string `json:"source"`
-		JoinSalt string `json:"join_salt"`
-		Codec    string `json:"codec"`
-		Frame    string `json:"frame"`
-		Error    string `json:"error"`
+		vectorFrame
+		Frame string `json:"frame"`
+		Error string `json:"error"`
 	} `json:"tampered"`
 	ReplayWindow int `json:"replay_window"`
 	MaxPrefixes  int `json:"max_prefixes"`
@@ -79,6 +67,18 @@ type vectors struct {
 		LinkKey string `json:"link_key"`
 		Room    string `json:"room"`
 	} `json:"bad_keys"`
+}
+
+// vectorFrame is what every frame of the vectors file names: the call it
+// belongs to and who sent it.
+type vectorFrame struct {
+	Name     string `json:"name"`
+	LinkKey  string `json:"link_key"`
+	Room     string `json:"room"`
+	Sender   string `json:"sender"`
+	Source   string `json:"source"`
+	JoinSalt string `json:"join_salt"`
+	Codec    string `json:"codec"`
 }
 
 const vectorsPath = "../e2ee-client/testdata/vectors.json"
