@@ -164,6 +164,12 @@ func TestCall(t *testing.T) {
 	if s := ann.stats(t)[bob.id]; s.Name != "Bob" || s.DecryptState != "ok" {
 		t.Errorf("Ann sees Bob as %+v, want name Bob, decrypt ok", s)
 	}
+	// Chromium sends Opus RED, sealed block by block (docs/e2ee.md
+	// §2.2.1), and the server forwards it as RED to Chromium; decrypt "ok"
+	// above says every audio frame opened.
+	if n := srv.counter(t, "meet_red_packets_total", "sent_as", "red"); n < 50 {
+		t.Errorf("%v Opus RED packets forwarded as RED, want the audio of both (50 a second)", n)
+	}
 	bob.waitFor(t, "Ann's name", fmt.Sprintf(`[...document.querySelectorAll('.tile[data-id=%q] .tile-name')].some(e => e.textContent === 'Ann')`, ann.id), 5*time.Second)
 
 	// Chat: sealed by Ann, relayed by the server, opened by Bob.

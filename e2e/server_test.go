@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monkeythorn/meet/metrics"
 	"github.com/monkeythorn/meet/server"
 	"github.com/monkeythorn/meet/sfu"
 )
@@ -18,7 +19,31 @@ type testServer struct {
 	URL      string
 	rec      *recorder
 	handler  http.Handler // the server's own handler, for extra front doors
+	metrics  *metrics.Metrics
 	shutdown func(ctx context.Context) error
+}
+
+// counter reads a counter of the server's /metrics by name and label.
+func (s *testServer) counter(t *testing.T, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := s.metrics.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{%s=%q} in /metrics", name, label, value)
+	return 0
 }
 
 // startServer runs server.New as the binary does (real SFU, media on an
@@ -39,7 +64,7 @@ func startServer(t *testing.T) *testServer {
 	rec := &recorder{}
 	hs := httptest.NewUnstartedServer(rec.wrap(s.Handler()))
 	hs.Start()
-	ts := &testServer{URL: hs.URL, rec: rec, handler: s.Handler()}
+	ts := &testServer{URL: hs.URL, rec: rec, handler: s.Handler(), metrics: s.Metrics()}
 	done := false
 	ts.shutdown = func(ctx context.Context) error {
 		if done {

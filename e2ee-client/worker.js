@@ -22,6 +22,7 @@ import { IVSequence } from './iv.js';
 import { ReplayWindow } from './replay.js';
 import { DecryptStateTracker } from './state.js';
 import { encode } from './b64.js';
+import { SealedHistory, openRED, redSilence, sealRED } from './red.js';
 
 /** @typedef {import('./frame.js').Codec} Codec */
 /** @typedef {import('./keys.js').Source} Source */
@@ -79,6 +80,15 @@ function codecOf(frame, kind) {
   return 'vp8';
 }
 
+/**
+ * Whether an audio frame is Opus RED (RFC 2198), sealed block by block.
+ * @param {EncodedFrame} frame
+ */
+function isRED(frame) {
+  const meta = /** @type {{mimeType?: string}} */ (frame.getMetadata());
+  return (meta.mimeType || '').toLowerCase() === 'audio/red';
+}
+
 /** @param {string} reason */
 function countDrop(reason) {
   drops[reason] = (drops[reason] || 0) + 1;
@@ -109,19 +119,32 @@ function windowFor(senderId, source, salt, keyIndex) {
 function senderTransform(opts) {
   const ivs = new IVSequence();
   const source = /** @type {Source} */ (opts.source);
+  const sealed = new SealedHistory();
   return new TransformStream({
     async transform(frame, controller) {
       const idx = sendIndex;
       const rk = idx === null ? undefined : keys.get(idx);
-      const codec = codecOf(frame, opts.kind);
+      const red = opts.kind === 'audio' && isRED(frame);
+      const codec = red ? 'opus' : codecOf(frame, opts.kind);
       const me = self;
       if (!rk || idx === null || !codec || !me) {
         countDrop(!rk ? 'send-no-key' : !me ? 'send-no-identity' : 'send-codec');
         return;
       }
       const key = await rk.frameKey(me.senderId, source, me.salt);
-      const keyFrame = /** @type {RTCEncodedVideoFrame} */ (frame).type === 'key';
-      frame.data = await encryptFrame(key, codec, keyFrame, ivs.next(), idx, frame.data);
+      if (red) {
+        const seal = async (/** @type {Uint8Array} */ b) =>
+          new Uint8Array(await encryptFrame(key, 'opus', false, ivs.next(), idx, b.slice().buffer));
+        const out = await sealRED(new Uint8Array(frame.data), seal, sealed);
+        if (!out) {
+          countDrop('send-malformed');
+          return;
+        }
+        frame.data = /** @type {ArrayBuffer} */ (out.buffer);
+      } else {
+        const keyFrame = /** @type {RTCEncodedVideoFrame} */ (frame).type === 'key';
+        frame.data = await encryptFrame(key, codec, keyFrame, ivs.next(), idx, frame.data);
+      }
       controller.enqueue(frame);
     },
   });
@@ -149,6 +172,23 @@ async function openFrame(r, codec, data) {
 }
 
 /**
+ * Opens a RED packet for receiver r: its primary block must open, older
+ * blocks that do not are left out (a replay is the usual case: the packet
+ * that first carried the block arrived).
+ * @param {Receiver|undefined} r
+ * @param {ArrayBuffer} data
+ * @returns {Promise<ArrayBuffer>}
+ */
+async function openREDFrame(r, data) {
+  const open = async (/** @type {Uint8Array} */ b) => new Uint8Array(await openFrame(r, 'opus', b.slice().buffer));
+  const { data: plain, refused } = await openRED(new Uint8Array(data), open);
+  for (const e of refused) {
+    if (!(e instanceof FrameError) || e.reason !== 'replay') countDrop('red-block');
+  }
+  return /** @type {ArrayBuffer} */ (plain.buffer);
+}
+
+/**
  * @param {TransformOptions} opts
  * @returns {TransformStream<EncodedFrame, EncodedFrame>}
  */
@@ -158,12 +198,13 @@ function receiverTransform(opts) {
   return new TransformStream({
     async transform(frame, controller) {
       const r = receivers.get(handle);
-      const codec = codecOf(frame, opts.kind);
+      const red = opts.kind === 'audio' && isRED(frame);
+      const codec = red ? 'opus' : codecOf(frame, opts.kind);
       let ok = false;
       /** @type {DropReason|''} */
       let reason = '';
       try {
-        const data = await openFrame(r, codec, frame.data);
+        const data = red ? await openREDFrame(r, frame.data) : await openFrame(r, codec, frame.data);
         if (opts.kind === 'video' && r && r.needKey) {
           // Authentic, but the decoder may hold pictures from before the
           // transform was attached or the receiver re-bound: wait for a
@@ -177,8 +218,9 @@ function receiverTransform(opts) {
       } catch (e) {
         reason = e instanceof FrameError ? e.reason : 'error';
         countDrop(reason);
-        if (opts.kind === 'audio' && codec === 'opus') {
-          frame.data = OPUS_SILENCE.slice().buffer;
+        const silence = !red ? OPUS_SILENCE.slice() : redSilence(new Uint8Array(frame.data), OPUS_SILENCE);
+        if (opts.kind === 'audio' && codec === 'opus' && silence) {
+          frame.data = /** @type {ArrayBuffer} */ (silence.buffer);
           controller.enqueue(frame);
         }
       }

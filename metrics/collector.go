@@ -8,7 +8,7 @@ type collector struct {
 
 	rooms, participants, tracks *prometheus.Desc
 	packets, bytes, drops       *prometheus.Desc
-	rxDrops                     *prometheus.Desc
+	rxDrops, red                *prometheus.Desc
 	nacksIn, rtx, nacksOut, pli *prometheus.Desc
 	pliHeld                     *prometheus.Desc
 	rtxBytes, rtxSkipped        *prometheus.Desc
@@ -38,6 +38,7 @@ func newCollector(cfg Config) *collector {
 		bytes:        desc("forwarded_bytes_total", "RTP payload and header bytes forwarded to subscribers."),
 		drops:        desc("dropped_packets_total", "Packets not forwarded to a subscriber, by reason.", "reason"),
 		rxDrops:      desc("receive_dropped_packets_total", "Received packets dropped before forwarding: waited too long in the receive queue (late) or pushed out of a full one (full).", "reason"),
+		red:          desc("red_packets_total", "Opus RED packets forwarded, by what the subscriber got: red, or opus (the primary block alone, for a subscriber without RED).", "sent_as"),
 		nacksIn:      desc("nacks_received_total", "Sequence numbers subscribers asked to have resent."),
 		rtx:          desc("retransmits_total", "NACKed packets resent from the cache."),
 		rtxBytes:     desc("retransmitted_bytes_total", "Payload bytes of the retransmissions."),
@@ -64,7 +65,7 @@ func newCollector(cfg Config) *collector {
 
 // Describe sends every descriptor, so the registry can check for clashes.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops, c.rxDrops,
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops, c.rxDrops, c.red,
 		c.nacksIn, c.rtx, c.rtxBytes, c.rtxSkipped, c.liveness, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO,
 		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
@@ -109,6 +110,9 @@ func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	}
 	for reason, v := range s.ReceiveDrops {
 		ch <- counter(c.rxDrops, float64(v), reason)
+	}
+	for as, v := range s.RED {
+		ch <- counter(c.red, float64(v), as)
 	}
 	ch <- counter(c.nacksIn, float64(s.NACKsReceived))
 	ch <- counter(c.rtx, float64(s.Retransmits))

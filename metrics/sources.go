@@ -33,6 +33,10 @@ type Media struct {
 	// receive queue: the server could not keep up) or "full" (pushed out
 	// of a full queue). Fixed keys, zeros included.
 	ReceiveDrops map[string]uint64
+	// RED counts Opus RED packets forwarded, by what the subscriber got:
+	// "red", or "opus" (the primary block alone, for a subscriber without
+	// RED). Fixed keys, zeros included.
+	RED map[string]uint64
 
 	SocketPackets, SocketSyscalls, SocketErrors uint64
 	SocketGSODatagrams                          uint64 // sent inside UDP GSO sends

@@ -45,6 +45,7 @@ func (s *Server) mediaStats() metrics.Media {
 		SocketSyscalls:     st.Socket.Syscalls + st.FastPath.Syscalls,
 		SocketErrors:       st.Socket.Errors + st.FastPath.Errors,
 		SocketGSODatagrams: st.FastPath.GSODatagrams,
+		RED:                map[string]uint64{"red": st.REDPackets, "opus": st.REDAsOpus},
 	}
 	for r, v := range st.Drops { // every reason of the enumeration, zeros included
 		m.Drops[sfu.DropReason(r).String()] = v

@@ -13,6 +13,7 @@ import (
 
 	"github.com/monkeythorn/meet/sfu/bwe"
 	"github.com/monkeythorn/meet/sfu/packetcache"
+	"github.com/monkeythorn/meet/sfu/rtpcodec"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
 	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/monkeythorn/meet/sfu/srtpout"
@@ -132,6 +133,25 @@ type trackWriter struct {
 	ssrc  uint32
 	pt    uint8
 	absID uint8
+	// plainPT is for packets that are not RED: pt, or Opus on an Opus
+	// RED track. A subscriber without RED (stripRED) gets each RED
+	// packet's primary block as plain Opus.
+	plainPT  uint8
+	stripRED bool
+}
+
+// payload maps a packet's payload type and payload to this subscriber.
+// red says the publisher sent it as RED; a publisher may interleave plain
+// Opus. It reports false for RED with no primary block.
+func (w *trackWriter) payload(red bool, p []byte) (uint8, []byte, bool) {
+	switch {
+	case !red:
+		return w.plainPT, p, true
+	case !w.stripRED:
+		return w.pt, p, true
+	}
+	prim, ok := rtpcodec.REDPrimary(p)
+	return w.plainPT, prim, ok
 }
 
 // sent maps an outgoing sequence number back to the cached source packet.
@@ -205,23 +225,41 @@ func (d *DownTrack) RID() string               { return "" }
 func (d *DownTrack) StreamID() string          { return d.up.info.Participant }
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
 
-// Bind picks the subscriber's payload type for the publisher's codec.
+// Bind picks the subscriber's payload type for the publisher's codec. A
+// subscriber without Opus RED gets a RED track as plain Opus.
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	for _, c := range ctx.CodecParameters() {
-		if strings.EqualFold(c.MimeType, d.up.mime) {
-			d.codec = c
-			tw := &trackWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)}
-			for _, e := range ctx.HeaderExtensions() {
-				if e.URI == sdp.ABSSendTimeURI {
-					tw.absID = uint8(e.ID)
-				}
-			}
-			d.writer.Store(tw)
-			d.keyframes.requestKeyframe(d.up.bestLayer(d.target), KeyframeStart)
-			return c, nil
+	params := ctx.CodecParameters()
+	c, ok := findCodec(params, d.up.mime)
+	opus, hasOpus := findCodec(params, webrtc.MimeTypeOpus)
+	strip := !ok && d.up.codec == rtpcodec.RED && hasOpus
+	if strip {
+		c, ok = opus, true
+	}
+	if !ok {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("sfu: subscriber does not accept %s", d.up.mime)
+	}
+	d.codec = c
+	tw := &trackWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), plainPT: uint8(c.PayloadType), stripRED: strip}
+	if d.up.codec == rtpcodec.RED && hasOpus {
+		tw.plainPT = uint8(opus.PayloadType)
+	}
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == sdp.ABSSendTimeURI {
+			tw.absID = uint8(e.ID)
 		}
 	}
-	return webrtc.RTPCodecParameters{}, fmt.Errorf("sfu: subscriber does not accept %s", d.up.mime)
+	d.writer.Store(tw)
+	d.keyframes.requestKeyframe(d.up.bestLayer(d.target), KeyframeStart)
+	return c, nil
+}
+
+func findCodec(params []webrtc.RTPCodecParameters, mime string) (webrtc.RTPCodecParameters, bool) {
+	for _, c := range params {
+		if strings.EqualFold(c.MimeType, mime) {
+			return c, true
+		}
+	}
+	return webrtc.RTPCodecParameters{}, false
 }
 
 // Unbind stops writing.
@@ -504,6 +542,13 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 		d.stats.drops[reason]++
 		return
 	}
+	red := d.up.isRED(p.header.PayloadType)
+	pt, payload, ok := w.payload(red, p.payload)
+	if !ok {
+		d.munger.Drop(p.esn)
+		d.stats.drops[DropMalformed]++
+		return
+	}
 	seq, ts, ok := d.munger.Rewrite(p.esn, p.ets)
 	if !ok {
 		return
@@ -518,10 +563,10 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 	}
 	d.hdr.Padding = false
 	d.hdr.SSRC = w.ssrc
-	d.hdr.PayloadType = w.pt
+	d.hdr.PayloadType = pt
 	d.hdr.SequenceNumber = seq
 	d.hdr.Timestamp = ts
-	if err := d.emit(w, &d.hdr, p.payload, out); err != nil {
+	if err := d.emit(w, &d.hdr, payload, out); err != nil {
 		d.stats.drops[DropWriteError]++
 		if !errors.Is(err, io.ErrClosedPipe) {
 			d.log.Debug("write RTP", "err", err)
@@ -529,7 +574,13 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 		return
 	}
 	d.stats.packets++
-	d.stats.bytes += uint64(len(p.payload))
+	d.stats.bytes += uint64(len(payload))
+	switch {
+	case red && w.stripRED:
+		d.stats.redAsOpus++
+	case red:
+		d.stats.red++
+	}
 	d.lastSent, d.lastTS = p.now, ts
 	d.lastSeq, d.sentAny = seq, true
 	if d.padRate > 0 && p.header.Marker {
@@ -761,16 +812,20 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 		d.unrepairable(int(s.layer), now)
 		return false
 	}
+	pt, payload, ok := w.payload(d.up.isRED(h.PayloadType), d.rtxBuf[hl:end])
+	if !ok {
+		return false
+	}
 	s.rtxAt = now
-	rh := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: w.pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
+	rh := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
 	if s.hasAbs {
 		d.putAbsSendTime(&rh, w.absID, s.abs)
 	}
-	if err := d.emit(w, &rh, d.rtxBuf[hl:end], out); err != nil {
+	if err := d.emit(w, &rh, payload, out); err != nil {
 		d.log.Debug("retransmit", "err", err)
 		return false
 	}
 	d.stats.rtx++
-	d.stats.rtxBytes += uint64(end - hl)
+	d.stats.rtxBytes += uint64(len(payload))
 	return true
 }

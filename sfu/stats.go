@@ -18,6 +18,7 @@ const (
 	DropPaused                  // the subscriber shows no tile for the track
 	DropWriteError              // the send failed (connection closing, socket error)
 	DropStalled                 // the subscriber gave no feedback for too long (liveness.go)
+	DropMalformed               // a RED packet with no primary block for a subscriber without RED
 	numDropReasons
 )
 
@@ -33,6 +34,8 @@ func (r DropReason) String() string {
 		return "write_error"
 	case DropStalled:
 		return "stalled"
+	case DropMalformed:
+		return "malformed"
 	}
 	return "unknown"
 }
@@ -70,16 +73,19 @@ type Stats struct {
 	RetransmitsSkipped [rtxbudget.OverBudget + 1]uint64
 	// Liveness counts what silent subscribers led to, by LivenessEvent.
 	Liveness       [numLivenessEvents]uint64
-	PaddingPackets uint64                        // sent to probe a subscriber's bandwidth
-	NACKsSent      uint64                        // sequence numbers asked of publishers
-	PLIsSent       uint64                        // key frame requests sent to publishers
-	PLIs           [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
-	PLIsHeld       uint64                        // requests not sent: the layer was asked within pliInterval
-	ReceiveDrops   [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
-	Socket         udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
-	FastPath       udpbatch.BatchStats           // packets sealed into send batches (egress.go)
-	TrackRefusals  uint64                        // offers refused by the track limits
-	MediaTimeouts  uint64                        // participants removed: media not connected within MediaTimeout
+	PaddingPackets uint64 // sent to probe a subscriber's bandwidth
+	// REDPackets counts Opus RED packets forwarded as RED; REDAsOpus those
+	// handed to a subscriber without RED as their primary block.
+	REDPackets, REDAsOpus uint64
+	NACKsSent             uint64                        // sequence numbers asked of publishers
+	PLIsSent              uint64                        // key frame requests sent to publishers
+	PLIs                  [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
+	PLIsHeld              uint64                        // requests not sent: the layer was asked within pliInterval
+	ReceiveDrops          [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
+	Socket                udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
+	FastPath              udpbatch.BatchStats           // packets sealed into send batches (egress.go)
+	TrackRefusals         uint64                        // offers refused by the track limits
+	MediaTimeouts         uint64                        // participants removed: media not connected within MediaTimeout
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -88,6 +94,7 @@ type downStats struct {
 	drops          [numDropReasons]uint64
 	nacks, rtx     uint64
 	padding        uint64 // probing packets sent
+	red, redAsOpus uint64 // Opus RED packets sent as RED, and as plain Opus
 	rtxBytes       uint64
 	rtxSkipped     [rtxbudget.OverBudget + 1]uint64
 }
@@ -98,6 +105,8 @@ func (s *downStats) add(o *downStats) {
 	s.nacks += o.nacks
 	s.rtx += o.rtx
 	s.padding += o.padding
+	s.red += o.red
+	s.redAsOpus += o.redAsOpus
 	s.rtxBytes += o.rtxBytes
 	for i := range s.rtxSkipped {
 		s.rtxSkipped[i] += o.rtxSkipped[i]
@@ -158,6 +167,7 @@ func (s *SFU) Stats() Stats {
 	out.Drops = total.drops
 	out.NACKsReceived, out.Retransmits = total.nacks, total.rtx
 	out.PaddingPackets = total.padding
+	out.REDPackets, out.REDAsOpus = total.red, total.redAsOpus
 	out.RetransmitBytes, out.RetransmitsSkipped = total.rtxBytes, total.rtxSkipped
 	for i := range out.Liveness {
 		out.Liveness[i] = s.liveness[i].Load()

@@ -49,6 +49,7 @@ type UpTrack struct {
 	codec rtpcodec.Codec
 	kind  webrtc.RTPCodecType
 	mime  string
+	redPT uint8 // the publisher's Opus RED payload type; 0: not RED
 
 	nacksSent atomic.Uint64
 	plisSent  [numKeyframeReasons]atomic.Uint64
@@ -133,6 +134,9 @@ func newUpTrack(links upLinks, publisher, mid, source string, t *webrtc.TrackRem
 			Source:      source,
 			Simulcast:   t.RID() != "",
 		},
+	}
+	if u.codec == rtpcodec.RED {
+		u.redPT = uint8(t.Codec().PayloadType)
 	}
 	u.downs.Store(&[]*DownTrack{})
 	// The layers the SDP names exist even before their first packet: a
@@ -251,6 +255,12 @@ func (l *upLayer) readRTCP(recv *webrtc.RTPReceiver) {
 // 256): enough for the strongest Opus FEC without one subscriber's broken
 // link costing every listener bit rate.
 const maxReportedLoss = 64
+
+// isRED reports whether a packet of payload type pt is Opus RED; the
+// publisher of a RED track may send some packets as plain Opus.
+func (u *UpTrack) isRED(pt uint8) bool {
+	return u.redPT != 0 && pt == u.redPT
+}
 
 // downstreamLoss is the worst loss fraction (out of 256) a subscriber of
 // this track reported lately, capped at maxReportedLoss. An audio

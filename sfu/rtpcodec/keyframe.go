@@ -1,5 +1,6 @@
 // Package rtpcodec reads the few codec bytes the SFU needs from RTP
-// payloads: whether a packet starts a key frame. It reads only bytes that
+// payloads: whether a packet starts a key frame, and where an Opus RED
+// payload's primary block starts. It reads only bytes that
 // end-to-end encryption leaves in clear (the payload descriptor and the
 // codec header at the start of a frame), so it works on encrypted media.
 package rtpcodec
@@ -14,6 +15,8 @@ const (
 	Opus
 	VP8
 	H264
+	// RED is Opus with redundancy (RFC 2198), see REDPrimary.
+	RED
 )
 
 func (c Codec) String() string {
@@ -24,6 +27,8 @@ func (c Codec) String() string {
 		return "vp8"
 	case H264:
 		return "h264"
+	case RED:
+		return "red"
 	}
 	return "unknown"
 }
@@ -37,6 +42,8 @@ func FromMimeType(mime string) Codec {
 		return VP8
 	case "video/h264":
 		return H264
+	case "audio/red":
+		return RED
 	}
 	return Unknown
 }
@@ -49,7 +56,7 @@ func IsKeyframe(c Codec, payload []byte) bool {
 		return isVP8Keyframe(payload)
 	case H264:
 		return isH264Keyframe(payload)
-	case Opus:
+	case Opus, RED:
 		return true
 	}
 	return false

@@ -1138,7 +1138,7 @@ export class Call extends Emitter {
         decryptState: p.decrypt,
         nameUnreadable: p.nameUnreadable,
         video: s ? { width: s.frameWidth, height: s.frameHeight, fps: s.framesPerSecond, freezes: s.freezeCount, freezeSeconds: s.freezeSeconds } : null,
-        audio: s ? { concealed: s.concealedSamples, samples: s.totalSamples, lost: s.packetsLost } : null,
+        audio: s ? { concealed: s.concealedSamples, samples: s.totalSamples, lost: s.packetsLost, codec: s.audioCodec } : null,
       };
     }
     return out;

@@ -150,6 +150,7 @@ export const LAYER_PAUSE_DELAY_MS = 2000;
  * @property {number} freezeSeconds camera video time frozen, cumulative
  * @property {number} concealedSamples audio samples the decoder had to invent (loss), cumulative
  * @property {number} totalSamples audio samples played out, cumulative
+ * @property {string} audioCodec what the browser decodes the audio with, e.g. "audio/opus" (Chromium names Opus for Opus RED too; '' before any)
  */
 
 /**
@@ -366,6 +367,7 @@ export class Session extends Emitter {
     // Both transceivers exist even without a track, so a camera started
     // later is a replaceTrack and not a renegotiation.
     const audio = pc.addTransceiver(media.audio || 'audio', { direction: 'sendonly', streams: [media.stream] });
+    preferRED(audio);
     /** @type {RTCRtpTransceiverInit} */
     const videoInit = { direction: 'sendonly', streams: [media.stream] };
     this._fixedCapture = !!media.fixedCapture;
@@ -843,6 +845,8 @@ export class Session extends Emitter {
           acc.audioBytesReceived += st.bytesReceived || 0;
           acc.concealedSamples += st.concealedSamples || 0;
           acc.totalSamples += st.totalSamplesReceived || 0;
+          const codec = st.codecId ? rep.get(st.codecId) : null;
+          if (codec && codec.mimeType) acc.audioCodec = String(codec.mimeType);
         }
       });
     });
@@ -943,12 +947,31 @@ export function lobbyEntries(list) {
   return Array.isArray(list) ? list.map((w) => ({ id: String(w.id), profile: String(w.profile || '') })) : [];
 }
 
+/**
+ * Puts Opus RED (RFC 2198) first where the browser has it (Chromium): each
+ * audio packet then also carries the one before, so a lost packet is
+ * decoded from the next instead of concealed. The server hands a
+ * subscriber without RED the plain Opus inside (docs/quality.md).
+ * @param {RTCRtpTransceiver} tr
+ */
+function preferRED(tr) {
+  const caps = typeof RTCRtpReceiver.getCapabilities === 'function' ? RTCRtpReceiver.getCapabilities('audio') : null;
+  if (!caps || typeof tr.setCodecPreferences !== 'function') return;
+  const isRED = (/** @type {RTCRtpCodec} */ c) => c.mimeType.toLowerCase() === 'audio/red';
+  if (!caps.codecs.some(isRED)) return;
+  try {
+    tr.setCodecPreferences([...caps.codecs.filter(isRED), ...caps.codecs.filter((c) => !isRED(c))]);
+  } catch {
+    // A browser that refuses the order sends plain Opus, as before.
+  }
+}
+
 /** @returns {RemoteStats} */
 function emptyStats() {
   return {
     framesDecoded: 0, framesReceived: 0, videoPacketsReceived: 0, audioPacketsReceived: 0, audioBytesReceived: 0,
     frameWidth: 0, frameHeight: 0, screenFramesDecoded: 0, packetsLost: 0, jitter: 0,
-    framesPerSecond: 0, freezeCount: 0, freezeSeconds: 0, concealedSamples: 0, totalSamples: 0,
+    framesPerSecond: 0, freezeCount: 0, freezeSeconds: 0, concealedSamples: 0, totalSamples: 0, audioCodec: '',
   };
 }
 
