@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,7 @@ type DownTrack struct {
 	lastTS    uint32  // its RTP timestamp, for sender reports
 	hdr       rtp.Header
 	rtxBuf    []byte
+	rtxSeq    uint16 // the last sequence number on the RTX stream
 	// repairPLIAt is when unrepairable loss last asked for a key frame.
 	repairPLIAt int64
 
@@ -88,10 +90,13 @@ type DownTrack struct {
 	// The fast path (egress.go): nil egress or seal means through Pion.
 	seal *srtpout.Sealer // set on the first packet sealed; the SSRC stays sealed
 	// Feedback (link.go): what the subscriber's receiver reports say.
-	repair       *rtxbudget.Budget // how much and how old repair may be
-	lastSeq      uint16            // highest sequence number sent
-	sentAny      bool
-	rrSeq        uint16 // highest sequence number the last report had
+	repair  *rtxbudget.Budget // how much and how old repair may be
+	lastSeq uint16            // highest sequence number sent
+	sentAny bool
+	rrSeq   uint16 // highest sequence number the last report had
+	// rrHighest are the extended highest sequence numbers the last
+	// report gave of the media and the RTX stream (link.go withRTXLoss).
+	rrHighest    [2]uint32
 	rrValid      bool
 	sendBps      float64 // rate sent, smoothed over the liveness ticks
 	bytesSeen    uint64  // stats.bytes at the last tick
@@ -133,11 +138,17 @@ type trackWriter struct {
 	ssrc  uint32
 	pt    uint8
 	absID uint8
-	// plainPT is for packets that are not RED: pt, or Opus on an Opus
-	// RED track. A subscriber without RED (stripRED) gets each RED
-	// packet's primary block as plain Opus.
+	// plainPT is Opus on an Opus RED track, for the packets the
+	// publisher sent as plain Opus (0 on other tracks: pt). A subscriber
+	// without RED (stripRED) gets each RED packet's primary block as
+	// plain Opus.
 	plainPT  uint8
 	stripRED bool
+	// rtxSSRC and rtxPT are the subscriber's RTX stream (RFC 4588) for
+	// retransmissions and padding; 0: none negotiated, both go on the
+	// media stream.
+	rtxSSRC uint32
+	rtxPT   uint8
 }
 
 // payload maps a packet's payload type and payload to this subscriber.
@@ -145,6 +156,8 @@ type trackWriter struct {
 // Opus. It reports false for RED with no primary block.
 func (w *trackWriter) payload(red bool, p []byte) (uint8, []byte, bool) {
 	switch {
+	case !red && w.plainPT == 0:
+		return w.pt, p, true
 	case !red:
 		return w.plainPT, p, true
 	case !w.stripRED:
@@ -239,9 +252,12 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("sfu: subscriber does not accept %s", d.up.mime)
 	}
 	d.codec = c
-	tw := &trackWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), plainPT: uint8(c.PayloadType), stripRED: strip}
+	tw := &trackWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), stripRED: strip}
 	if d.up.codec == rtpcodec.RED && hasOpus {
 		tw.plainPT = uint8(opus.PayloadType)
+	}
+	if rtx, ok := findRTX(params, c.PayloadType); ok && ctx.SSRCRetransmission() != 0 {
+		tw.rtxSSRC, tw.rtxPT = uint32(ctx.SSRCRetransmission()), uint8(rtx.PayloadType)
 	}
 	for _, e := range ctx.HeaderExtensions() {
 		if e.URI == sdp.ABSSendTimeURI {
@@ -251,6 +267,22 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.writer.Store(tw)
 	d.keyframes.requestKeyframe(d.up.bestLayer(d.target), KeyframeStart)
 	return c, nil
+}
+
+// findRTX finds the RTX codec whose apt names payload type pt.
+func findRTX(params []webrtc.RTPCodecParameters, pt webrtc.PayloadType) (webrtc.RTPCodecParameters, bool) {
+	want := fmt.Sprintf("apt=%d", pt)
+	for _, c := range params {
+		if !strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) {
+			continue
+		}
+		for _, f := range strings.Split(c.SDPFmtpLine, ";") {
+			if strings.TrimSpace(f) == want {
+				return c, true
+			}
+		}
+	}
+	return webrtc.RTPCodecParameters{}, false
 }
 
 func findCodec(params []webrtc.RTPCodecParameters, mime string) (webrtc.RTPCodecParameters, bool) {
@@ -425,15 +457,22 @@ func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 	}
 	d.padLast = p.now
 	for n := 0; n < padBurst && d.padCredit >= padSize; n++ {
-		seq, ts, ok := d.munger.Pad()
-		if !ok {
-			return
-		}
-		d.history[seq%seqHistory] = sent{seq: seq, at: p.now} // not valid: nothing to resend
-		d.lastSeq = seq
 		d.hdr.Marker = false
 		d.hdr.Padding = true
-		d.hdr.SequenceNumber, d.hdr.Timestamp = seq, ts
+		if w.rtxSSRC != 0 {
+			// On the RTX stream: a lost probe leaves no gap in the media
+			// stream for the browser to ask about and wait for.
+			d.rtxSeq++
+			d.hdr.SSRC, d.hdr.PayloadType, d.hdr.SequenceNumber = w.rtxSSRC, w.rtxPT, d.rtxSeq
+		} else {
+			seq, ts, ok := d.munger.Pad()
+			if !ok {
+				return
+			}
+			d.history[seq%seqHistory] = sent{seq: seq, at: p.now} // not valid: nothing to resend
+			d.lastSeq = seq
+			d.hdr.SequenceNumber, d.hdr.Timestamp = seq, ts
+		}
 		if err := d.emit(w, &d.hdr, d.padBuf[:], out); err != nil {
 			d.stats.drops[DropWriteError]++
 			return
@@ -820,6 +859,18 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 	rh := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
 	if s.hasAbs {
 		d.putAbsSendTime(&rh, w.absID, s.abs)
+	}
+	if w.rtxSSRC != 0 {
+		// RFC 4588: the original sequence number, then the payload, on
+		// the RTX stream's own numbers. A new SRTP index, so the send
+		// time can be now's.
+		binary.BigEndian.PutUint16(d.rtxBuf[hl-2:hl], seq)
+		payload = d.rtxBuf[hl-2 : end]
+		d.rtxSeq++
+		rh.SSRC, rh.PayloadType, rh.SequenceNumber = w.rtxSSRC, w.rtxPT, d.rtxSeq
+		if s.hasAbs {
+			d.putAbsSendTime(&rh, w.absID, absSendTime(now))
+		}
 	}
 	if err := d.emit(w, &rh, payload, out); err != nil {
 		d.log.Debug("retransmit", "err", err)

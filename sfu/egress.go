@@ -69,8 +69,9 @@ func (e *egress) setPair(pair *webrtc.ICECandidatePair) {
 }
 
 // emit writes one packet of d, sealed into out when the fast path is up,
-// else through Pion. Every RTP packet on d's SSRC goes through it (media,
-// retransmissions, padding). Called with d.mu held.
+// else through Pion. Every RTP packet of d goes through it: media, and
+// retransmissions and padding on the RTX stream or, without one, on the
+// media stream. Called with d.mu held.
 func (d *DownTrack) emit(w *trackWriter, h *rtp.Header, payload []byte, out *udpbatch.Batch) error {
 	if e := d.egress; e != nil && out != nil {
 		if dst := e.dst.Load(); dst != nil {

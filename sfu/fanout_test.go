@@ -287,3 +287,117 @@ func TestAbsSendTime(t *testing.T) {
 		}
 	}
 }
+
+// recordingWriter keeps the header and payload of every packet written.
+type recordingWriter struct {
+	mu      sync.Mutex
+	headers []rtp.Header
+	data    [][]byte
+}
+
+func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := *h
+	c.Extensions = nil
+	w.headers = append(w.headers, c)
+	w.data = append(w.data, slices.Clone(payload))
+	return len(payload), nil
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// With RTX negotiated, retransmissions and padding go on the RTX stream
+// (RFC 4588: the original sequence number first), and the media stream's
+// sequence numbers stay contiguous, so a lost probe is never asked for.
+func TestRTXStream(t *testing.T) {
+	const rtxSSRC, rtxPT = 7777, 97
+	pool, up, _ := fakeFanout(t, 1)
+	d := (*up.downs.Load())[0]
+	w := &recordingWriter{}
+	d.writer.Store(&trackWriter{w: w, ssrc: 1, pt: 96, rtxSSRC: rtxSSRC, rtxPT: rtxPT})
+	d.mu.Lock()
+	d.padRate = 1_000_000
+	d.mu.Unlock()
+
+	var wg sync.WaitGroup
+	buf := make([]byte, 100)
+	now := time.Now().UnixNano()
+	for i := range 10 {
+		h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(100 + i), Marker: true}
+		n, _ := h.MarshalTo(buf)
+		copy(buf[n:], []byte{0x10, byte(i), 0xaa})
+		esn := uint64(65536 + 100 + i)
+		up.layers[0].cache.Store(esn, buf[:n+3])
+		p := packet{header: &h, payload: buf[n : n+3], esn: esn, ets: uint64(i * 3000), keyframe: true, now: now}
+		pool.forward([]*DownTrack{d}, []*packet{&p}, &wg)
+		now += int64(100 * time.Millisecond)
+	}
+	w.mu.Lock()
+	var media []uint16
+	var rtxSeqs []uint16
+	for i, h := range w.headers {
+		switch h.SSRC {
+		case 1:
+			media = append(media, h.SequenceNumber)
+		case rtxSSRC:
+			if h.PayloadType != rtxPT || !h.Padding {
+				t.Fatalf("RTX packet %d: PT %d padding %v, want %d and padding", i, h.PayloadType, h.Padding, rtxPT)
+			}
+			rtxSeqs = append(rtxSeqs, h.SequenceNumber)
+		default:
+			t.Fatalf("packet on SSRC %d", h.SSRC)
+		}
+	}
+	w.mu.Unlock()
+	if len(media) != 10 || len(rtxSeqs) == 0 {
+		t.Fatalf("%d media packets and %d probes, want 10 and some", len(media), len(rtxSeqs))
+	}
+	for i := 1; i < len(media); i++ {
+		if media[i] != media[i-1]+1 {
+			t.Fatalf("media sequence numbers %v: padding took some", media)
+		}
+	}
+
+	d.answerNACK(&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{media[4]})}, maxRTXPerNACK)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h, p := w.headers[len(w.headers)-1], w.data[len(w.data)-1]
+	want := append([]byte{byte(media[4] >> 8), byte(media[4])}, 0x10, 4, 0xaa)
+	if h.SSRC != rtxSSRC || h.PayloadType != rtxPT || h.SequenceNumber != rtxSeqs[len(rtxSeqs)-1]+1 || !slices.Equal(p, want) {
+		t.Fatalf("retransmission %+v payload %x, want SSRC %d PT %d seq %d payload %x",
+			h, p, rtxSSRC, rtxPT, rtxSeqs[len(rtxSeqs)-1]+1, want)
+	}
+}
+
+// With RTX, the loss that decides congestion is that of the media and the
+// RTX stream together, weighted by the packets each report covers: a
+// probe overfilling the link loses its padding there, not media.
+func TestLossWithRTX(t *testing.T) {
+	_, up, _ := fakeFanout(t, 1)
+	d := (*up.downs.Load())[0]
+	block := func(ssrc uint32, lost uint8, highest uint32) rtcp.ReceptionReport {
+		return rtcp.ReceptionReport{SSRC: ssrc, FractionLost: lost, LastSequenceNumber: highest}
+	}
+	for _, tt := range []struct {
+		name       string
+		media, rtx rtcp.ReceptionReport
+		withoutRTX bool
+		want       uint8
+	}{
+		{"first report: the worse", block(1, 0, 1000), block(9, 128, 500), false, 128},
+		{"100 media packets, 100 probes, half of them lost", block(1, 0, 1100), block(9, 128, 600), false, 64},
+		{"300 media packets lost a little, 100 probes none", block(1, 16, 1400), block(9, 0, 700), false, 12},
+		{"no RTX block: the media's", block(1, 40, 1500), rtcp.ReceptionReport{}, true, 40},
+		{"no probes since: the media's", block(1, 7, 1500), block(9, 9, 700), false, 7},
+		{"nothing new: the worse", block(1, 7, 1500), block(9, 9, 700), false, 9},
+	} {
+		all := []rtcp.ReceptionReport{tt.media}
+		if !tt.withoutRTX {
+			all = append(all, tt.rtx)
+		}
+		if got := d.withRTXLoss(&tt.media, all, 9); got != tt.want {
+			t.Errorf("%s: loss %d/256, want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -101,7 +101,11 @@ func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
 	}
 	for i := range rr.Reports {
 		if rr.Reports[i].SSRC == w.ssrc {
-			at, changed := d.report(&rr.Reports[i], time.Now())
+			r := rr.Reports[i]
+			if w.rtxSSRC != 0 {
+				r.FractionLost = d.withRTXLoss(&r, rr.Reports, w.rtxSSRC)
+			}
+			at, changed := d.report(&r, time.Now())
 			if at != 0 && d.live != nil {
 				d.live.heard(at)
 			}
@@ -109,6 +113,29 @@ func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
 			return
 		}
 	}
+}
+
+// withRTXLoss is the loss of the media and the RTX stream together, each
+// report block's fraction weighted by the packets it covers: probes and
+// retransmissions go on the RTX stream, and a probe that overfills the
+// link loses there first. Without an RTX block, the media block's.
+func (d *DownTrack) withRTXLoss(media *rtcp.ReceptionReport, all []rtcp.ReceptionReport, rtxSSRC uint32) uint8 {
+	for _, r := range all {
+		if r.SSRC != rtxSSRC {
+			continue
+		}
+		d.mu.Lock()
+		nm := media.LastSequenceNumber - d.rrHighest[0]
+		nr := r.LastSequenceNumber - d.rrHighest[1]
+		first := d.rrHighest == [2]uint32{}
+		d.rrHighest = [2]uint32{media.LastSequenceNumber, r.LastSequenceNumber}
+		d.mu.Unlock()
+		if first || nm > 1<<15 || nr > 1<<15 || nm+nr == 0 {
+			return max(media.FractionLost, r.FractionLost)
+		}
+		return uint8((uint32(media.FractionLost)*nm + uint32(r.FractionLost)*nr) / (nm + nr))
+	}
+	return media.FractionLost
 }
 
 // report applies one report block. It returns when the subscriber was

@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,5 +190,32 @@ func TestOpusREDToEachSubscriber(t *testing.T) {
 			}
 		}
 		r.mu.Unlock()
+	}
+}
+
+// A subscriber that offers RTX (as browsers and Pion do) gets an RTX
+// stream for each video track: its own SSRC, in the SDP's FID group.
+func TestRTXNegotiated(t *testing.T) {
+	s := newTestSFU(t)
+	pub, sub := joinClient(t, s, "room", 'a'), joinClient(t, s, "room", 'b')
+	stop := make(chan struct{})
+	defer close(stop)
+	pub.publish(stop)
+	poll.Until(t, 15*time.Second, "b to receive a's video", func() bool { return sub.count(pub.p.ID(), "video") > 10 })
+	sub.p.subMu.Lock()
+	defer sub.p.subMu.Unlock()
+	for up, d := range sub.p.downs {
+		w := d.writer.Load()
+		switch {
+		case w == nil:
+			t.Fatalf("%s track not bound", up.kind)
+		case up.kind == webrtc.RTPCodecTypeVideo && (w.rtxSSRC == 0 || w.rtxPT == 0):
+			t.Errorf("video track without RTX: SSRC %d PT %d", w.rtxSSRC, w.rtxPT)
+		case up.kind == webrtc.RTPCodecTypeAudio && w.rtxSSRC != 0:
+			t.Errorf("audio track with RTX SSRC %d", w.rtxSSRC)
+		}
+	}
+	if sdp := sub.sub.RemoteDescription().SDP; !strings.Contains(sdp, "a=ssrc-group:FID") {
+		t.Errorf("the subscriber's offer has no FID group:\n%s", sdp)
 	}
 }

@@ -276,6 +276,18 @@ func registerCodecs(m *webrtc.MediaEngine, publisher bool) error {
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFB}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFB}, PayloadType: 104}, webrtc.RTPCodecTypeVideo},
 	}
+	if !publisher {
+		// Subscribers get RTX (RFC 4588): retransmissions and padding
+		// probes on a stream of their own, whose loss the browser never
+		// asks to repair and whose packets never collide with the media
+		// stream's sequence numbers.
+		for _, apt := range []webrtc.PayloadType{96, 102, 104} {
+			codecs = append(codecs, struct {
+				c    webrtc.RTPCodecParameters
+				kind webrtc.RTPCodecType
+			}{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", apt)}, PayloadType: apt + 1}, webrtc.RTPCodecTypeVideo})
+		}
+	}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.c, c.kind); err != nil {
 			return fmt.Errorf("sfu: register %s: %w", c.c.MimeType, err)
