@@ -97,6 +97,7 @@ type DownTrack struct {
 	// rrHighest are the extended highest sequence numbers the last
 	// report gave of the media and the RTX stream (link.go withRTXLoss).
 	rrHighest    [2]uint32
+	srEcho       uint32 // the LSR of the last receiver report: the sender report it echoed
 	rrValid      bool
 	sendBps      float64 // rate sent, smoothed over the liveness ticks
 	bytesSeen    uint64  // stats.bytes at the last tick

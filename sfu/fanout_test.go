@@ -401,3 +401,41 @@ func TestLossWithRTX(t *testing.T) {
 		}
 	}
 }
+
+// A subscriber is heard again when its report echoes a sender report it
+// had not echoed before, though its highest sequence number is stale: a
+// paused video sends nothing to move it, and repairs go on the RTX stream.
+// A report echoing the same sender report again, or none, is stale.
+func TestSenderReportEchoIsHeard(t *testing.T) {
+	pool, up, writers := fakeFanout(t, 1)
+	d := (*up.downs.Load())[0]
+	var wg sync.WaitGroup
+	h := rtp.Header{Version: 2, PayloadType: 96}
+	for i := range 5 {
+		p := packet{header: &h, payload: []byte{0x10, 0, 0, 0x9d, 0x01, 0x2a}, esn: uint64(1<<17 + i), ets: uint64(i * 3000), keyframe: true, now: time.Now().UnixNano()}
+		pool.forward([]*DownTrack{d}, []*packet{&p}, &wg)
+	}
+	stale := uint32(writers[0].lastSeq.Load()) - 2 // the subscriber lost the last two
+	now := time.Now()
+	sr := func(ago time.Duration) uint32 { return ntpMiddle(now.Add(-ago)) }
+	for _, tt := range []struct {
+		name  string
+		lsr   uint32
+		heard bool
+	}{
+		{"first report, no sender report yet", 0, false},
+		{"the same highest packet, no echo", 0, false},
+		{"echoes a sender report", sr(300 * time.Millisecond), true},
+		{"echoes it again", sr(300 * time.Millisecond), false},
+		{"echoes a newer one", sr(100 * time.Millisecond), true},
+		{"echoes one from long ago", sr(time.Minute), false},
+	} {
+		at, _ := d.report(&rtcp.ReceptionReport{SSRC: 1, LastSequenceNumber: stale, LastSenderReport: tt.lsr}, now)
+		if (at != 0) != tt.heard {
+			t.Errorf("%s: heard at %d, want heard %v", tt.name, at, tt.heard)
+		}
+		if tt.heard && (at > now.UnixNano() || now.UnixNano()-at > int64(time.Second)) {
+			t.Errorf("%s: heard at %v, want the echoed report's send time", tt.name, time.Unix(0, at))
+		}
+	}
+}

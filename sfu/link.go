@@ -152,8 +152,21 @@ func (d *DownTrack) report(r *rtcp.ReceptionReport, now time.Time) (receivedAt i
 		receivedAt = now.UnixNano()
 	case d.rrValid && hs != d.rrSeq && hs-d.rrSeq < 1<<15 && h.seq == hs && h.at != 0:
 		receivedAt = h.at // padding has a time too, though no packet to resend
+	case r.LastSenderReport != 0 && r.LastSenderReport != d.srEcho:
+		// It echoes a sender report it had not echoed before: the
+		// downstream carries our packets again, though no media moved
+		// its highest sequence number (video paused for its silence
+		// sends none, and repairs go on the RTX stream). Without this,
+		// video came back only with audio's next report, 5-8 s after a
+		// cut.
+		if at, ok := srSentAt(r.LastSenderReport, now); ok {
+			receivedAt = at
+		}
 	}
 	d.rrSeq, d.rrValid = hs, true
+	if r.LastSenderReport != 0 {
+		d.srEcho = r.LastSenderReport
+	}
 	loss := float64(r.FractionLost) / 256
 	d.repair.SetLoss(loss, now)
 	if rtt, ok := roundTrip(r, now); ok {
@@ -187,6 +200,17 @@ func roundTrip(r *rtcp.ReceptionReport, now time.Time) (time.Duration, bool) {
 		return 0, false // our clock and the echo disagree: wrapped
 	}
 	return rtt, true
+}
+
+// srSentAt is when the SFU sent the sender report a receiver report
+// echoes (its LSR), in unix nanoseconds; false if that is not within the
+// last 10 s.
+func srSentAt(lsr uint32, now time.Time) (int64, bool) {
+	ago := time.Duration(uint64(ntpMiddle(now)-lsr) * uint64(time.Second) >> 16)
+	if ago > 10*time.Second {
+		return 0, false
+	}
+	return now.Add(-ago).UnixNano(), true
 }
 
 // ntpMiddle is the middle 32 bits of the NTP time of t: 16 bits of
