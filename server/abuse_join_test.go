@@ -119,17 +119,20 @@ func TestAbuseChatFlood(t *testing.T) {
 	chat := signaling.Chat{Type: signaling.TypeChat, Data: strings.Repeat("x", 8<<10)}
 	const senders, max = 5, 300
 	sent := make([]int, senders)
-	cut := make([]string, senders)
+	cutOff := make([]chan string, senders) // each flooder's fatal error code
 	for i := range senders {
 		ws := wsJoined(t, ts, atk, attackerDialer("127.0.0.2"), room)
+		cutOff[i] = make(chan string, 1)
 		go func() {
+			code := ""
+			defer func() { cutOff[i] <- code }()
 			for {
 				var m signaling.Error
 				if ws.ReadJSON(&m) != nil {
 					return
 				}
 				if m.Type == signaling.TypeError && m.Fatal {
-					cut[i] = m.Code
+					code = m.Code
 				}
 			}
 		}()
@@ -137,7 +140,14 @@ func TestAbuseChatFlood(t *testing.T) {
 			sent[i]++
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // the last cut-off errors arrive
+	cut := make([]string, senders)
+	for i, c := range cutOff { // each ends when the server closes its socket
+		select {
+		case cut[i] = <-c:
+		case <-time.After(10 * time.Second):
+			cut[i] = "still open after 10 s"
+		}
+	}
 	if err := victim.WriteJSON(signaling.Ping{Type: signaling.TypePing, T: 1}); err != nil {
 		t.Fatalf("victim: %v", err)
 	}

@@ -26,6 +26,7 @@ type session struct {
 	joined   chan (<-chan struct{}) // hands the writer the participant's Done
 	quit     chan struct{}          // closed by finish
 	quitOnce sync.Once
+	readDone chan struct{} // closed when the reader has stopped
 	// closeCode and closeText are written once before quit is closed and
 	// read by the writer after it sees quit closed.
 	closeCode int
@@ -63,14 +64,15 @@ var errLeave = errors.New("signaling: client left")
 
 func newSession(h *Handler, conn *websocket.Conn) *session {
 	s := &session{
-		h:      h,
-		conn:   conn,
-		log:    h.log.With("conn", h.nextConn.Add(1)),
-		out:    make(chan []byte, h.cfg.SendQueue),
-		joined: make(chan (<-chan struct{}), 1),
-		quit:   make(chan struct{}),
-		bucket: rate.NewLimiter(rate.Limit(h.cfg.Rate), h.cfg.Burst),
-		chat:   rate.NewLimiter(rate.Limit(h.cfg.ChatRate), h.cfg.ChatBurst),
+		h:        h,
+		conn:     conn,
+		log:      h.log.With("conn", h.nextConn.Add(1)),
+		out:      make(chan []byte, h.cfg.SendQueue),
+		joined:   make(chan (<-chan struct{}), 1),
+		quit:     make(chan struct{}),
+		readDone: make(chan struct{}),
+		bucket:   rate.NewLimiter(rate.Limit(h.cfg.Rate), h.cfg.Burst),
+		chat:     rate.NewLimiter(rate.Limit(h.cfg.ChatRate), h.cfg.ChatBurst),
 	}
 	conn.SetReadLimit(hardReadLimit)
 	conn.SetPongHandler(func(string) error {
@@ -82,6 +84,8 @@ func newSession(h *Handler, conn *websocket.Conn) *session {
 // run is the reader: join, then dispatch until the client leaves, the
 // connection fails or the session is finished.
 func (s *session) run() {
+	defer close(s.readDone)
+	defer s.drain()
 	defer s.finish(websocket.CloseNormalClosure, "")
 	defer s.leaveMeeting()
 	if !s.join() {
@@ -96,6 +100,11 @@ func (s *session) run() {
 		if err != nil {
 			s.log.Debug("session ended", "why", err)
 			return
+		}
+		select {
+		case <-s.quit: // finished elsewhere: nothing more is acted on
+			return
+		default:
 		}
 		if !s.bucket.Allow() {
 			s.h.disconnected.Add(1)
@@ -252,6 +261,45 @@ func (s *session) finish(code int, text string) {
 	})
 }
 
+// lingerTime and lingerBytes bound how long and how much the reader goes on
+// reading, unheard, after the session is finished. Closing a socket with
+// unread bytes makes the kernel reset the connection, which throws away
+// what is still on its way to the client: the error that says why, and the
+// close frame. A client that floods until it is cut off would never learn
+// why, so the socket is closed only once the client answers the close
+// frame or hangs up, or after these bounds.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 1 << 20
+)
+
+// drain reads and discards what the client still sends, within lingerTime
+// and lingerBytes, until it answers the close frame or the connection ends.
+func (s *session) drain() {
+	_ = s.conn.SetReadDeadline(time.Now().Add(lingerTime))
+	for n := int64(0); n < lingerBytes; {
+		_, r, err := s.conn.NextReader()
+		if err != nil {
+			return
+		}
+		m, err := io.Copy(io.Discard, io.LimitReader(r, lingerBytes-n))
+		if err != nil {
+			return
+		}
+		n += m
+	}
+}
+
+// linger waits for the reader to drain, within lingerTime.
+func (s *session) linger() {
+	t := time.NewTimer(lingerTime)
+	defer t.Stop()
+	select {
+	case <-s.readDone:
+	case <-t.C:
+	}
+}
+
 // closeNow drops the connection without a goodbye.
 func (s *session) closeNow() { _ = s.conn.Close() }
 
@@ -278,25 +326,30 @@ func (s *session) writeLoop() {
 			left = d
 		case <-left:
 			s.finish(websocket.CloseNormalClosure, "")
-			s.goodbye()
+			if s.goodbye() {
+				s.linger()
+			}
 			return
 		case <-s.quit:
-			s.goodbye()
+			if s.goodbye() {
+				s.linger()
+			}
 			return
 		}
 	}
 }
 
 // goodbye writes what is still queued and a close frame, all within one
-// write time-out so a stuck client cannot hold the writer.
-func (s *session) goodbye() {
+// write time-out so a stuck client cannot hold the writer. It reports
+// whether the close frame went out, so the client may still answer it.
+func (s *session) goodbye() bool {
 	deadline := time.Now().Add(s.h.cfg.WriteTimeout)
 	_ = s.conn.SetWriteDeadline(deadline)
 	for {
 		select {
 		case b := <-s.out:
 			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-				return
+				return false
 			}
 			continue
 		default:
@@ -305,9 +358,10 @@ func (s *session) goodbye() {
 	}
 	code := s.closeCode
 	if code == websocket.CloseAbnormalClosure {
-		return // the connection is already broken
+		return false // the connection is already broken
 	}
-	_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, s.closeText), deadline)
+	err := s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, s.closeText), deadline)
+	return err == nil
 }
 
 func (s *session) write(b []byte) error {

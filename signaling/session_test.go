@@ -656,3 +656,32 @@ func TestCandidateHoldBack(t *testing.T) {
 		t.Errorf("got %s", f.data)
 	}
 }
+
+// TestCutOffClientHearsWhy: a client that keeps writing after it went over
+// its chat share still reads the fatal error that says why it was cut off.
+// Closing a socket with unread bytes makes the kernel answer with a reset
+// that discards what was still on its way, error included, so the server
+// reads out what the client sends for a moment before it closes.
+func TestCutOffClientHearsWhy(t *testing.T) {
+	hs := newHarness(t, func(c *Config) { c.ChatRate, c.ChatBurst = 0.001, 2 })
+	chat := Chat{Type: TypeChat, Data: strings.Repeat("x", MaxOpaqueSize)}
+	for i := range 20 {
+		a := hs.dialRaw()
+		a.send(Join{Type: TypeJoin, Version: Version, Token: hs.token(newRoom(t), true, true)})
+		var w Welcome
+		if err := a.c.ReadJSON(&w); err != nil || w.Type != TypeWelcome {
+			t.Fatalf("welcome: %+v %v", w, err)
+		}
+		sent := 0
+		for sent < 300 && a.c.WriteJSON(chat) == nil {
+			sent++
+		}
+		_ = a.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var e Error
+		err := a.c.ReadJSON(&e)
+		if err != nil || e.Code != CodeTooManyErrors || !e.Fatal {
+			t.Fatalf("flood %d (%d messages written): got %+v, %v; want the fatal %q", i, sent, e, err, CodeTooManyErrors)
+		}
+		a.c.Close()
+	}
+}
