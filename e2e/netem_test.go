@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,7 +75,7 @@ func startNetServer(t *testing.T, ctx context.Context, n *netem.Net) *netServer 
 		t.Fatal(err)
 	}
 	ns := &netServer{
-		testServer: testServer{URL: "http://" + fwd, handler: s.Handler()},
+		testServer: testServer{URL: "http://" + fwd, handler: s.Handler(), metrics: s.Metrics()},
 		pubBase:    fmt.Sprintf("http://127.0.0.1:%d", port),
 		subBase:    fmt.Sprintf("http://%s:%d", n.ServerIP, port),
 	}
@@ -160,7 +161,9 @@ type qualitySample struct {
 	H         int     `json:"h"`
 	FPS       float64 `json:"fps"`
 	Freezes   int     `json:"freezes"`
-	Frames    int     `json:"frames"`
+	Frames    int     `json:"frames"`       // decoded
+	Received  int     `json:"received"`     // complete frames: packets arriving with none received means a decoder stuck on numbering
+	VideoPkts int     `json:"videoPackets"` // media packets received
 	Audio     int     `json:"audio"`
 	Concealed float64 `json:"concealed"`
 	Samples   float64 `json:"samples"`
@@ -168,7 +171,8 @@ type qualitySample struct {
 }
 
 func (s qualitySample) String() string {
-	return fmt.Sprintf("%4.1fs %4dx%-4d %4.1f fps freezes=%d gap=%4.0fms concealed=%.0f/%.0f", s.At, s.W, s.H, s.FPS, s.Freezes, s.GapMs, s.Concealed, s.Samples)
+	return fmt.Sprintf("%4.1fs %4dx%-4d %4.1f fps freezes=%d gap=%4.0fms concealed=%.0f/%.0f frames=%d/%d video packets=%d",
+		s.At, s.W, s.H, s.FPS, s.Freezes, s.GapMs, s.Concealed, s.Samples, s.Frames, s.Received, s.VideoPkts)
 }
 
 // watchFrames installs, in the subscriber's page, a record of the longest
@@ -200,7 +204,7 @@ const readSample = `(async () => {
 	g.max = 0;
 	if (!s || !s.video) return { gap };
 	return { w: s.video.width, h: s.video.height, fps: s.video.fps, freezes: s.video.freezes, frames: s.framesDecoded,
-		audio: s.audioPacketsReceived, concealed: s.audio.concealed, samples: s.audio.samples, gap };
+		received: s.framesReceived, videoPackets: s.videoPacketsReceived, audio: s.audioPacketsReceived, concealed: s.audio.concealed, samples: s.audio.samples, gap };
 })()`
 
 // phase samples the subscriber once a second for d, or until done says the
@@ -272,7 +276,9 @@ func TestNetworkQuality(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the publisher sends, every 2 s, to tell a starved uplink or CPU
-	// from a wrong choice of the server's.
+	// from a wrong choice of the server's, and what the server did about
+	// it (its counters that moved).
+	var srvCounters counterDeltas
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() {
@@ -301,6 +307,9 @@ func TestNetworkQuality(t *testing.T) {
 				fmt.Fprintf(&b, " %s:%dx%d@%.0f/%s/%.0fkB", l.RID, l.Width, l.Height, l.FPS, l.Limitation, l.BytesSent/1000)
 			}
 			t.Logf("  publisher: uplink estimate %.0f kbit/s;%s", ps.Available/1000, b.String())
+			if moved := srvCounters.moved(t, &srv.testServer); moved != "" {
+				t.Logf("  server:%s", moved)
+			}
 		}
 	}()
 	var report []string
@@ -415,4 +424,44 @@ func TestNetworkQuality(t *testing.T) {
 	if backAt < 0 || backAt > 3 {
 		t.Errorf("5 s cut: media back after %.1f s, want within 3 s", backAt)
 	}
+}
+
+// counterDeltas remembers the server's media counters to log what moved
+// since the last call: drops, key frame requests, repairs, liveness.
+type counterDeltas map[string]float64
+
+// watched are the counter families logged by counterDeltas.
+var watched = []string{
+	"meet_dropped_packets_total", "meet_plis_sent_total", "meet_plis_held_total",
+	"meet_nacks_received_total", "meet_retransmits_total", "meet_retransmits_skipped_total",
+	"meet_subscriber_liveness_total", "meet_receive_dropped_packets_total", "meet_socket_send_errors_total",
+}
+
+func (c *counterDeltas) moved(t *testing.T, s *testServer) string {
+	mfs, err := s.metrics.Gatherer().Gather()
+	if err != nil {
+		t.Errorf("gathering metrics: %v", err)
+		return ""
+	}
+	if *c == nil {
+		*c = counterDeltas{}
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if !slices.Contains(watched, mf.GetName()) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			key := strings.TrimPrefix(strings.TrimSuffix(mf.GetName(), "_total"), "meet_")
+			for _, l := range m.GetLabel() {
+				key += "." + l.GetValue()
+			}
+			v := m.GetCounter().GetValue()
+			if d := v - (*c)[key]; d != 0 {
+				fmt.Fprintf(&b, " %s+%.0f", key, d)
+			}
+			(*c)[key] = v
+		}
+	}
+	return b.String()
 }

@@ -87,6 +87,9 @@ type DownTrack struct {
 	padCredit  float64 // bytes of padding due
 	padLast    int64   // unix nanoseconds of the last padding decision
 	padBuf     [padSize]byte
+	// VP8 picture numbers (picnumbers.go): continuous across layers.
+	pics   picNumbers
+	picBuf [packetcache.MaxPacketSize]byte
 	// The fast path (egress.go): nil egress or seal means through Pion.
 	seal *srtpout.Sealer // set on the first packet sealed; the SSRC stays sealed
 	// Feedback (link.go): what the subscriber's receiver reports say.
@@ -182,6 +185,7 @@ type sent struct {
 	// seal two different plaintexts with one key and nonce).
 	abs    [3]byte
 	hasAbs bool
+	pics   picDelta // VP8 picture numbers: what was added to the publisher's
 }
 
 // rtxMinInterval is the shortest time between two retransmissions of one
@@ -563,7 +567,8 @@ func (d *DownTrack) writeRTP(p *packet, out *udpbatch.Batch) {
 // send is writeRTP with d.mu held; it reports whether the packet moved
 // the subscriber from one layer to another.
 func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switched bool) {
-	if p.layer != d.current {
+	newLayer := p.layer != d.current
+	if newLayer {
 		switched = d.current >= 0
 		if !d.switchTo(p) {
 			if d.current < 0 && p.layer == d.up.bestLayer(d.target) {
@@ -593,7 +598,11 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 	if !ok {
 		return
 	}
-	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, abs: p.absSendTime, hasAbs: w.absID != 0, at: p.now}
+	var pics picDelta
+	if d.up.codec == rtpcodec.VP8 {
+		payload, pics = d.renumber(payload, newLayer)
+	}
+	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, abs: p.absSendTime, hasAbs: w.absID != 0, at: p.now, pics: pics}
 	d.hdr = *p.header
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
@@ -856,6 +865,7 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 	if !ok {
 		return false
 	}
+	renumberResent(payload, s.pics)
 	s.rtxAt = now
 	rh := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
 	if s.hasAbs {

@@ -2,10 +2,12 @@ package sfu
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/monkeythorn/meet/sfu/packetcache"
+	"github.com/monkeythorn/meet/sfu/rtpcodec"
 	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/monkeythorn/meet/sfu/simulcast"
 	"github.com/pion/rtcp"
@@ -464,5 +466,124 @@ func TestProvenFades(t *testing.T) {
 	defer d.mu.Unlock()
 	if d.proven < 450_000 || d.proven > 550_000 {
 		t.Fatalf("proven %.0f bit/s one half-life after 1 Mbit/s, want about 500k", d.proven)
+	}
+}
+
+// pictureWriter records the VP8 picture id and TL0PICIDX of each packet a
+// subscriber is sent.
+type pictureWriter struct {
+	mu   sync.Mutex
+	seqs []uint16
+	pids []uint16
+	tl0s []uint8
+}
+
+func (w *pictureWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	n, _ := rtpcodec.ParseVP8Numbers(payload)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seqs = append(w.seqs, h.SequenceNumber)
+	w.pids = append(w.pids, n.PictureID)
+	w.tl0s = append(w.tl0s, n.TL0PicIdx)
+	return len(payload), nil
+}
+
+func (w *pictureWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w *pictureWriter) last() (seq, pid uint16, tl0 uint8) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := len(w.pids) - 1
+	return w.seqs[i], w.pids[i], w.tl0s[i]
+}
+
+// A subscriber moved between layers sees one run of VP8 picture ids and
+// TL0PICIDX, however each layer numbers its own; a retransmission carries
+// the numbers the packet was first sent with. With the publisher's numbers
+// the picture id jumped by thousands at each switch, and Chrome stalled
+// again and again on pictures it took for missing (docs/quality.md).
+func TestLayerSwitchKeepsPictureNumbers(t *testing.T) {
+	up, d, _ := simulcastUp(t, 0, 1)
+	w := &pictureWriter{}
+	d.writer.Store(&trackWriter{w: w, ssrc: 1, pt: 96})
+	up.layers[0].rate.Store(120_000)
+	up.layers[1].rate.Store(450_000)
+	d.setMaxSize(640, 360) // h
+	d.setEstimate(2_000_000)
+
+	// Each layer numbers on its own: q from 7000 and TL0PICIDX 250 (it
+	// wraps), h from 30000 and 10. Every frame is a base-layer frame.
+	pid := [2]uint16{7000, 30000}
+	tl0 := [2]uint8{250, 10}
+	esn := [2]uint64{1 << 17, 1 << 18}
+	now := time.Now().UnixNano()
+	buf := make([]byte, 64)
+	frame := func(layer int, key bool) (pidSent uint16, tl0Sent uint8) {
+		h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(esn[layer])}
+		n, _ := h.MarshalTo(buf)
+		payload := buf[n : n+8]
+		copy(payload, []byte{0x90, 0xc0, 0x80 | byte(pid[layer]>>8), byte(pid[layer]), tl0[layer], 0x01, 0, 0})
+		if key {
+			payload[5] = 0x00 // P = 0
+		}
+		esn[layer]++
+		up.layers[layer].cache.Store(esn[layer], buf[:n+8])
+		d.writeRTP(&packet{header: &h, payload: payload, esn: esn[layer], ets: esn[layer] * 3000, layer: layer, keyframe: key, now: now}, nil)
+		now += int64(time.Second / 30)
+		pid[layer] = (pid[layer] + 1) & 0x7FFF
+		tl0[layer]++
+		if len(w.pids) == 0 {
+			return 0, 0
+		}
+		_, p, l := w.last()
+		return p, l
+	}
+	requireNext := func(what string, gotPID uint16, gotTL0 uint8, prevPID uint16, prevTL0 uint8) {
+		t.Helper()
+		if gotPID != (prevPID+1)&0x7FFF || gotTL0 != prevTL0+1 {
+			t.Fatalf("%s: picture %d, TL0PICIDX %d; want %d and %d, after %d and %d", what, gotPID, gotTL0, (prevPID+1)&0x7FFF, prevTL0+1, prevPID, prevTL0)
+		}
+	}
+
+	p, l := frame(1, true)
+	if p != 30000 || l != 10 {
+		t.Fatalf("first layer: picture %d, TL0PICIDX %d; want the publisher's 30000 and 10", p, l)
+	}
+	for range 5 {
+		np, nl := frame(1, false)
+		requireNext("h", np, nl, p, l)
+		p, l = np, nl
+	}
+	d.setEstimate(300_000) // down to q at its key frame
+	frame(0, false)        // waits for the key frame: not sent
+	np, nl := frame(0, true)
+	if d.currentLayer() != 0 {
+		t.Fatalf("layer %d after q's key frame, want q", d.currentLayer())
+	}
+	requireNext("q's key frame", np, nl, p, l)
+	p, l = np, nl
+	for range 10 { // TL0PICIDX wraps on q
+		np, nl := frame(0, false)
+		requireNext("q", np, nl, p, l)
+		p, l = np, nl
+	}
+	qSeq, qPID, qTL0 := w.last()
+	d.setEstimate(2_000_000) // back up to h
+	frame(1, false)
+	np, nl = frame(1, true)
+	if d.currentLayer() != 1 {
+		t.Fatalf("layer %d after h's key frame, want h", d.currentLayer())
+	}
+	requireNext("h's key frame again", np, nl, p, l)
+
+	// A NACK for q's last packet: resent from the cache with the numbers
+	// it was sent with, not the publisher's and not h's.
+	sent := len(w.pids)
+	d.answerNACK(&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{qSeq})}, maxRTXPerNACK)
+	if len(w.pids) != sent+1 {
+		t.Fatalf("%d packets resent, want 1", len(w.pids)-sent)
+	}
+	if s, p, l := w.last(); s != qSeq || p != qPID || l != qTL0 {
+		t.Errorf("retransmission: sequence %d picture %d TL0PICIDX %d; want %d, %d and %d as first sent", s, p, l, qSeq, qPID, qTL0)
 	}
 }
