@@ -204,6 +204,7 @@ func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
 	// whole frames are dropped...
 	d.mu.Lock()
 	d.repair.SetLoss(0.3, time.Now())
+	d.repair.SetLoss(0.3, time.Now()) // two reports: one could be a fluke
 	d.mu.Unlock()
 	for range 30 {
 		frame(0, false)

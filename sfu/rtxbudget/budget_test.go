@@ -81,6 +81,30 @@ func TestTooOld(t *testing.T) {
 	}
 }
 
+// Heavy loss is two reports of it in a row: one report of a fifth lost is
+// what a small stream on a link losing 5 % at random shows now and then.
+func TestHeavyLossTwoReports(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := New()
+	for _, tt := range []struct {
+		loss  float64
+		heavy bool
+	}{
+		{0.05, false},
+		{0.24, false}, // one unlucky second
+		{0.04, false},
+		{0.30, false},
+		{0.25, true}, // a link too narrow
+		{0.60, true},
+		{0.10, false},
+	} {
+		b.SetLoss(tt.loss, now)
+		if b.Heavy() != tt.heavy {
+			t.Errorf("after a report of %.0f%%: heavy %v, want %v", 100*tt.loss, b.Heavy(), tt.heavy)
+		}
+	}
+}
+
 func TestAllowDoesNotAllocate(t *testing.T) {
 	b := New()
 	now := time.Now()
