@@ -211,10 +211,16 @@ const readSample = `(async () => {
 // phase has seen enough, and logs each sample.
 func (m *member) phase(t *testing.T, name, pubID string, d time.Duration, done func([]qualitySample) bool) []qualitySample {
 	t.Helper()
+	return m.phaseEvery(t, name, pubID, d, time.Second, done)
+}
+
+// phaseEvery is phase sampling every period.
+func (m *member) phaseEvery(t *testing.T, name, pubID string, d, period time.Duration, done func([]qualitySample) bool) []qualitySample {
+	t.Helper()
 	t.Logf("phase %s", name)
 	start := time.Now()
 	var out []qualitySample
-	for tick := time.NewTicker(time.Second); time.Since(start) < d; <-tick.C {
+	for tick := time.NewTicker(period); time.Since(start) < d; <-tick.C {
 		var s qualitySample
 		if err := m.eval(context.Background(), fmt.Sprintf(readSample, pubID), &s); err != nil {
 			t.Fatalf("%s: sampling: %v", name, err)
@@ -410,7 +416,9 @@ func TestNetworkQuality(t *testing.T) {
 	ref := cut[len(cut)-1]
 	_ = before
 	var backAt float64 = -1
-	sub.phase(t, "after a 5 s cut", pub.id, 15*time.Second, func(ss []qualitySample) bool {
+	// Sampled every 200 ms: once a second, media back after 2.1 s read
+	// as 3.0 s.
+	sub.phaseEvery(t, "after a 5 s cut", pub.id, 15*time.Second, 200*time.Millisecond, func(ss []qualitySample) bool {
 		s := ss[len(ss)-1]
 		// Counters restart when the client rejoins: any new frames and
 		// audio after the cut count.

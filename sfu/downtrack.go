@@ -129,11 +129,14 @@ const (
 	// estimate overfilled the link (freezes in the 500 kbit/s test).
 	probeSettle = 4 * time.Second
 	// maxProbeBackoff bounds the doubling of probeSettle after each probe
-	// the estimate answered by falling (4, 8, 16, 32 s): on a link that
-	// is full, probing every 4 s overfilled it every 4 s (a freeze each
-	// time at 500 kbit/s). A step up, or an estimate a quarter above what
-	// it last fell to (the link grew), resets it.
-	maxProbeBackoff = 3
+	// the estimate answered by falling (4, then 8 s): on a full link,
+	// probing every 4 s overfilled it every 4 s. A step up, or an
+	// estimate a quarter above what it last fell to (the link grew),
+	// resets it. Up to 32 s, a link that came back after 20 s at
+	// 300 kbit/s waited up to 16 s for its first probe (back to 640x360
+	// after 16 s); the freezes a probe seemed to cause at 500 kbit/s were
+	// the picture numbers of the layer switch it led to (picnumbers.go).
+	maxProbeBackoff = 1
 )
 
 // trackWriter is what Bind gives: where to write and how to label it.
