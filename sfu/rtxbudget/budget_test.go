@@ -8,7 +8,7 @@ import (
 
 func TestShare(t *testing.T) {
 	tests := []struct{ loss, want float64 }{
-		{0, MaxShare}, {LowLoss, MaxShare}, {0.11, 0.06}, {HeavyLoss, MinShare}, {0.365, MinShare}, {1, MinShare},
+		{0, MaxShare}, {LowLoss, MaxShare}, {0.11, 0.15}, {HeavyLoss, MinShare}, {0.365, MinShare}, {1, MinShare},
 	}
 	for _, tt := range tests {
 		if got := Share(tt.loss); math.Abs(got-tt.want) > 1e-9 {
