@@ -75,18 +75,16 @@ type DownTrack struct {
 
 	// Probing: padding that lets the subscriber's estimate grow towards
 	// the next layer up after a dip (see probe and pad).
-	padRate    float64 // bits per second to add; 0 = not probing
-	estFell    int64   // unix nanoseconds of the estimate's last fall
-	carried    float64 // media and padding sent, smoothed over the liveness ticks
-	proven     float64 // the most carried since the link was last congested, decaying
-	padSeen    uint64  // stats.padding at the last tick
-	remb       uint64  // the subscriber's last estimate, bits per second
-	probeFails uint    // probes the estimate answered by falling, since the last step up
-	rembPeak   uint64  // its highest since it last fell
-	rembFell   uint64  // what it fell to
-	padCredit  float64 // bytes of padding due
-	padLast    int64   // unix nanoseconds of the last padding decision
-	padBuf     [padSize]byte
+	padRate   float64 // bits per second to add; 0 = not probing
+	estFell   int64   // unix nanoseconds of the estimate's last fall
+	carried   float64 // media and padding sent, smoothed over the liveness ticks
+	proven    float64 // the most carried since the link was last congested, decaying
+	padSeen   uint64  // stats.padding at the last tick
+	remb      uint64  // the subscriber's last estimate, bits per second
+	rembPeak  uint64  // its highest since it last fell
+	padCredit float64 // bytes of padding due
+	padLast   int64   // unix nanoseconds of the last padding decision
+	padBuf    [padSize]byte
 	// VP8 picture numbers (picnumbers.go): continuous across layers.
 	pics   picNumbers
 	picBuf [packetcache.MaxPacketSize]byte
@@ -127,16 +125,12 @@ const (
 	// more) no padding is added: a receiver-side estimate follows a
 	// narrower link down over a few seconds, and padding to a stale
 	// estimate overfilled the link (freezes in the 500 kbit/s test).
+	// Every fall waits the same: doubling it after each probe the link
+	// refused (up to 32 s) kept a link back after 20 s at 300 kbit/s
+	// waiting up to 16 s for its first probe, and the freezes that
+	// probing every 4 s seemed to cause at 500 kbit/s were the picture
+	// numbers of the layer switches it led to (picnumbers.go).
 	probeSettle = 4 * time.Second
-	// maxProbeBackoff bounds the doubling of probeSettle after each probe
-	// the estimate answered by falling (4, then 8 s): on a full link,
-	// probing every 4 s overfilled it every 4 s. A step up, or an
-	// estimate a quarter above what it last fell to (the link grew),
-	// resets it. Up to 32 s, a link that came back after 20 s at
-	// 300 kbit/s waited up to 16 s for its first probe (back to 640x360
-	// after 16 s); the freezes a probe seemed to cause at 500 kbit/s were
-	// the picture numbers of the layer switch it led to (picnumbers.go).
-	maxProbeBackoff = 1
 )
 
 // trackWriter is what Bind gives: where to write and how to label it.
@@ -363,15 +357,9 @@ func (d *DownTrack) setEstimate(bps uint64) {
 	// A fall is measured from the highest estimate since the last one, so
 	// that steps of 3-4 % (a browser reports each at once) add up.
 	if peak := d.rembPeak; bps < peak-peak/20 {
-		d.estFell, d.proven, d.rembPeak, d.rembFell = now, 0, bps, bps
-		if d.padRate > 0 {
-			d.probeFails = min(d.probeFails+1, maxProbeBackoff) // the probe overfilled the link
-		}
+		d.estFell, d.proven, d.rembPeak = now, 0, bps
 	} else {
 		d.rembPeak = max(peak, bps)
-		if bps > d.rembFell+d.rembFell/4 {
-			d.probeFails = 0 // the link grew since the last fall: probe again soon
-		}
 	}
 	d.remb = bps
 	d.budget.SetRate(d.limit(now))
@@ -410,9 +398,6 @@ func (d *DownTrack) retarget() (changed bool) {
 	if d.current >= 0 && target < d.current && d.current <= d.maxLayer && d.calm(now) {
 		target = d.current
 	}
-	if target > d.target {
-		d.probeFails = 0 // a step up: the link took it
-	}
 	if target != d.target {
 		d.target = target
 		d.wantLayer.Store(int32(target))
@@ -446,7 +431,7 @@ func (d *DownTrack) probe(rates []uint64) {
 	if est == 0 || d.paused || d.congested || d.lossCap > 0 || d.current != d.target || next > d.maxLayer || next >= len(rates) || rates[next] == 0 {
 		return
 	}
-	if time.Now().UnixNano()-d.estFell < int64(probeSettle)<<d.probeFails {
+	if time.Now().UnixNano()-d.estFell < int64(probeSettle) {
 		return // a falling estimate lags the link: padding now would overfill it
 	}
 	// Up to what the next layer needs (a little over, so that what is
