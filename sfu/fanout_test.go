@@ -430,7 +430,7 @@ func TestSenderReportEchoIsHeard(t *testing.T) {
 		{"echoes a newer one", sr(100 * time.Millisecond), true},
 		{"echoes one from long ago", sr(time.Minute), false},
 	} {
-		at, _ := d.report(&rtcp.ReceptionReport{SSRC: 1, LastSequenceNumber: stale, LastSenderReport: tt.lsr}, now)
+		at, _ := d.report(&rtcp.ReceptionReport{SSRC: 1, LastSequenceNumber: stale, LastSenderReport: tt.lsr}, 0, now)
 		if (at != 0) != tt.heard {
 			t.Errorf("%s: heard at %d, want heard %v", tt.name, at, tt.heard)
 		}

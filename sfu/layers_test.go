@@ -203,8 +203,8 @@ func TestFallingEstimateSwitchesDownWithoutDrops(t *testing.T) {
 	// Last resort: on a link that loses heavily (too narrow even for q),
 	// whole frames are dropped...
 	d.mu.Lock()
-	d.repair.SetLoss(0.3, time.Now())
-	d.repair.SetLoss(0.3, time.Now()) // two reports: one could be a fluke
+	d.repair.SetLoss(0.3, 0.3, time.Now())
+	d.repair.SetLoss(0.3, 0.3, time.Now()) // two reports: one could be a fluke
 	d.mu.Unlock()
 	for range 30 {
 		frame(0, false)

@@ -102,10 +102,11 @@ func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
 	for i := range rr.Reports {
 		if rr.Reports[i].SSRC == w.ssrc {
 			r := rr.Reports[i]
+			media := r.FractionLost
 			if w.rtxSSRC != 0 {
 				r.FractionLost = d.withRTXLoss(&r, rr.Reports, w.rtxSSRC)
 			}
-			at, changed := d.report(&r, time.Now())
+			at, changed := d.report(&r, media, time.Now())
 			if at != 0 && d.live != nil {
 				d.live.heard(at)
 			}
@@ -138,12 +139,14 @@ func (d *DownTrack) withRTXLoss(media *rtcp.ReceptionReport, all []rtcp.Receptio
 	return media.FractionLost
 }
 
-// report applies one report block. It returns when the subscriber was
+// report applies one report block, whose fraction lost covers the media
+// and the RTX stream together (withRTXLoss); mediaLost is the media's
+// alone. It returns when the subscriber was
 // last known to receive: the send time of the highest packet the report
 // counts when that moved on, now when it has everything sent, or 0 when
 // the report is stale (the same highest packet again, with more sent
 // since) or that packet is out of the history (far behind).
-func (d *DownTrack) report(r *rtcp.ReceptionReport, now time.Time) (receivedAt int64, changed bool) {
+func (d *DownTrack) report(r *rtcp.ReceptionReport, mediaLost uint8, now time.Time) (receivedAt int64, changed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	hs := uint16(r.LastSequenceNumber)
@@ -168,7 +171,7 @@ func (d *DownTrack) report(r *rtcp.ReceptionReport, now time.Time) (receivedAt i
 		d.srEcho = r.LastSenderReport
 	}
 	loss := float64(r.FractionLost) / 256
-	d.repair.SetLoss(loss, now)
+	d.repair.SetLoss(loss, float64(mediaLost)/256, now)
 	if rtt, ok := roundTrip(r, now); ok {
 		jitter := time.Duration(float64(r.Jitter) / float64(d.clockRate()) * float64(time.Second))
 		d.repair.SetPath(rtt, jitter)

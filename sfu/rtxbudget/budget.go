@@ -83,7 +83,8 @@ type Budget struct {
 	lim    *rate.Limiter
 	base   float64 // link rate, bits per second
 	loss   float64 // fraction lost, 0..1, from the last receiver report
-	prev   float64 // and from the one before
+	media  float64 // of the media alone, without repairs and probes
+	prev   float64 // of the media alone, from the report before
 	window time.Duration
 }
 
@@ -121,9 +122,13 @@ func (b *Budget) SetRate(bps uint64, now time.Time) {
 	b.apply(now)
 }
 
-// SetLoss records the fraction lost (0..1) from a receiver report.
-func (b *Budget) SetLoss(loss float64, now time.Time) {
-	b.prev, b.loss = b.loss, min(max(loss, 0), 1)
+// SetLoss records the fractions lost (0..1) from a receiver report: of
+// all that was sent (media, retransmissions and probes), which sizes the
+// share and says whether the link is full, and of the media alone, which
+// says whether it is too narrow for them (Heavy).
+func (b *Budget) SetLoss(loss, media float64, now time.Time) {
+	b.loss = min(max(loss, 0), 1)
+	b.prev, b.media = b.media, min(max(media, 0), 1)
 	b.apply(now)
 }
 
@@ -136,13 +141,15 @@ func (b *Budget) Rate() float64 { return max(b.base*Share(b.loss), minRate) }
 // Congested reports whether the last report's loss is that of a full link.
 func (b *Budget) Congested() bool { return b.loss >= CongestedLoss }
 
-// Heavy reports whether the last two reports' loss is heavy (HeavyLoss or
-// more): more than a full link's, that of a link too narrow for what it
-// is sent. One report is not enough: a report covers a second, some 25
-// packets of a small video, and on a link losing 5 % at random one in a
-// hundred or so shows a fifth of them lost; taken as heavy, it dropped
-// frames of the lowest layer and stalled video for over a second.
-func (b *Budget) Heavy() bool { return min(b.loss, b.prev) >= HeavyLoss }
+// Heavy reports whether the last two reports' loss of the media is heavy
+// (HeavyLoss or more): more than a full link's, that of a link too narrow
+// for the media. One report is not enough: a report covers a second, some
+// 25 packets of a small video, and on a link losing 5 % at random one in
+// a hundred or so shows a fifth of them lost. Nor does a probe's padding
+// count, lost because the probe overfilled the link, not because the
+// media does not fit it. Taken as heavy, either dropped frames of the
+// lowest layer and stalled video for over a second.
+func (b *Budget) Heavy() bool { return min(b.media, b.prev) >= HeavyLoss }
 
 func (b *Budget) apply(now time.Time) {
 	r := b.Rate() / 8 // bytes per second

@@ -44,7 +44,7 @@ func TestBudgetBoundsRepair(t *testing.T) {
 		start := time.Unix(1000, 0)
 		b := New()
 		b.SetRate(bps, start)
-		b.SetLoss(tt.loss, start)
+		b.SetLoss(tt.loss, tt.loss, start)
 		sent := 0
 		const pkt = 1200
 		// 200 NACKed packets a second, each asked for as soon as sent.
@@ -75,33 +75,39 @@ func TestTooOld(t *testing.T) {
 	if b.Congested() {
 		t.Error("congested without loss")
 	}
-	b.SetLoss(0.15, now)
+	b.SetLoss(0.15, 0.15, now)
 	if !b.Congested() {
 		t.Error("not congested at 15% loss")
 	}
 }
 
-// Heavy loss is two reports of it in a row: one report of a fifth lost is
-// what a small stream on a link losing 5 % at random shows now and then.
+// Heavy loss is two reports of it in a row, of the media: one report of a
+// fifth lost is what a small stream on a link losing 5 % at random shows
+// now and then, and lost padding is a probe's overfill.
 func TestHeavyLossTwoReports(t *testing.T) {
 	now := time.Unix(1000, 0)
 	b := New()
 	for _, tt := range []struct {
-		loss  float64
-		heavy bool
+		loss, media float64
+		heavy       bool
 	}{
-		{0.05, false},
-		{0.24, false}, // one unlucky second
-		{0.04, false},
-		{0.30, false},
-		{0.25, true}, // a link too narrow
-		{0.60, true},
-		{0.10, false},
+		{0.05, 0.05, false},
+		{0.24, 0.24, false}, // one unlucky second
+		{0.04, 0.04, false},
+		{0.30, 0.30, false},
+		{0.25, 0.25, true}, // a link too narrow
+		{0.60, 0.60, true},
+		{0.10, 0.10, false},
+		{0.40, 0.02, false}, // a probe overfilled the link: its padding lost
+		{0.45, 0.03, false},
 	} {
-		b.SetLoss(tt.loss, now)
+		b.SetLoss(tt.loss, tt.media, now)
 		if b.Heavy() != tt.heavy {
-			t.Errorf("after a report of %.0f%%: heavy %v, want %v", 100*tt.loss, b.Heavy(), tt.heavy)
+			t.Errorf("after a report of %.0f%% (media %.0f%%): heavy %v, want %v", 100*tt.loss, 100*tt.media, b.Heavy(), tt.heavy)
 		}
+	}
+	if !b.Congested() {
+		t.Error("not congested at 45 % lost of all that was sent")
 	}
 }
 
