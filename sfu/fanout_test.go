@@ -402,6 +402,39 @@ func TestLossWithRTX(t *testing.T) {
 	}
 }
 
+// A probe that overfills the link loses its padding on the RTX stream:
+// the probe stops as after a fall of the estimate, and the layer is not
+// capped (a cap held the next probe 10 s away). Media lost as much caps it.
+func TestProbeOverfillStopsProbe(t *testing.T) {
+	_, up, _ := fakeFanout(t, 1)
+	d := (*up.downs.Load())[0]
+	d.writer.Store(&trackWriter{w: &countingWriter{}, ssrc: 1, pt: 96, rtxSSRC: 9, rtxPT: 97})
+	d.mu.Lock()
+	d.current, d.padRate = 0, 50_000
+	d.mu.Unlock()
+	rr := func(media, rtx uint8, highest uint32) *rtcp.ReceiverReport {
+		return &rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+			{SSRC: 1, FractionLost: media, LastSequenceNumber: highest},
+			{SSRC: 9, FractionLost: rtx, LastSequenceNumber: highest},
+		}}
+	}
+	d.onReceiverReport(rr(0, 0, 1000))
+	d.onReceiverReport(rr(0, 160, 1100)) // 100 media packets, 100 probes: 31 % lost overall
+	d.mu.Lock()
+	fell, capped, pad := d.estFell, d.lossCap, d.padRate
+	d.mu.Unlock()
+	if time.Since(time.Unix(0, fell)) > time.Second || capped != 0 || pad != 0 {
+		t.Fatalf("padding lost: estimate fell at %v, layer cap %d, padding %.0f bit/s; want a fall now, no cap, no padding", time.Unix(0, fell), capped, pad)
+	}
+	d.onReceiverReport(rr(64, 64, 1200)) // the media lose a quarter
+	d.mu.Lock()
+	capped = d.lossCap
+	d.mu.Unlock()
+	if capped == 0 {
+		t.Fatal("media lost 25 %: no layer cap")
+	}
+}
+
 // A subscriber is heard again when its report echoes a sender report it
 // had not echoed before, though its highest sequence number is stale: a
 // paused video sends nothing to move it, and repairs go on the RTX stream.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -176,7 +177,16 @@ func (d *DownTrack) report(r *rtcp.ReceptionReport, mediaLost uint8, now time.Ti
 		jitter := time.Duration(float64(r.Jitter) / float64(d.clockRate()) * float64(time.Second))
 		d.repair.SetPath(rtt, jitter)
 	}
-	if d.repair.Congested() && d.up.kind == webrtc.RTPCodecTypeVideo && d.current >= 0 {
+	mediaCongested := float64(mediaLost)/256 >= rtxbudget.CongestedLoss
+	if d.repair.Congested() && !mediaCongested && d.padRate > 0 {
+		// The loss is the probe's padding (and repairs): the probe
+		// overfilled the link, not the layer. It stops as after a fall
+		// of the estimate (probeSettle); capping the layer for
+		// lossCapHold instead kept the next probe 10 s away, and the
+		// way back to 640x360 after a 500 kbit/s dip took 16 s.
+		d.estFell, d.proven = now.UnixNano(), 0
+		changed = d.retarget()
+	} else if d.repair.Congested() && d.up.kind == webrtc.RTPCodecTypeVideo && d.current >= 0 {
 		// The goodput of the layer flowing, not of what was sent: frames
 		// the SFU dropped lower what it sends, and a cap from that fell
 		// report after report.
