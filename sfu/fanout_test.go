@@ -132,9 +132,12 @@ func BenchmarkFanout(b *testing.B) {
 			pool, up, _ := fakeFanout(b, subs)
 			h := rtp.Header{Version: 2, PayloadType: 96}
 			payload := make([]byte, 1100)
-			payload[0] = 0x10
+			// A VP8 descriptor as Chrome sends it: picture id, TL0PICIDX,
+			// temporal layer.
+			copy(payload, []byte{0x90, 0xe0, 0x81, 0x02, 0x07, 0x40})
 			var wg sync.WaitGroup
-			p := packet{header: &h, payload: payload, keyframe: true}
+			vp8, _ := rtpcodec.ParseVP8Numbers(payload) // as the reader does, once
+			p := packet{header: &h, payload: payload, keyframe: true, vp8: vp8}
 			pkts := []*packet{&p}
 			downs := *up.downs.Load()
 			b.SetBytes(int64(len(payload) * subs))

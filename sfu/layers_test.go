@@ -529,7 +529,8 @@ func TestLayerSwitchKeepsPictureNumbers(t *testing.T) {
 		}
 		esn[layer]++
 		up.layers[layer].cache.Store(esn[layer], buf[:n+8])
-		d.writeRTP(&packet{header: &h, payload: payload, esn: esn[layer], ets: esn[layer] * 3000, layer: layer, keyframe: key, now: now}, nil)
+		vp8, _ := rtpcodec.ParseVP8Numbers(payload)
+		d.writeRTP(&packet{header: &h, payload: payload, esn: esn[layer], ets: esn[layer] * 3000, layer: layer, keyframe: key, vp8: vp8, now: now}, nil)
 		now += int64(time.Second / 30)
 		pid[layer] = (pid[layer] + 1) & 0x7FFF
 		tl0[layer]++

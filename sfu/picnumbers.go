@@ -57,14 +57,11 @@ func ahead(a, b, mask uint16) bool {
 	return d != 0 && d <= mask/2
 }
 
-// renumber returns payload with the subscriber's picture numbers: payload
-// itself while they are the publisher's, else a copy in d.picBuf, which
-// stays valid until the next packet. d.mu held; allocates nothing.
-func (d *DownTrack) renumber(payload []byte, switched bool) ([]byte, picDelta) {
-	n, ok := rtpcodec.ParseVP8Numbers(payload)
-	if !ok || !n.HasPictureID() && !n.HasTL0PicIdx() {
-		return payload, picDelta{}
-	}
+// renumber returns payload, whose numbers n locates, with the subscriber's
+// picture numbers: payload itself while they are the publisher's, else a
+// copy in d.picBuf, which stays valid until the next packet. d.mu held;
+// allocates nothing.
+func (d *DownTrack) renumber(payload []byte, n rtpcodec.VP8Numbers, switched bool) ([]byte, picDelta) {
 	pid, tl0 := d.pics.next(n, switched)
 	if pid == n.PictureID && tl0 == n.TL0PicIdx || len(payload) > len(d.picBuf) {
 		return payload, d.pics.delta

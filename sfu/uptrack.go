@@ -342,6 +342,9 @@ func (u *UpTrack) read(t *webrtc.TrackRemote, l *upLayer) {
 			layer:    l.index,
 			keyframe: rtpcodec.IsKeyframe(u.codec, payload),
 		}
+		if u.codec == rtpcodec.VP8 {
+			pkt.vp8, _ = rtpcodec.ParseVP8Numbers(payload)
+		}
 		l.cache.Store(pkt.esn, buf[:n])
 		now := time.Now().UnixNano()
 		pkt.now = now
@@ -413,7 +416,10 @@ type packet struct {
 	esn, ets uint64
 	layer    int
 	keyframe bool
-	now      int64 // arrival, unix nanoseconds
+	// vp8 locates the VP8 picture numbers, read once for all subscribers
+	// (picnumbers.go); zero for other codecs.
+	vp8 rtpcodec.VP8Numbers
+	now int64 // arrival, unix nanoseconds
 	// absSendTime is now as the abs-send-time extension, for subscribers'
 	// bandwidth estimators (the SFU sends within microseconds of arrival).
 	absSendTime [3]byte

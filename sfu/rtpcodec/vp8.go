@@ -7,9 +7,9 @@ package rtpcodec
 type VP8Numbers struct {
 	PictureID uint16 // 7 or 15 bits, as the descriptor has it
 	TL0PicIdx uint8
-	pidAt     int  // offset of the picture id; 0: absent
-	long      bool // 15-bit picture id
-	tl0At     int  // offset of TL0PICIDX; 0: absent
+	pidAt     uint8 // offset of the picture id; 0: absent
+	tl0At     uint8 // offset of TL0PICIDX; 0: absent
+	long      bool  // 15-bit picture id
 }
 
 // HasPictureID and HasTL0PicIdx report which fields the descriptor holds.
@@ -26,8 +26,7 @@ func (n VP8Numbers) PictureIDMask() uint16 {
 
 // ParseVP8Numbers reads the picture id and TL0PICIDX of payload; false if
 // the descriptor is truncated.
-func ParseVP8Numbers(p []byte) (VP8Numbers, bool) {
-	var n VP8Numbers
+func ParseVP8Numbers(p []byte) (n VP8Numbers, ok bool) {
 	if len(p) < 1 {
 		return n, false
 	}
@@ -40,9 +39,9 @@ func ParseVP8Numbers(p []byte) (VP8Numbers, bool) {
 	ext, i := p[1], 2
 	if ext&0x80 != 0 { // I
 		if len(p) <= i {
-			return n, false
+			return VP8Numbers{}, false
 		}
-		n.pidAt = i
+		n.pidAt = uint8(i)
 		if p[i]&0x80 != 0 { // M
 			if len(p) <= i+1 {
 				return VP8Numbers{}, false
@@ -59,7 +58,7 @@ func ParseVP8Numbers(p []byte) (VP8Numbers, bool) {
 		if len(p) <= i {
 			return VP8Numbers{}, false
 		}
-		n.tl0At = i
+		n.tl0At = uint8(i)
 		n.TL0PicIdx = p[i]
 	}
 	return n, true

@@ -56,3 +56,13 @@ func FuzzVP8Numbers(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseVP8Numbers(b *testing.B) {
+	p := []byte{0x90, 0xe0, 0x81, 0x02, 0x07, 0x40, 0x9d, 0x01, 0x2a}
+	for b.Loop() {
+		n, ok := ParseVP8Numbers(p)
+		if !ok || n.PictureID != 0x102 {
+			b.Fatal(n)
+		}
+	}
+}
