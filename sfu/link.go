@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/monkeythorn/meet/sfu/rtxbudget"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -177,8 +176,7 @@ func (d *DownTrack) report(r *rtcp.ReceptionReport, mediaLost uint8, now time.Ti
 		jitter := time.Duration(float64(r.Jitter) / float64(d.clockRate()) * float64(time.Second))
 		d.repair.SetPath(rtt, jitter)
 	}
-	mediaCongested := float64(mediaLost)/256 >= rtxbudget.CongestedLoss
-	if d.repair.Congested() && !mediaCongested && d.padRate > 0 {
+	if d.repair.Congested() && !d.repair.MediaCongested() && d.padRate > 0 {
 		// The loss is the probe's padding (and repairs): the probe
 		// overfilled the link, not the layer. It stops as after a fall
 		// of the estimate (probeSettle); capping the layer for

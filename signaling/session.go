@@ -326,30 +326,26 @@ func (s *session) writeLoop() {
 			left = d
 		case <-left:
 			s.finish(websocket.CloseNormalClosure, "")
-			if s.goodbye() {
-				s.linger()
-			}
+			s.goodbye()
 			return
 		case <-s.quit:
-			if s.goodbye() {
-				s.linger()
-			}
+			s.goodbye()
 			return
 		}
 	}
 }
 
 // goodbye writes what is still queued and a close frame, all within one
-// write time-out so a stuck client cannot hold the writer. It reports
-// whether the close frame went out, so the client may still answer it.
-func (s *session) goodbye() bool {
+// write time-out so a stuck client cannot hold the writer, then lets the
+// reader drain (linger) while the client may still answer the frame.
+func (s *session) goodbye() {
 	deadline := time.Now().Add(s.h.cfg.WriteTimeout)
 	_ = s.conn.SetWriteDeadline(deadline)
 	for {
 		select {
 		case b := <-s.out:
 			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-				return false
+				return
 			}
 			continue
 		default:
@@ -358,10 +354,11 @@ func (s *session) goodbye() bool {
 	}
 	code := s.closeCode
 	if code == websocket.CloseAbnormalClosure {
-		return false // the connection is already broken
+		return // the connection is already broken
 	}
-	err := s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, s.closeText), deadline)
-	return err == nil
+	if s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, s.closeText), deadline) == nil {
+		s.linger()
+	}
 }
 
 func (s *session) write(b []byte) error {

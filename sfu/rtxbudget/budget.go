@@ -141,6 +141,10 @@ func (b *Budget) Rate() float64 { return max(b.base*Share(b.loss), minRate) }
 // Congested reports whether the last report's loss is that of a full link.
 func (b *Budget) Congested() bool { return b.loss >= CongestedLoss }
 
+// MediaCongested reports whether the media alone lost as much: when only
+// Congested is true, what was lost is mostly repairs and probes.
+func (b *Budget) MediaCongested() bool { return b.media >= CongestedLoss }
+
 // Heavy reports whether the last two reports' loss of the media is heavy
 // (HeavyLoss or more): more than a full link's, that of a link too narrow
 // for the media. One report is not enough: a report covers a second, some
