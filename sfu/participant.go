@@ -80,9 +80,13 @@ type Participant struct {
 	lastICERestart time.Time
 	pending        bool // tracks changed while awaiting
 	downs          map[*UpTrack]*DownTrack
-	egress         *egress                   // the subscriber connection's fast path
-	live           liveness                  // of the subscriber side (liveness.go)
-	subCands       []webrtc.ICECandidateInit // arrived before the first answer
+	egress         *egress  // the subscriber connection's fast path
+	live           liveness // of the subscriber side (liveness.go)
+	// subCands are the client's candidates that arrived while an offer
+	// waited for its answer: after an ICE restart they carry credentials
+	// the connection learns only from the answer, and Pion drops them.
+	subCands []webrtc.ICECandidateInit
+	subGate  candidateGate // the server's candidates, behind their offer
 }
 
 // trackLimits are the SFU's caps on published tracks and the counter of
@@ -173,6 +177,10 @@ func (p *Participant) watch(pc *webrtc.PeerConnection, kind PCKind) {
 		if c != nil {
 			ci := c.ToJSON()
 			init = &ci
+		}
+		if kind == PCSubscriber {
+			p.subGate.pass(&Candidate{PC: kind, Init: init}, p.signal)
+			return
 		}
 		p.signal(&Candidate{PC: kind, Init: init})
 	})
@@ -556,6 +564,8 @@ func (p *Participant) negotiate() {
 	if p.restartICE {
 		opts, p.restartICE = &webrtc.OfferOptions{ICERestart: true}, false
 	}
+	p.subGate.hold()
+	defer p.subGate.release(p.signal)
 	offer, err := p.sub.CreateOffer(opts)
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
@@ -634,7 +644,12 @@ func (p *Participant) Answer(sdp string) error {
 	return nil
 }
 
-// AddICECandidate adds a remote candidate to one of the connections.
+// maxQueuedCandidates bounds the client's candidates kept for an answer.
+const maxQueuedCandidates = 64
+
+// AddICECandidate adds a remote candidate to one of the connections. A
+// subscriber candidate that arrives while an offer waits for its answer is
+// kept until the answer: it may belong to the answer's ICE generation.
 func (p *Participant) AddICECandidate(kind PCKind, c webrtc.ICECandidateInit) error {
 	switch kind {
 	case PCPublisher:
@@ -646,8 +661,8 @@ func (p *Participant) AddICECandidate(kind PCKind, c webrtc.ICECandidateInit) er
 		return p.pub.AddICECandidate(c)
 	case PCSubscriber:
 		p.subMu.Lock()
-		if p.sub.RemoteDescription() == nil {
-			if len(p.subCands) < 64 {
+		if p.awaiting || p.sub.RemoteDescription() == nil {
+			if len(p.subCands) < maxQueuedCandidates {
 				p.subCands = append(p.subCands, c)
 			}
 			p.subMu.Unlock()

@@ -41,6 +41,14 @@ type testClient struct {
 	// quick succession, now and then starts its agent with credentials
 	// other than the ones its answer carried, and never connects.
 	settleICE bool
+	// answerLate: answer an ICE restart only once the answer's candidates
+	// have gone to the server, an order the network can bring them in.
+	answerLate bool
+	gathered   chan struct{} // the sub connection finished gathering
+	// offerUfrag is the ICE ufrag of the last subscriber offer; early
+	// counts the server's candidates that arrived before their offer.
+	offerUfrag string
+	early      atomic.Int64
 }
 
 // settle waits for the sub connection's ICE agent to start, if asked to
@@ -87,13 +95,27 @@ func (c *testClient) Signal(s Signal) {
 	switch s := s.(type) {
 	case *Offer:
 		c.settle()
+		c.mu.Lock()
+		restart := c.offerUfrag != "" && c.offerUfrag != iceUfrag(s.SDP)
+		c.offerUfrag = iceUfrag(s.SDP)
+		c.mu.Unlock()
 		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
 			c.t.Errorf("client %c: sub offer: %v", c.name, err)
 			return
 		}
 		ans, err := c.sub.CreateAnswer(nil)
 		if err == nil {
+			select {
+			case <-c.gathered:
+			default:
+			}
 			err = c.sub.SetLocalDescription(ans)
+		}
+		if err == nil && c.answerLate && restart {
+			select {
+			case <-c.gathered:
+			case <-time.After(5 * time.Second):
+			}
 		}
 		if err == nil {
 			err = c.p.Answer(ans.SDP)
@@ -107,6 +129,9 @@ func (c *testClient) Signal(s Signal) {
 			return
 		}
 		c.mu.Lock()
+		if s.PC == PCSubscriber && s.Init.UsernameFragment != nil && *s.Init.UsernameFragment != c.offerUfrag {
+			c.early.Add(1)
+		}
 		c.pending[s.PC] = append(c.pending[s.PC], *s.Init)
 		c.mu.Unlock()
 		c.flush(s.PC)
@@ -168,7 +193,7 @@ func joinClient(t *testing.T, s *SFU, room string, name byte) *testClient {
 // subAPI; opts set it up before it joins.
 func joinClientWith(t *testing.T, s *SFU, room string, name byte, pubAPI, subAPI *webrtc.API, opts ...func(*testClient)) *testClient {
 	t.Helper()
-	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}, pending: map[PCKind][]webrtc.ICECandidateInit{}}
+	c := &testClient{t: t, name: name, received: map[string]*atomic.Int64{}, pending: map[PCKind][]webrtc.ICECandidateInit{}, gathered: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -187,8 +212,14 @@ func joinClientWith(t *testing.T, s *SFU, room string, name byte, pubAPI, subAPI
 	for kind, pc := range map[PCKind]*webrtc.PeerConnection{PCPublisher: c.pub, PCSubscriber: c.sub} {
 		kind := kind
 		pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
-			if ic != nil {
+			switch {
+			case ic != nil:
 				c.p.AddICECandidate(kind, ic.ToJSON())
+			case kind == PCSubscriber:
+				select {
+				case c.gathered <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}
