@@ -41,12 +41,22 @@ const (
 	// the queue needs about a round trip to drain.
 	decreaseEvery = 200 * time.Millisecond
 	// Loss over highLoss lowers the estimate by half the loss; under
-	// lowLoss it does not limit the estimate.
+	// lowLoss that limit grows back by lossRecovery a report, and lapses
+	// once the delay's is the lower.
 	highLoss = 0.10
+	lowLoss  = 0.02
+	// lossRecovery is the growth of the loss's limit per report without
+	// loss (reports come every 50-100 ms).
+	lossRecovery = 1.05
 	// ackedWindow is how far back what arrived is measured.
 	ackedWindow = 500 * time.Millisecond
-	// lossWeight is the weight of a report's loss in the smoothed loss.
-	lossWeight = 0.3
+	// lossWeight is the weight of the newest lossPackets' loss in the
+	// smoothed loss.
+	lossWeight  = 0.3
+	lossPackets = 20
+	// jumpAfter is how long after a decrease the estimate does not jump
+	// to what arrived: the queue the overuse built still drains.
+	jumpAfter = time.Second
 )
 
 // Usage is the delay detector's reading of the path.
@@ -76,10 +86,16 @@ type group struct {
 	valid                            bool
 }
 
-// acked is what one report says arrived: bytes by the latest arrival.
+// acked is what one report says arrived: the bytes of its packets but the
+// first, which arrived over span microseconds after it. Measured within
+// each report, what arrived does not depend on reports that were lost
+// (a browser addresses each report to the stream it last received from,
+// and a report to an RTX stream does not reach the SFU: Pion reads RTCP
+// only for a sender's media stream).
 type acked struct {
 	at    int64 // unix nanoseconds of the report
 	bytes int
+	span  int64 // microseconds
 }
 
 // Estimator turns transport-wide feedback into a bandwidth estimate.
@@ -89,6 +105,9 @@ type Estimator struct {
 
 	mu   sync.Mutex
 	rate float64 // bits per second; 0 before the first report
+	// delayRate is what the delay detector allows, lossRate what the
+	// loss allows (maxRate: no limit); rate is the lower.
+	delayRate, lossRate float64
 	// delay
 	cur, prev  group
 	accDelay   float64 // ms
@@ -109,15 +128,18 @@ type Estimator struct {
 	window       [16]acked
 	nwindow      int
 	loss         float64 // smoothed fraction lost
-	// arrival time base: the report's reference time and deltas, in
-	// microseconds, on the subscriber's clock
-	lastSeq  uint16
-	seqValid bool
+	lossCount    [2]int  // packets received and lost not yet in loss
+	// The end of the last report: the number after its last status and
+	// its last arrival. A report that starts there measures what arrived
+	// from it; one after a lost report, within itself.
+	endSeq   uint16
+	endArr   int64
+	endValid bool
 }
 
 // NewEstimator returns an estimator of the packets h records.
 func NewEstimator(h *History) *Estimator {
-	return &Estimator{h: h, threshold: thresholdStart}
+	return &Estimator{h: h, threshold: thresholdStart, lossRate: maxRate}
 }
 
 // Rate returns the estimate in bits per second, 0 while nothing was
@@ -151,7 +173,8 @@ func (e *Estimator) OnFeedback(fb *rtcp.TransportLayerCC, now time.Time) uint64 
 	seq := fb.BaseSequenceNumber
 	deltas := fb.RecvDeltas
 	left := min(int(fb.PacketStatusCount), maxStatuses)
-	var received, lost, bytes int
+	var received, lost, bytes, firstSize int
+	firstArr, lastArr := int64(-1), int64(0)
 	visit := func(symbol uint16) bool {
 		if left == 0 {
 			return false
@@ -181,6 +204,10 @@ func (e *Estimator) OnFeedback(fb *rtcp.TransportLayerCC, now time.Time) uint64 
 		}
 		received++
 		bytes += size
+		if firstArr < 0 {
+			firstArr, firstSize = arrival, size
+		}
+		lastArr = max(lastArr, arrival)
 		e.packet(sent, arrival, nowNs)
 		return true
 	}
@@ -206,9 +233,21 @@ func (e *Estimator) OnFeedback(fb *rtcp.TransportLayerCC, now time.Time) uint64 
 	if received+lost == 0 {
 		return uint64(e.rate)
 	}
-	e.addAcked(nowNs, bytes)
-	if n := received + lost; n >= 10 {
-		e.loss += lossWeight * (float64(lost)/float64(n) - e.loss)
+	switch {
+	case received > 0 && e.endValid && fb.BaseSequenceNumber == e.endSeq && lastArr > e.endArr:
+		e.addAcked(acked{at: nowNs, bytes: bytes, span: lastArr - e.endArr})
+	case received > 1 && lastArr > firstArr:
+		e.addAcked(acked{at: nowNs, bytes: bytes - firstSize, span: lastArr - firstArr})
+	}
+	e.endSeq, e.endValid = seq, received > 0
+	e.endArr = lastArr
+	// Loss is judged over lossPackets at least: a report of a quiet
+	// stream may hold three packets.
+	e.lossCount[0] += received
+	e.lossCount[1] += lost
+	if n := e.lossCount[0] + e.lossCount[1]; n >= lossPackets {
+		e.loss += lossWeight * (float64(e.lossCount[1])/float64(n) - e.loss)
+		e.lossCount = [2]int{}
 	}
 	e.update(nowNs)
 	return uint64(e.rate)
@@ -332,38 +371,33 @@ func (e *Estimator) adapt(trend float64, now int64) {
 	e.lastThresh = now
 }
 
-// addAcked remembers that bytes arrived by the report at now.
-func (e *Estimator) addAcked(now int64, bytes int) {
+// addAcked remembers what a report says arrived.
+func (e *Estimator) addAcked(a acked) {
 	if e.nwindow == len(e.window) {
 		copy(e.window[:], e.window[1:])
 		e.nwindow--
 	}
-	e.window[e.nwindow] = acked{at: now, bytes: bytes}
+	e.window[e.nwindow] = a
 	e.nwindow++
 }
 
-// ackedRate is what arrived over the last ackedWindow, in bits per second,
-// timed by when the reports came; 0 until two reports.
+// minAckedSpan is the least time of arrivals what arrived is measured over.
+const minAckedSpan = 20 * time.Millisecond
+
+// ackedRate is what arrived in the reports of the last ackedWindow, in
+// bits per second over the time the packets of each took to arrive; 0
+// while that is under minAckedSpan.
 func (e *Estimator) ackedRate(now int64) float64 {
-	// The reports from i on are in the window; report i's bytes arrived
-	// since report i-1, so the oldest report's count from it on.
-	i := e.nwindow
-	for i > 1 && now-e.window[i-1].at <= int64(ackedWindow) {
-		i--
+	var bytes int
+	var span int64
+	for i := e.nwindow - 1; i >= 0 && now-e.window[i].at <= int64(ackedWindow); i-- {
+		bytes += e.window[i].bytes
+		span += e.window[i].span
 	}
-	i = max(i, 1)
-	if i >= e.nwindow {
+	if span < minAckedSpan.Microseconds() {
 		return 0
 	}
-	bytes := 0
-	for _, a := range e.window[i:e.nwindow] {
-		bytes += a.bytes
-	}
-	span := now - e.window[i-1].at
-	if span <= 0 {
-		return 0
-	}
-	return float64(bytes) * 8 / (float64(span) / 1e9)
+	return float64(bytes) * 8 / (float64(span) / 1e6)
 }
 
 // update moves the estimate after a report, by the delay detector's
@@ -371,7 +405,7 @@ func (e *Estimator) ackedRate(now int64) float64 {
 func (e *Estimator) update(now int64) {
 	acked := e.ackedRate(now)
 	if e.rate == 0 {
-		e.rate = StartRate
+		e.delayRate = StartRate
 		e.lastUpdate = now
 	}
 	dt := min(float64(now-e.lastUpdate)/1e9, 1)
@@ -380,25 +414,32 @@ func (e *Estimator) update(now int64) {
 	switch {
 	case e.usage == Overusing && canDecrease:
 		if acked > 0 {
-			e.rate = min(e.rate, decreaseFactor*acked)
+			e.delayRate = min(e.delayRate, decreaseFactor*acked)
 		} else {
-			e.rate *= decreaseFactor
+			e.delayRate *= decreaseFactor
 		}
 		e.lastDecrease = now
 	case e.usage == Normal:
-		e.rate *= 1 + increasePerSecond*dt
-		if acked > e.rate {
+		e.delayRate *= 1 + increasePerSecond*dt
+		if acked > e.delayRate && now-e.lastDecrease >= int64(jumpAfter) {
 			// The path delivered more than the estimate without its
 			// queue growing (a probe): it has at least that.
-			e.rate = acked
+			e.delayRate = acked
 		}
 	}
 	if acked > 0 {
-		e.rate = min(e.rate, ackedCap*acked+ackedSlack)
+		e.delayRate = min(e.delayRate, ackedCap*acked+ackedSlack)
 	}
-	if e.loss > highLoss && canDecrease {
-		e.rate *= 1 - 0.5*e.loss
+	switch {
+	case e.loss > highLoss && canDecrease:
+		e.lossRate = min(e.lossRate, e.delayRate) * (1 - 0.5*e.loss)
 		e.lastDecrease = now
+	case e.loss < lowLoss:
+		e.lossRate *= lossRecovery
+		if e.lossRate >= e.delayRate {
+			e.lossRate = maxRate
+		}
 	}
-	e.rate = min(max(e.rate, minRate), maxRate)
+	e.delayRate = min(max(e.delayRate, minRate), maxRate)
+	e.rate = min(max(min(e.delayRate, e.lossRate), minRate), maxRate)
 }
