@@ -58,9 +58,8 @@ type DownTrack struct {
 	congested bool   // dropping video until a key frame fits
 	paused    bool   // the subscriber renders no tile: no video at all
 	frameTS   uint64 // extended timestamp of the frame being sent
-	absID     uint8  // abs-send-time extension id; 0 when not negotiated
 	ext       [1]rtp.Extension
-	absVal    [3]byte    // the value ext points at
+	extVal    [3]byte    // the value ext points at
 	lastSent  int64      // unix nanoseconds of the last packet sent
 	lastTS    uint32     // its RTP timestamp, for sender reports
 	pics      picNumbers // VP8 picture numbers continuous across layers (picnumbers.go)
@@ -137,7 +136,12 @@ type trackWriter struct {
 	w     webrtc.TrackLocalWriter
 	ssrc  uint32
 	pt    uint8
-	absID uint8
+	// absID and tccID are the ids of the abs-send-time and the
+	// transport-wide sequence number extensions; 0 when not negotiated.
+	// A packet carries one: the sequence number where the subscriber
+	// takes transport-wide feedback (sfu/sendside), else the send time
+	// its browser estimates from (REMB).
+	absID, tccID uint8
 	// plainPT is Opus on an Opus RED track, for the packets the
 	// publisher sent as plain Opus (0 on other tracks: pt). A subscriber
 	// without RED (stripRED) gets each RED packet's primary block as
@@ -176,11 +180,11 @@ type sent struct {
 	ts    uint32
 	at    int64 // unix nanoseconds of the first sending
 	rtxAt int64 // unix nanoseconds of the last retransmission
-	// abs is the abs-send-time the packet carried, so that a retransmission
-	// is the same SRTP plaintext under the same nonce (AES-GCM must never
-	// seal two different plaintexts with one key and nonce).
-	abs    [3]byte
-	hasAbs bool
+	// stamp is the extension the packet carried, so that a retransmission
+	// on the media stream is the same SRTP plaintext under the same nonce
+	// (AES-GCM must never seal two different plaintexts with one key and
+	// nonce).
+	stamp stamp
 	pics   picDelta // VP8 picture numbers: what was added to the publisher's
 }
 
@@ -210,6 +214,9 @@ type downLinks struct {
 	// live is the subscriber's liveness (liveness.go): its receiver
 	// reports feed it, its stall level stops packets. nil: never stalled.
 	live *liveness
+	// tcc is the subscriber connection's send-side estimate; nil: the
+	// subscriber's REMB alone.
+	tcc *transportCC
 	log  *slog.Logger
 }
 
@@ -262,8 +269,13 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		tw.rtxSSRC, tw.rtxPT = uint32(ctx.SSRCRetransmission()), uint8(rtx.PayloadType)
 	}
 	for _, e := range ctx.HeaderExtensions() {
-		if e.URI == sdp.ABSSendTimeURI {
+		switch e.URI {
+		case sdp.ABSSendTimeURI:
 			tw.absID = uint8(e.ID)
+		case sdp.TransportCCURI:
+			if d.tcc != nil {
+				tw.tccID = uint8(e.ID)
+			}
 		}
 	}
 	d.writer.Store(tw)
@@ -353,13 +365,23 @@ func (d *DownTrack) reconsider() {
 // counts as estimated (limit), so padding can probe above the estimate.
 func (d *DownTrack) setEstimate(bps uint64) {
 	d.mu.Lock()
-	now := time.Now().UnixNano()
 	// A fall is measured from the highest estimate since the last one, so
 	// that steps of 3-4 % (a browser reports each at once) add up.
-	if peak := d.rembPeak; bps < peak-peak/20 {
+	fell := bps < d.rembPeak-d.rembPeak/20
+	d.mu.Unlock()
+	d.applyEstimate(bps, fell)
+}
+
+// applyEstimate sets the subscriber's estimate: its REMB, or the SFU's
+// own from transport-wide feedback (transportcc.go). fell says the link
+// showed congestion: the estimate was lowered, not only moved.
+func (d *DownTrack) applyEstimate(bps uint64, fell bool) {
+	d.mu.Lock()
+	now := time.Now().UnixNano()
+	if fell {
 		d.estFell, d.proven, d.rembPeak = now, 0, bps
 	} else {
-		d.rembPeak = max(peak, bps)
+		d.rembPeak = max(d.rembPeak, bps)
 	}
 	d.remb = bps
 	d.budget.SetRate(d.limit(now))
@@ -465,6 +487,11 @@ func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 			d.history[seq%seqHistory] = sent{seq: seq, at: p.now} // not valid: nothing to resend
 			d.lastSeq = seq
 			d.hdr.SequenceNumber, d.hdr.Timestamp = seq, ts
+		}
+		if w.tccID != 0 {
+			// Each probe packet is numbered: the feedback on it is
+			// what the estimate grows from.
+			d.putStamp(&d.hdr, d.stamp(w, [3]byte{}, padSize, p.now))
 		}
 		if err := d.emit(w, &d.hdr, d.padBuf[:], out); err != nil {
 			d.stats.drops[DropWriteError]++
@@ -590,14 +617,13 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 	if p.vp8.HasPictureID() || p.vp8.HasTL0PicIdx() {
 		payload, pics = d.renumber(payload, p.vp8, newLayer)
 	}
-	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, abs: p.absSendTime, hasAbs: w.absID != 0, at: p.now, pics: pics}
+	st := d.stamp(w, p.absSendTime, len(payload), p.now)
+	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, stamp: st, at: p.now, pics: pics}
 	d.hdr = *p.header
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
 	d.hdr.CSRC = nil // as on a retransmission, which must be the same bytes
-	if w.absID != 0 {
-		d.setAbsSendTime(w.absID, p)
-	}
+	d.putStamp(&d.hdr, st)
 	d.hdr.Padding = false
 	d.hdr.SSRC = w.ssrc
 	d.hdr.PayloadType = pt
@@ -642,20 +668,39 @@ func (d *DownTrack) withheld(p *packet) (DropReason, bool) {
 	return 0, false
 }
 
-// setAbsSendTime puts the packet's abs-send-time (computed once by the
-// reader for all subscribers) on the header, reusing d's extension storage.
-func (d *DownTrack) setAbsSendTime(id uint8, p *packet) {
-	d.putAbsSendTime(&d.hdr, id, p.absSendTime)
+// stamp is the one header extension a packet carries (see trackWriter):
+// its id, length and value; id 0 is none.
+type stamp struct {
+	id, n uint8
+	v     [3]byte
 }
 
-// putAbsSendTime sets h's only extension to abs-send-time v. Extensions
-// is set to d's own one-slot array, so SetExtension appends without
-// allocating and never touches the publisher's packet. Called with d.mu
-// held.
-func (d *DownTrack) putAbsSendTime(h *rtp.Header, id uint8, v [3]byte) {
-	d.absVal = v
+// stamp numbers a packet of size payload bytes sent at now on the
+// subscriber's transport-wide sequence, or gives it the send time abs,
+// as w negotiated. Called with d.mu held.
+func (d *DownTrack) stamp(w *trackWriter, abs [3]byte, size int, now int64) stamp {
+	switch {
+	case w.tccID != 0:
+		seq := d.tcc.history.Record(size+rtpHeaderOverhead, now)
+		return stamp{id: w.tccID, n: 2, v: [3]byte{byte(seq >> 8), byte(seq)}}
+	case w.absID != 0:
+		return stamp{id: w.absID, n: 3, v: abs}
+	}
+	return stamp{}
+}
+
+// putStamp sets h's only extension to st (none for a zero st).
+// Extensions is set to d's own one-slot array, so SetExtension appends
+// without allocating and never touches the publisher's packet. Called
+// with d.mu held.
+func (d *DownTrack) putStamp(h *rtp.Header, st stamp) {
+	h.Extension, h.Extensions = false, nil
+	if st.id == 0 {
+		return
+	}
+	d.extVal = st.v
 	h.Extensions = d.ext[:0]
-	_ = h.SetExtension(id, d.absVal[:])
+	_ = h.SetExtension(st.id, d.extVal[:st.n])
 }
 
 // absSendTime encodes a unix time in nanoseconds as the 24-bit, 6.18 fixed
@@ -720,6 +765,10 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 		switch p := pkt.(type) {
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			d.setEstimate(rembRate(p.Bitrate))
+		case *rtcp.TransportLayerCC:
+			if d.tcc != nil {
+				d.tcc.est.OnFeedback(p, time.Now())
+			}
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.keyframes.requestKeyframe(d.currentLayer(), KeyframeSubscriber)
 		case *rtcp.TransportLayerNack:
@@ -856,9 +905,7 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 	renumberResent(payload, s.pics)
 	s.rtxAt = now
 	rh := rtp.Header{Version: 2, Marker: h.Marker, PayloadType: pt, SequenceNumber: seq, Timestamp: s.ts, SSRC: w.ssrc}
-	if s.hasAbs {
-		d.putAbsSendTime(&rh, w.absID, s.abs)
-	}
+	d.putStamp(&rh, s.stamp)
 	if w.rtxSSRC != 0 {
 		// RFC 4588: the original sequence number, then the payload, on
 		// the RTX stream's own numbers. A new SRTP index, so the send
@@ -867,9 +914,7 @@ func (d *DownTrack) retransmit(seq uint16, now int64, out *udpbatch.Batch) bool 
 		payload = d.rtxBuf[hl-2 : end]
 		d.rtxSeq++
 		rh.SSRC, rh.PayloadType, rh.SequenceNumber = w.rtxSSRC, w.rtxPT, d.rtxSeq
-		if s.hasAbs {
-			d.putAbsSendTime(&rh, w.absID, absSendTime(now))
-		}
+		d.putStamp(&rh, d.stamp(w, absSendTime(now), len(payload), now))
 	}
 	if err := d.emit(w, &rh, payload, out); err != nil {
 		d.log.Debug("retransmit", "err", err)

@@ -73,9 +73,11 @@ func fakeTracks(t testing.TB, n int) (*fanoutPool, *UpTrack, []*countingWriter, 
 	up.layers[0] = &upLayer{cache: packetcache.New(64)}
 	var writers []*countingWriter
 	for i := range n {
-		d := newDownTrack(up, downLinks{batch: batch, keyframes: up, log: log})
+		// Each subscriber numbers its packets for transport-wide
+		// feedback, as browsers negotiate.
+		d := newDownTrack(up, downLinks{batch: batch, keyframes: up, tcc: newTransportCC(time.Now()), log: log})
 		w := &countingWriter{}
-		d.writer.Store(&trackWriter{w: w, ssrc: uint32(i + 1), pt: 96})
+		d.writer.Store(&trackWriter{w: w, ssrc: uint32(i + 1), pt: 96, tccID: 3})
 		up.addDown(d)
 		writers = append(writers, w)
 	}

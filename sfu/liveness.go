@@ -229,7 +229,11 @@ func (p *Participant) tickDowns(now time.Time, dt time.Duration) {
 		downs = append(downs, d)
 	}
 	p.subMu.Unlock()
+	bps, fell, ok := p.tcc.update()
 	for _, d := range downs {
+		if ok && d.up.kind == webrtc.RTPCodecTypeVideo {
+			d.applyEstimate(bps, fell)
+		}
 		d.tick(now, dt)
 	}
 }

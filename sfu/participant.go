@@ -82,6 +82,9 @@ type Participant struct {
 	downs          map[*UpTrack]*DownTrack
 	egress         *egress  // the subscriber connection's fast path
 	live           liveness // of the subscriber side (liveness.go)
+	// tcc is the send-side estimate of the subscriber connection
+	// (transportcc.go); tickDowns alone applies it.
+	tcc *transportCC
 	// subCands are the client's candidates that arrived while an offer
 	// waited for its answer: after an ICE restart they carry credentials
 	// the connection learns only from the answer, and Pion drops them.
@@ -142,6 +145,7 @@ func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 		return nil, fmt.Errorf("sfu: publisher connection: %w", err)
 	}
 	p.egress = &egress{batches: s.batches}
+	p.tcc = newTransportCC(time.Now())
 	subAPI, err := newAPI(p.egress.settings(s.subSE), false)
 	if err != nil {
 		p.pub.Close()
@@ -502,7 +506,7 @@ func (p *Participant) subscribe(t *UpTrack) {
 		p.subMu.Unlock()
 		return
 	}
-	d := newDownTrack(t, downLinks{batch: p.media.batch, keyframes: t, egress: p.egress, live: &p.live, log: p.log})
+	d := newDownTrack(t, downLinks{batch: p.media.batch, keyframes: t, egress: p.egress, live: &p.live, tcc: p.tcc, log: p.log})
 	sender, err := p.sub.AddTrack(d)
 	if err != nil {
 		p.subMu.Unlock()

@@ -242,24 +242,22 @@ func newAPI(se webrtc.SettingEngine, publisher bool) (*webrtc.API, error) {
 }
 
 // registerCodecs offers Opus, VP8 and H.264 with the feedback the SFU uses.
-// Subscribers also get REMB and abs-send-time: their browser estimates the
-// bandwidth from the send times and reports it, and the SFU fits layers and
-// frames to it (sfu/bwe).
+// Both sides take transport-wide congestion control feedback (TWCC):
+// publishers get it from the SFU (arrivalFeedback), for their browser's
+// estimator, and subscribers send it to the SFU, whose estimate fits their
+// layers and frames (transportcc.go). Subscribers are also offered REMB
+// and abs-send-time, for a browser that does not take TWCC: it then
+// estimates from the send times and reports the estimate.
 func registerCodecs(m *webrtc.MediaEngine, publisher bool) error {
-	videoFB := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
-	var audioFB []webrtc.RTCPFeedback
-	if publisher {
-		// Publishers get transport-wide feedback (arrivalFeedback), which
-		// their send-side estimator needs to ramp up to the top layer.
-		twcc := webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}
-		videoFB = append(videoFB, twcc)
-		audioFB = []webrtc.RTCPFeedback{twcc}
-		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
-				return fmt.Errorf("sfu: register transport-cc: %w", err)
-			}
+	twcc := webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}
+	videoFB := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, twcc}
+	audioFB := []webrtc.RTCPFeedback{twcc}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+			return fmt.Errorf("sfu: register transport-cc: %w", err)
 		}
-	} else {
+	}
+	if !publisher {
 		videoFB = append(videoFB, webrtc.RTCPFeedback{Type: "goog-remb"})
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}, webrtc.RTPCodecTypeVideo); err != nil {
 			return fmt.Errorf("sfu: register abs-send-time: %w", err)

@@ -125,6 +125,7 @@ type Estimator struct {
 	// rate
 	lastUpdate   int64 // unix nanoseconds
 	lastDecrease int64
+	decreases    uint64
 	window       [16]acked
 	nwindow      int
 	loss         float64 // smoothed fraction lost
@@ -148,6 +149,14 @@ func (e *Estimator) Rate() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return uint64(e.rate)
+}
+
+// State returns the estimate and how many times delay or loss lowered
+// it: a caller can tell a fall from the estimate following what arrived.
+func (e *Estimator) State() (bps, decreases uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return uint64(e.rate), e.decreases
 }
 
 // Usage returns the delay detector's last reading.
@@ -419,6 +428,7 @@ func (e *Estimator) update(now int64) {
 			e.delayRate *= decreaseFactor
 		}
 		e.lastDecrease = now
+		e.decreases++
 	case e.usage == Normal:
 		e.delayRate *= 1 + increasePerSecond*dt
 		if acked > e.delayRate && now-e.lastDecrease >= int64(jumpAfter) {
@@ -434,6 +444,7 @@ func (e *Estimator) update(now int64) {
 	case e.loss > highLoss && canDecrease:
 		e.lossRate = min(e.lossRate, e.delayRate) * (1 - 0.5*e.loss)
 		e.lastDecrease = now
+		e.decreases++
 	case e.loss < lowLoss:
 		e.lossRate *= lossRecovery
 		if e.lossRate >= e.delayRate {

@@ -1,0 +1,62 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+
+	"github.com/monkeythorn/meet/internal/poll"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// twccClientAPI is clientAPI with Pion's transport-wide feedback sender, as
+// a browser's receiver is.
+func twccClientAPI(t *testing.T) *webrtc.API {
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		t.Fatal(err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
+}
+
+// TestTransportWideEstimate: a subscriber that takes transport-wide
+// feedback gets every packet numbered, its feedback makes the SFU's own
+// estimate, and that estimate is what limits its video.
+func TestTransportWideEstimate(t *testing.T) {
+	s := newTestSFU(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	a := joinClient(t, s, "tcc", 'a')
+	b := joinClientWith(t, s, "tcc", 'b', clientAPI(t), twccClientAPI(t))
+	a.publish(stop)
+	poll.Until(t, 15*time.Second, "b to receive a's video", func() bool { return b.count(a.p.ID(), "video") > 20 })
+	poll.Until(t, 10*time.Second, "an estimate from b's feedback", func() bool {
+		bps, _ := b.p.tcc.est.State()
+		return bps > 0
+	})
+	var video *DownTrack
+	b.p.subMu.Lock()
+	for up, d := range b.p.downs {
+		if up.kind == webrtc.RTPCodecTypeVideo {
+			video = d
+		}
+	}
+	b.p.subMu.Unlock()
+	if w := video.writer.Load(); w == nil || w.tccID == 0 {
+		t.Fatal("the subscriber's video is not numbered for transport-wide feedback")
+	}
+	poll.Until(t, 5*time.Second, "the estimate to limit b's video", func() bool {
+		bps, _ := b.p.tcc.est.State()
+		video.mu.Lock()
+		defer video.mu.Unlock()
+		return video.remb != 0 && video.remb == bps
+	})
+}
