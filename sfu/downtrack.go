@@ -133,9 +133,9 @@ const (
 
 // trackWriter is what Bind gives: where to write and how to label it.
 type trackWriter struct {
-	w     webrtc.TrackLocalWriter
-	ssrc  uint32
-	pt    uint8
+	w    webrtc.TrackLocalWriter
+	ssrc uint32
+	pt   uint8
 	// absID and tccID are the ids of the abs-send-time and the
 	// transport-wide sequence number extensions; 0 when not negotiated.
 	// A packet carries one: the sequence number where the subscriber
@@ -185,7 +185,7 @@ type sent struct {
 	// (AES-GCM must never seal two different plaintexts with one key and
 	// nonce).
 	stamp stamp
-	pics   picDelta // VP8 picture numbers: what was added to the publisher's
+	pics  picDelta // VP8 picture numbers: what was added to the publisher's
 }
 
 // rtxMinInterval is the shortest time between two retransmissions of one
@@ -217,7 +217,7 @@ type downLinks struct {
 	// tcc is the subscriber connection's send-side estimate; nil: the
 	// subscriber's REMB alone.
 	tcc *transportCC
-	log  *slog.Logger
+	log *slog.Logger
 }
 
 func newDownTrack(up *UpTrack, links downLinks) *DownTrack {
