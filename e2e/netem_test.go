@@ -443,6 +443,7 @@ var watched = []string{
 	"meet_dropped_packets_total", "meet_plis_sent_total", "meet_plis_held_total",
 	"meet_nacks_received_total", "meet_retransmits_total", "meet_retransmits_skipped_total",
 	"meet_subscriber_liveness_total", "meet_receive_dropped_packets_total", "meet_socket_send_errors_total",
+	"meet_bandwidth_estimates_total",
 }
 
 func (c *counterDeltas) moved(t *testing.T, s *testServer) string {

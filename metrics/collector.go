@@ -8,7 +8,7 @@ type collector struct {
 
 	rooms, participants, tracks *prometheus.Desc
 	packets, bytes, drops       *prometheus.Desc
-	rxDrops, red                *prometheus.Desc
+	rxDrops, red, estimates     *prometheus.Desc
 	nacksIn, rtx, nacksOut, pli *prometheus.Desc
 	pliHeld                     *prometheus.Desc
 	rtxBytes, rtxSkipped        *prometheus.Desc
@@ -39,6 +39,7 @@ func newCollector(cfg Config) *collector {
 		drops:        desc("dropped_packets_total", "Packets not forwarded to a subscriber, by reason.", "reason"),
 		rxDrops:      desc("receive_dropped_packets_total", "Received packets dropped before forwarding: waited too long in the receive queue (late) or pushed out of a full one (full).", "reason"),
 		red:          desc("red_packets_total", "Opus RED packets forwarded, by what the subscriber got: red, or opus (the primary block alone, for a subscriber without RED).", "sent_as"),
+		estimates:    desc("bandwidth_estimates_total", "Bandwidth estimates applied to subscribers' video, by source: transport_cc (the server's own, from transport-wide feedback) or remb (the browser's).", "source"),
 		nacksIn:      desc("nacks_received_total", "Sequence numbers subscribers asked to have resent."),
 		rtx:          desc("retransmits_total", "NACKed packets resent from the cache."),
 		rtxBytes:     desc("retransmitted_bytes_total", "Payload bytes of the retransmissions."),
@@ -65,7 +66,7 @@ func newCollector(cfg Config) *collector {
 
 // Describe sends every descriptor, so the registry can check for clashes.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops, c.rxDrops, c.red,
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops, c.rxDrops, c.red, c.estimates,
 		c.nacksIn, c.rtx, c.rtxBytes, c.rtxSkipped, c.liveness, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO,
 		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
@@ -113,6 +114,9 @@ func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	}
 	for as, v := range s.RED {
 		ch <- counter(c.red, float64(v), as)
+	}
+	for src, v := range s.Estimates {
+		ch <- counter(c.estimates, float64(v), src)
 	}
 	ch <- counter(c.nacksIn, float64(s.NACKsReceived))
 	ch <- counter(c.rtx, float64(s.Retransmits))

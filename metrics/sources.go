@@ -37,6 +37,10 @@ type Media struct {
 	// "red", or "opus" (the primary block alone, for a subscriber without
 	// RED). Fixed keys, zeros included.
 	RED map[string]uint64
+	// Estimates counts bandwidth estimates applied to subscribers' video,
+	// by source: "transport_cc" (the SFU's own, from transport-wide
+	// feedback) or "remb" (the browser's). Fixed keys, zeros included.
+	Estimates map[string]uint64
 
 	SocketPackets, SocketSyscalls, SocketErrors uint64
 	SocketGSODatagrams                          uint64 // sent inside UDP GSO sends

@@ -46,9 +46,13 @@ func (s *Server) mediaStats() metrics.Media {
 		SocketErrors:       st.Socket.Errors + st.FastPath.Errors,
 		SocketGSODatagrams: st.FastPath.GSODatagrams,
 		RED:                map[string]uint64{"red": st.REDPackets, "opus": st.REDAsOpus},
+		Estimates:          make(map[string]uint64, len(st.Estimates)),
 	}
 	for r, v := range st.Drops { // every reason of the enumeration, zeros included
 		m.Drops[sfu.DropReason(r).String()] = v
+	}
+	for src, v := range st.Estimates {
+		m.Estimates[sfu.EstimateSource(src).String()] = v
 	}
 	for r, v := range st.ReceiveDrops {
 		m.ReceiveDrops[sfu.ReceiveDropReason(r).String()] = v

@@ -369,14 +369,15 @@ func (d *DownTrack) setEstimate(bps uint64) {
 	// that steps of 3-4 % (a browser reports each at once) add up.
 	fell := bps < d.rembPeak-d.rembPeak/20
 	d.mu.Unlock()
-	d.applyEstimate(bps, fell)
+	d.applyEstimate(bps, fell, EstimateREMB)
 }
 
 // applyEstimate sets the subscriber's estimate: its REMB, or the SFU's
 // own from transport-wide feedback (transportcc.go). fell says the link
 // showed congestion: the estimate was lowered, not only moved.
-func (d *DownTrack) applyEstimate(bps uint64, fell bool) {
+func (d *DownTrack) applyEstimate(bps uint64, fell bool, from EstimateSource) {
 	d.mu.Lock()
+	d.stats.estimates[from]++
 	now := time.Now().UnixNano()
 	if fell {
 		d.estFell, d.proven, d.rembPeak = now, 0, bps

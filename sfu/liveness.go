@@ -232,7 +232,7 @@ func (p *Participant) tickDowns(now time.Time, dt time.Duration) {
 	bps, fell, ok := p.tcc.update()
 	for _, d := range downs {
 		if ok && d.up.kind == webrtc.RTPCodecTypeVideo {
-			d.applyEstimate(bps, fell)
+			d.applyEstimate(bps, fell, EstimateTransportCC)
 		}
 		d.tick(now, dt)
 	}

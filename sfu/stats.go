@@ -40,6 +40,22 @@ func (r DropReason) String() string {
 	return "unknown"
 }
 
+// EstimateSource says where a subscriber's bandwidth estimate came from.
+type EstimateSource int
+
+const (
+	EstimateTransportCC EstimateSource = iota // the SFU's own, from transport-wide feedback (sfu/sendside)
+	EstimateREMB                              // the subscriber's browser's (REMB)
+	numEstimateSources
+)
+
+func (s EstimateSource) String() string {
+	if s == EstimateREMB {
+		return "remb"
+	}
+	return "transport_cc"
+}
+
 // ReceiveDropReason says why a received packet was dropped before any
 // subscriber got it (sfu/rxqueue).
 type ReceiveDropReason int
@@ -77,15 +93,18 @@ type Stats struct {
 	// REDPackets counts Opus RED packets forwarded as RED; REDAsOpus those
 	// handed to a subscriber without RED as their primary block.
 	REDPackets, REDAsOpus uint64
-	NACKsSent             uint64                        // sequence numbers asked of publishers
-	PLIsSent              uint64                        // key frame requests sent to publishers
-	PLIs                  [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
-	PLIsHeld              uint64                        // requests not sent: the layer was asked within pliInterval
-	ReceiveDrops          [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
-	Socket                udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
-	FastPath              udpbatch.BatchStats           // packets sealed into send batches (egress.go)
-	TrackRefusals         uint64                        // offers refused by the track limits
-	MediaTimeouts         uint64                        // participants removed: media not connected within MediaTimeout
+	// Estimates counts bandwidth estimates applied to subscribers' video
+	// tracks, indexed by EstimateSource.
+	Estimates     [numEstimateSources]uint64
+	NACKsSent     uint64                        // sequence numbers asked of publishers
+	PLIsSent      uint64                        // key frame requests sent to publishers
+	PLIs          [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
+	PLIsHeld      uint64                        // requests not sent: the layer was asked within pliInterval
+	ReceiveDrops  [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
+	Socket        udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
+	FastPath      udpbatch.BatchStats           // packets sealed into send batches (egress.go)
+	TrackRefusals uint64                        // offers refused by the track limits
+	MediaTimeouts uint64                        // participants removed: media not connected within MediaTimeout
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -95,6 +114,7 @@ type downStats struct {
 	nacks, rtx     uint64
 	padding        uint64 // probing packets sent
 	red, redAsOpus uint64 // Opus RED packets sent as RED, and as plain Opus
+	estimates      [numEstimateSources]uint64
 	rtxBytes       uint64
 	rtxSkipped     [rtxbudget.OverBudget + 1]uint64
 }
@@ -110,6 +130,9 @@ func (s *downStats) add(o *downStats) {
 	s.rtxBytes += o.rtxBytes
 	for i := range s.rtxSkipped {
 		s.rtxSkipped[i] += o.rtxSkipped[i]
+	}
+	for i := range s.estimates {
+		s.estimates[i] += o.estimates[i]
 	}
 	for i := range s.drops {
 		s.drops[i] += o.drops[i]
@@ -168,6 +191,7 @@ func (s *SFU) Stats() Stats {
 	out.NACKsReceived, out.Retransmits = total.nacks, total.rtx
 	out.PaddingPackets = total.padding
 	out.REDPackets, out.REDAsOpus = total.red, total.redAsOpus
+	out.Estimates = total.estimates
 	out.RetransmitBytes, out.RetransmitsSkipped = total.rtxBytes, total.rtxSkipped
 	for i := range out.Liveness {
 		out.Liveness[i] = s.liveness[i].Load()
