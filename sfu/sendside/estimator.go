@@ -86,12 +86,14 @@ type group struct {
 	valid                            bool
 }
 
-// acked is what one report says arrived: the bytes of its packets but the
-// first, which arrived over span microseconds after it. Measured within
-// each report, what arrived does not depend on reports that were lost
-// (a browser addresses each report to the stream it last received from,
-// and a report to an RTX stream does not reach the SFU: Pion reads RTCP
-// only for a sender's media stream).
+// acked is what arrived between the ends of two reports in a row: the
+// bytes of the later one's packets over the time from the earlier one's
+// last arrival to its own. A report that follows a lost one gives no
+// sample: measured within itself, from its first arrival, a report of
+// frames sent in bursts overstated what arrived by a third (a browser
+// addresses each report to the stream it last received from, and a
+// report to an RTX stream does not reach the SFU: Pion reads RTCP only
+// for a sender's media stream).
 type acked struct {
 	at    int64 // unix nanoseconds of the report
 	bytes int
@@ -182,8 +184,8 @@ func (e *Estimator) OnFeedback(fb *rtcp.TransportLayerCC, now time.Time) uint64 
 	seq := fb.BaseSequenceNumber
 	deltas := fb.RecvDeltas
 	left := min(int(fb.PacketStatusCount), maxStatuses)
-	var received, lost, bytes, firstSize int
-	firstArr, lastArr := int64(-1), int64(0)
+	var received, lost, bytes int
+	lastArr := int64(0)
 	visit := func(symbol uint16) bool {
 		if left == 0 {
 			return false
@@ -213,9 +215,6 @@ func (e *Estimator) OnFeedback(fb *rtcp.TransportLayerCC, now time.Time) uint64 
 		}
 		received++
 		bytes += size
-		if firstArr < 0 {
-			firstArr, firstSize = arrival, size
-		}
 		lastArr = max(lastArr, arrival)
 		e.packet(sent, arrival, nowNs)
 		return true
@@ -242,11 +241,8 @@ func (e *Estimator) OnFeedback(fb *rtcp.TransportLayerCC, now time.Time) uint64 
 	if received+lost == 0 {
 		return uint64(e.rate)
 	}
-	switch {
-	case received > 0 && e.endValid && fb.BaseSequenceNumber == e.endSeq && lastArr > e.endArr:
+	if received > 0 && e.endValid && fb.BaseSequenceNumber == e.endSeq && lastArr > e.endArr {
 		e.addAcked(acked{at: nowNs, bytes: bytes, span: lastArr - e.endArr})
-	case received > 1 && lastArr > firstArr:
-		e.addAcked(acked{at: nowNs, bytes: bytes - firstSize, span: lastArr - firstArr})
 	}
 	e.endSeq, e.endValid = seq, received > 0
 	e.endArr = lastArr
