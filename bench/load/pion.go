@@ -7,6 +7,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	pionnack "github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -18,10 +19,20 @@ import (
 // given even when empty: without one, Pion installs its default
 // interceptors (NACK generator and responder, reports, TWCC).
 //
-// nack adds a NACK generator to a subscriber, as browsers have, so the
-// SFU's retransmission path is exercised; lost packets that are then
-// repaired still count as received.
-func newAPI(publisher, nack bool) (*webrtc.API, error) {
+// subscriberOptions are what a subscriber negotiates beyond media.
+type subscriberOptions struct {
+	// NACK adds a NACK generator, as browsers have, so the SFU's
+	// retransmission path is exercised; lost packets that are then
+	// repaired still count as received.
+	NACK bool
+	// TransportCC negotiates the transport-wide sequence number, as
+	// browsers do, so the SFU numbers every packet it forwards (the
+	// subscriber sends no feedback: the SFU then keeps its start estimate,
+	// which limits nothing on a calm link).
+	TransportCC bool
+}
+
+func newAPI(publisher bool, opts subscriberOptions) (*webrtc.API, error) {
 	se := webrtc.SettingEngine{}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
@@ -46,8 +57,15 @@ func newAPI(publisher, nack bool) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
+	if opts.TransportCC && !publisher {
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ir := &interceptor.Registry{}
-	if nack && !publisher {
+	if opts.NACK && !publisher {
 		gen, err := pionnack.NewGeneratorInterceptor()
 		if err != nil {
 			return nil, err

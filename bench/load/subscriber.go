@@ -25,8 +25,8 @@ type subscriber struct {
 	wg     sync.WaitGroup
 }
 
-func startSubscriber(ctx context.Context, wsURL, token, room string, roomKey *e2ee.RoomKey, epoch time.Time, measuring *atomic.Bool, nack bool) (*subscriber, error) {
-	api, err := newAPI(false, nack)
+func startSubscriber(ctx context.Context, wsURL, token, room string, roomKey *e2ee.RoomKey, epoch time.Time, measuring *atomic.Bool, opts subscriberOptions) (*subscriber, error) {
+	api, err := newAPI(false, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ type loadFlags struct {
 	url, metricsURL, video, sweep, outDir, meetBin, profile string
 	serverArgs                                              string
 	rooms, pubs, subs, serverPID                            int
-	simulcast, e2ee, nack, asJSON, noCeiling                bool
+	simulcast, e2ee, nack, transportCC, asJSON, noCeiling   bool
 	duration, warmup                                        time.Duration
 }
 
@@ -43,6 +43,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
 	fs.BoolVar(&f.simulcast, "simulcast", false, "publish three layers, rids q/h/f at 10%/30%/100% of --video")
 	fs.BoolVar(&f.e2ee, "e2ee", false, "encrypt frames with the Go E2EE implementation; subscribers decrypt them to read the send time")
 	fs.BoolVar(&f.nack, "nack", false, "subscribers send NACKs as browsers do (exercises the SFU's retransmissions; off by default so loss is raw loss)")
+	fs.BoolVar(&f.transportCC, "transport-cc", true, "subscribers take transport-wide sequence numbers as browsers do, so the server numbers every packet it forwards (they send no feedback); false: subscribers negotiate no header extension, as meet-bench did before")
 	fs.DurationVar(&f.duration, "duration", load.DefaultDuration, "measurement window")
 	fs.DurationVar(&f.warmup, "warmup", load.DefaultWarmup, "time between set-up and the window")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as one JSON object on stdout (the table goes to stderr)")
@@ -77,7 +78,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := load.Config{
 		URL: f.url, Rooms: f.rooms, Publishers: f.pubs, Subscribers: f.subs, VideoBps: bps,
-		Simulcast: f.simulcast, E2EE: f.e2ee, NACK: f.nack, Duration: f.duration, Warmup: f.warmup,
+		Simulcast: f.simulcast, E2EE: f.e2ee, NACK: f.nack, TransportCC: f.transportCC, Duration: f.duration, Warmup: f.warmup,
 		ServerPID: f.serverPID, MetricsURL: f.metricsURL, Progress: progressWriter(stderr),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
