@@ -768,7 +768,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			d.setEstimate(rembRate(p.Bitrate))
 		case *rtcp.TransportLayerCC:
 			if d.tcc != nil {
-				d.tcc.est.OnFeedback(p, time.Now())
+				d.tcc.feedback(p, time.Now())
 			}
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.keyframes.requestKeyframe(d.currentLayer(), KeyframeSubscriber)

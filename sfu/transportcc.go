@@ -4,6 +4,17 @@ import (
 	"time"
 
 	"github.com/monkeythorn/meet/sfu/sendside"
+	"github.com/pion/rtcp"
+	"golang.org/x/time/rate"
+)
+
+// Browsers send transport-wide feedback every 50-100 ms. A report of a
+// few bytes can describe thousands of packets (a run-length chunk covers
+// 8191), each a lookup, so a subscriber's reports are read at most
+// feedbackRate a second (feedbackBurst at once); the others are dropped.
+const (
+	feedbackRate  = 50
+	feedbackBurst = 10
 )
 
 // transportCC is a subscriber connection's send-side bandwidth estimate
@@ -14,6 +25,7 @@ import (
 type transportCC struct {
 	history *sendside.History
 	est     *sendside.Estimator
+	reports *rate.Limiter
 	// Touched by tickDowns alone: the estimate and the count of its
 	// decreases last given to the DownTracks.
 	applied, decreases uint64
@@ -21,7 +33,17 @@ type transportCC struct {
 
 func newTransportCC(now time.Time) *transportCC {
 	h := sendside.NewHistory(now.UnixNano())
-	return &transportCC{history: h, est: sendside.NewEstimator(h)}
+	return &transportCC{history: h, est: sendside.NewEstimator(h), reports: rate.NewLimiter(feedbackRate, feedbackBurst)}
+}
+
+// feedback reads one report of the subscriber's, unless it sends them
+// faster than feedbackRate; it reports whether it read it.
+func (t *transportCC) feedback(fb *rtcp.TransportLayerCC, now time.Time) bool {
+	if !t.reports.AllowN(now, 1) {
+		return false
+	}
+	t.est.OnFeedback(fb, now)
+	return true
 }
 
 // update returns the estimate when it moved since the last call, and

@@ -6,6 +6,7 @@ import (
 
 	"github.com/monkeythorn/meet/internal/poll"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -59,4 +60,36 @@ func TestTransportWideEstimate(t *testing.T) {
 		defer video.mu.Unlock()
 		return video.remb != 0 && video.remb == bps
 	})
+}
+
+// TestFeedbackFlood: a subscriber that sends reports far faster than a
+// browser gets feedbackRate a second read, whatever each describes.
+func TestFeedbackFlood(t *testing.T) {
+	tcc := newTransportCC(time.Now())
+	// One run-length chunk says 4096 packets were not received: 20 bytes
+	// for 4096 lookups.
+	fb := &rtcp.TransportLayerCC{PacketStatusCount: 4096, PacketChunks: []rtcp.PacketStatusChunk{
+		&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketNotReceived, RunLength: 4096}}}
+	start := time.Now()
+	tests := []struct {
+		name     string
+		reports  int
+		over     time.Duration
+		wantRead int
+	}{
+		{"a burst", 1000, 0, feedbackBurst},
+		{"a second of flood", 10_000, time.Second, feedbackRate},
+	}
+	for _, tt := range tests {
+		read := 0
+		for i := range tt.reports {
+			if tcc.feedback(fb, start.Add(tt.over*time.Duration(i)/time.Duration(tt.reports))) {
+				read++
+			}
+		}
+		start = start.Add(tt.over)
+		if read > tt.wantRead+1 {
+			t.Errorf("%s: %d of %d reports read, want at most %d", tt.name, read, tt.reports, tt.wantRead+1)
+		}
+	}
 }
