@@ -10,13 +10,13 @@ import (
 )
 
 // TestForwardNoAllocs forwards packets through a real DownTrack bound to a
-// real subscriber connection (rewrite, SRTP, socket) and asserts that the
-// steady state allocates nothing per packet.
+// real subscriber connection (rewrite, transport-wide number, SRTP, socket)
+// and asserts that the steady state allocates nothing per packet.
 func TestForwardNoAllocs(t *testing.T) {
 	s := newTestSFU(t)
 	stop := make(chan struct{})
 	a := joinClient(t, s, "allocs", 'a')
-	b := joinClient(t, s, "allocs", 'b')
+	b := joinClientWith(t, s, "allocs", 'b', clientAPI(t), transportCCAPI(t, false))
 	a.publish(stop)
 	poll.Until(t, 15*time.Second, "b to receive a's video", func() bool { return b.count(a.p.ID(), "video") > 5 })
 
@@ -30,6 +30,9 @@ func TestForwardNoAllocs(t *testing.T) {
 	b.p.subMu.Unlock()
 	if d == nil {
 		t.Fatal("no video DownTrack")
+	}
+	if w := d.writer.Load(); w == nil || w.tccID == 0 {
+		t.Fatal("the subscriber's video is not numbered for transport-wide feedback")
 	}
 	// Stop the real publisher so the test owns d's numbering.
 	close(stop)

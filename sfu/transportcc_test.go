@@ -7,12 +7,18 @@ import (
 	"github.com/monkeythorn/meet/internal/poll"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
 // twccClientAPI is clientAPI with Pion's transport-wide feedback sender, as
 // a browser's receiver is.
-func twccClientAPI(t *testing.T) *webrtc.API {
+func twccClientAPI(t *testing.T) *webrtc.API { return transportCCAPI(t, true) }
+
+// transportCCAPI is clientAPI taking the transport-wide sequence number, with
+// Pion's feedback sender or, for the allocation test, without (no
+// interceptor at all).
+func transportCCAPI(t *testing.T, feedback bool) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -22,8 +28,16 @@ func twccClientAPI(t *testing.T) *webrtc.API {
 		t.Fatal(err)
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
-		t.Fatal(err)
+	if feedback {
+		if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
 }
