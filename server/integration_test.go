@@ -95,6 +95,9 @@ type pionClient struct {
 
 	offerMu   sync.Mutex
 	offerSent bool
+	// redirected gets the signaling URL the server sent this client to
+	// in the middle of the call (its room moved to another node).
+	redirected chan string
 	held      []webrtc.ICECandidateInit
 
 	left     chan string   // ids from participant-left
@@ -160,7 +163,7 @@ func joinPionWith(t *testing.T, ts *testServer, room string, index byte, opts pi
 }
 
 func newPionClient(t *testing.T, ws *websocket.Conn, index byte) *pionClient {
-	return &pionClient{t: t, index: index, ws: ws, left: make(chan string, 8), gone: make(chan struct{}), stop: make(chan struct{}),
+	return &pionClient{t: t, index: index, ws: ws, left: make(chan string, 8), redirected: make(chan string, 1), gone: make(chan struct{}), stop: make(chan struct{}),
 		received: map[string]int{}, streams: map[byte]string{}, errs: make(chan error, 16)}
 }
 
@@ -327,6 +330,13 @@ func (c *pionClient) readLoop() {
 			var l signaling.ParticipantLeft
 			_ = json.Unmarshal(data, &l)
 			c.left <- l.ID
+		case signaling.TypeRedirect:
+			var r signaling.Redirect
+			_ = json.Unmarshal(data, &r)
+			select {
+			case c.redirected <- r.URL:
+			default:
+			}
 		case signaling.TypeError:
 			c.fail(fmt.Errorf("client %d: server error %s", c.index, data))
 		}
