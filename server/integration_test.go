@@ -98,7 +98,7 @@ type pionClient struct {
 	// redirected gets the signaling URL the server sent this client to
 	// in the middle of the call (its room moved to another node).
 	redirected chan string
-	held      []webrtc.ICECandidateInit
+	held       []webrtc.ICECandidateInit
 
 	left     chan string   // ids from participant-left
 	gone     chan struct{} // closed when the signaling connection ends
