@@ -6,6 +6,7 @@ import (
 	"github.com/monkeythorn/meet/internal/leaktest"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +15,17 @@ import (
 )
 
 // freeUDPRange finds n consecutive UDP ports on 127.0.0.1 that are free
-// now, for a relay port range (another process could take one before the
-// test binds it; the test then sees fewer relays, never a false pass).
+// now, for a relay port range, below the kernel's ephemeral range: the
+// tests of other packages running alongside open UDP sockets by the
+// hundred on ephemeral ports, and one that took a port of the range made
+// the server refuse an allocation for want of a port (508) instead of by
+// quota. Another process binding a port there explicitly could still take
+// one; the test then sees fewer relays, never a false pass.
 func freeUDPRange(t *testing.T, n int) (lo, hi uint16) {
 	t.Helper()
+	below := ephemeralLow()
 	for range 50 {
-		start := 40000 + rand.IntN(20000)
+		start := 10000 + rand.IntN(below-10000-n)
 		var held []net.PacketConn
 		ok := true
 		for p := start; p < start+n; p++ {
@@ -39,6 +45,20 @@ func freeUDPRange(t *testing.T, n int) (lo, hi uint16) {
 	}
 	t.Fatal("no free UDP port range")
 	return 0, 0
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768 if
+// it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo < 20000 {
+		return 32768
+	}
+	return lo
 }
 
 // TestAbuseTURNExhaustion: with free tokens, one client used to take every
