@@ -213,6 +213,9 @@ export class Session extends Emitter {
     this._queue = { pub: Promise.resolve(), sub: Promise.resolve() };
     /** @type {Map<RTCRtpReceiver, {participant: string, kind: string, source: string, handle: number, trackId: string}>} */
     this._receivers = new Map();
+    /** The last handle given to a track without a transform (negative, so
+     * it never meets a transform's handle). */
+    this._plainHandle = 0;
     /** @type {{audio: RTCRtpSender|null, video: RTCRtpSender|null}} */
     this._senders = { audio: null, video: null };
     /**
@@ -580,7 +583,10 @@ export class Session extends Emitter {
   _onTrack(ev) {
     const track = ev.track;
     const t = this._cfg.transforms;
-    let handle = 0;
+    // Each track needs a handle of its own even without a transform (a
+    // room without E2EE): with 0 for all, the page kept one track per
+    // participant and lost the other, video or audio by arrival order.
+    let handle = --this._plainHandle;
     if (t) {
       try {
         handle = t.attachReceiver(ev.receiver, { kind: track.kind });
