@@ -621,10 +621,8 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 	st := d.stamp(w, p.absSendTime, len(payload), p.now)
 	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, stamp: st, at: p.now, pics: pics}
 	d.hdr = *p.header
-	d.hdr.Extension = false
-	d.hdr.Extensions = nil
-	d.hdr.CSRC = nil // as on a retransmission, which must be the same bytes
-	d.putStamp(&d.hdr, st)
+	d.hdr.CSRC = nil       // as on a retransmission, which must be the same bytes
+	d.putStamp(&d.hdr, st) // the stamp is the only extension
 	d.hdr.Padding = false
 	d.hdr.SSRC = w.ssrc
 	d.hdr.PayloadType = pt

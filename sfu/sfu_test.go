@@ -73,7 +73,13 @@ func newTestSFU(t *testing.T) *SFU {
 	return s
 }
 
-func clientAPI(t *testing.T) *webrtc.API {
+func clientAPI(t *testing.T) *webrtc.API { return newClientAPI(t, nil) }
+
+// newClientAPI builds a loopback Pion client with the default codecs;
+// setup, if given, adds to its media engine and interceptors. No
+// interceptors otherwise: the allocation test counts the whole process,
+// and Pion's default interceptors allocate per packet on the client side.
+func newClientAPI(t *testing.T, setup func(*webrtc.MediaEngine, *interceptor.Registry) error) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -82,9 +88,13 @@ func clientAPI(t *testing.T) *webrtc.API {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
-	// No interceptors: the allocation test counts the whole process, and
-	// Pion's default interceptors allocate per packet on the client side.
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	reg := &interceptor.Registry{}
+	if setup != nil {
+		if err := setup(m, reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
 }
 
 // Signal and Event make testClient a Listener.

@@ -19,27 +19,17 @@ func twccClientAPI(t *testing.T) *webrtc.API { return transportCCAPI(t, true) }
 // Pion's feedback sender or, for the allocation test, without (no
 // interceptor at all).
 func transportCCAPI(t *testing.T, feedback bool) *webrtc.API {
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	reg := &interceptor.Registry{}
-	if feedback {
-		if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
-			t.Fatal(err)
+	return newClientAPI(t, func(m *webrtc.MediaEngine, reg *interceptor.Registry) error {
+		if feedback {
+			return webrtc.ConfigureTWCCSender(m, reg)
 		}
-	} else {
 		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
-				t.Fatal(err)
+				return err
 			}
 		}
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
+		return nil
+	})
 }
 
 // TestTransportWideEstimate: a subscriber that takes transport-wide

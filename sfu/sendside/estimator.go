@@ -64,25 +64,15 @@ const (
 	jumpAfter = time.Second
 )
 
-// Usage is the delay detector's reading of the path.
-type Usage int
+// usage is the delay detector's reading of the path: calm, its queue
+// growing, or draining.
+type usage int
 
-// The path is calm, its queue grows, or it drains.
 const (
-	Normal Usage = iota
-	Overusing
-	Underusing
+	normal usage = iota
+	overusing
+	underusing
 )
-
-func (u Usage) String() string {
-	switch u {
-	case Overusing:
-		return "overusing"
-	case Underusing:
-		return "underusing"
-	}
-	return "normal"
-}
 
 // group is packets sent within burstSpan of the first: the unit whose
 // arrival spacing is compared with its send spacing.
@@ -128,7 +118,7 @@ type Estimator struct {
 	overStart  int64 // unix nanoseconds the trend went over the threshold; 0 = under
 	overCount  int
 	prevSlope  float64
-	usage      Usage
+	usage      usage
 	// rate
 	lastUpdate   int64 // unix nanoseconds
 	lastDecrease int64
@@ -164,13 +154,6 @@ func (e *Estimator) State() (bps, decreases uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return uint64(e.rate), e.decreases
-}
-
-// Usage returns the delay detector's last reading.
-func (e *Estimator) Usage() Usage {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.usage
 }
 
 // maxStatuses bounds the packets one report may describe: a report is the
@@ -344,15 +327,15 @@ func (e *Estimator) detect(trend, slope float64, now int64) {
 		}
 		e.overCount++
 		if now-e.overStart >= int64(overuseFor) && e.overCount > 1 && slope >= e.prevSlope {
-			e.usage = Overusing
+			e.usage = overusing
 			e.overStart, e.overCount = 0, 0
 		}
 	case trend < -e.threshold:
 		e.overStart, e.overCount = 0, 0
-		e.usage = Underusing
+		e.usage = underusing
 	default:
 		e.overStart, e.overCount = 0, 0
-		e.usage = Normal
+		e.usage = normal
 	}
 	e.adapt(trend, now)
 }
@@ -422,7 +405,7 @@ func (e *Estimator) update(now int64) {
 	e.lastUpdate = now
 	canDecrease := now-e.lastDecrease >= int64(decreaseEvery)
 	switch {
-	case e.usage == Overusing && canDecrease:
+	case e.usage == overusing && canDecrease:
 		if acked > 0 {
 			e.delayRate = min(e.delayRate, decreaseFactor*acked)
 		} else {
@@ -430,7 +413,7 @@ func (e *Estimator) update(now int64) {
 		}
 		e.lastDecrease = now
 		e.decreases++
-	case e.usage == Normal:
+	case e.usage == normal:
 		e.delayRate *= 1 + increasePerSecond*dt
 		if acked > e.delayRate && now-e.lastDecrease >= int64(jumpAfter) {
 			// The path delivered more than the estimate without its
