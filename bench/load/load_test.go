@@ -91,9 +91,11 @@ func TestLoadSmoke(t *testing.T) {
 		name      string
 		simulcast bool
 		e2ee      bool
+		gro       bool
 	}{
-		{"plain", false, false},
-		{"simulcast e2ee", true, true},
+		{"plain", false, false, false},
+		{"simulcast e2ee", true, true, false},
+		{"receive gro", false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,7 +106,7 @@ func TestLoadSmoke(t *testing.T) {
 			var askedRate int64
 			res, err := Run(ctx, Config{
 				URL: url, Rooms: 1, Publishers: 1, Subscribers: 2, VideoBps: 500_000,
-				Simulcast: tt.simulcast, E2EE: tt.e2ee,
+				Simulcast: tt.simulcast, E2EE: tt.e2ee, ReceiveGRO: tt.gro,
 				Duration: 2 * time.Second, Warmup: time.Second, ServerPID: os.Getpid(),
 				Ceiling: func(_ context.Context, rate int64, d time.Duration) (*bench.CeilingResult, error) {
 					askedRate = rate

@@ -30,6 +30,12 @@ type subscriberOptions struct {
 	// subscriber sends no feedback: the SFU then keeps its start estimate,
 	// which limits nothing on a calm link).
 	TransportCC bool
+	// ReceiveGRO turns UDP_GRO on for the subscriber's socket: a frame
+	// the SFU sends as one GSO send is queued as one buffer and split in
+	// user space (gro_linux.go). On loopback the receiving socket's work
+	// is billed to the sender; with GRO most of it goes, as it does when
+	// the subscribers are on other machines.
+	ReceiveGRO bool
 }
 
 func newAPI(publisher bool, opts subscriberOptions) (*webrtc.API, error) {
@@ -38,6 +44,13 @@ func newAPI(publisher bool, opts subscriberOptions) (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if opts.ReceiveGRO && !publisher {
+		n, err := newGRONet()
+		if err != nil {
+			return nil, err
+		}
+		se.SetNet(n)
+	}
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{

@@ -44,6 +44,7 @@ type Config struct {
 	E2EE        bool
 	NACK        bool          // subscribers send NACKs, as browsers do
 	TransportCC bool          // subscribers take transport-wide sequence numbers, as browsers do
+	ReceiveGRO  bool          // subscribers' sockets take GSO sends whole (UDP_GRO), as a remote receiver would cost the server
 	Duration    time.Duration // measurement window; default DefaultDuration
 	Warmup      time.Duration // after set-up, before measuring; default DefaultWarmup
 	// SetupTimeout bounds joining and connecting; default 20 s + 200 ms per client.
@@ -103,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Result, error) {
 		return nil, err
 	}
 	res := &bench.Result{Scenario: bench.Scenario{Rooms: cfg.Rooms, Publishers: cfg.Publishers, Subscribers: cfg.Subscribers,
-		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, NACK: cfg.NACK, TransportCC: cfg.TransportCC, DurationS: cfg.Duration.Seconds()}}
+		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DurationS: cfg.Duration.Seconds()}}
 	epoch := time.Now()
 	var measuring atomic.Bool
 	sendCtx, stopSending := context.WithCancel(ctx)
@@ -235,7 +236,7 @@ func setUp(ctx, sendCtx context.Context, api *apiClient, cfg Config, epoch time.
 				}
 			} else {
 				var s *subscriber
-				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring, subscriberOptions{NACK: cfg.NACK, TransportCC: cfg.TransportCC})
+				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring, subscriberOptions{NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO})
 				if err == nil {
 					mu.Lock()
 					r.subs = append(r.subs, s)
