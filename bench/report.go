@@ -106,6 +106,12 @@ type Result struct {
 	// per second, by reason (meet_dropped_packets_total); nil when its
 	// metrics were not read.
 	ServerDropsPerS map[string]float64 `json:"server_drops_per_s,omitempty"`
+	// The server's own share of the frame latency over the window, p50
+	// and p99 (meet_forward_delay_seconds: from the SFU reading a frame's
+	// first packet to its last subscriber's copy being sent), estimated
+	// from the histogram's buckets; unknown when its metrics were not read.
+	ServerForwardDelayP50Ms Num `json:"server_forward_delay_p50_ms"`
+	ServerForwardDelayP99Ms Num `json:"server_forward_delay_p99_ms"`
 
 	// How busy the whole machine was (all CPUs, every process: 1 = no idle
 	// time), and the server's context switches per second (all threads,
@@ -156,6 +162,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "frame latency p50 / p99 / max\t%s / %s / %s ms\t(%d frames; server at %s of a core, machine %s busy)\n",
 		fmtNum(r.LatencyP50Ms, "%.2f"), fmtNum(r.LatencyP99Ms, "%.2f"), fmtNum(r.LatencyMaxMs, "%.2f"), r.LatencyFrames,
 		fmtNum(r.ServerCPUCores*100, "%.0f%%"), fmtNum(r.MachineCPUBusy*100, "%.0f%%"))
+	fmt.Fprintf(tw, "server forward delay p50 / p99\t%s / %s ms\t(from reading a frame's first packet to its last copy sent)\n",
+		fmtNum(r.ServerForwardDelayP50Ms, "%.2f"), fmtNum(r.ServerForwardDelayP99Ms, "%.2f"))
 	fmt.Fprintf(tw, "server context switches\t%s /s\n", fmtNum(r.ServerSwitchesPerS, "%.0f"))
 	fmt.Fprintf(tw, "server RSS\t%s MiB\n", fmtNum(r.ServerRSSBytes/(1<<20), "%.1f"))
 	fmt.Fprintf(tw, "bench (generator) CPU\t%s cores\n", fmtNum(r.BenchCPUCores, "%.3f"))

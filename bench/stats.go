@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
+	"strconv"
 )
 
 // Percentile returns the p-th percentile (0 < p <= 100) of samples by the
@@ -71,4 +73,44 @@ func Merge(ss ...*Samples) []float64 {
 		out = append(out, s.vals...)
 	}
 	return out
+}
+
+// BucketQuantile estimates the q-th quantile (0..1) of a Prometheus
+// histogram from its cumulative buckets, keyed by their "le" label as
+// ParsePromLabelled returns them (the increase over a window works as
+// well as the totals). Within a bucket it interpolates linearly, from 0
+// for the first, as Prometheus's histogram_quantile does; a quantile that
+// falls beyond the last finite bound is that bound. Unknown without
+// observations.
+func BucketQuantile(le map[string]float64, q float64) Num {
+	type bucket struct{ bound, count float64 }
+	var bs []bucket
+	total := math.NaN()
+	for k, v := range le {
+		if k == "+Inf" {
+			total = v
+			continue
+		}
+		b, err := strconv.ParseFloat(k, 64)
+		if err != nil {
+			return Unknown
+		}
+		bs = append(bs, bucket{b, v})
+	}
+	if math.IsNaN(total) || total <= 0 || len(bs) == 0 {
+		return Unknown
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].bound < bs[j].bound })
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, b := range bs {
+		if b.count >= rank {
+			if b.count == below {
+				return Num(b.bound)
+			}
+			return Num(lower + (b.bound-lower)*(rank-below)/(b.count-below))
+		}
+		lower, below = b.bound, b.count
+	}
+	return Num(bs[len(bs)-1].bound)
 }

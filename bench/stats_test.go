@@ -69,3 +69,30 @@ func BenchmarkSamplesAdd(b *testing.B) {
 		s.Add(float64(i))
 	}
 }
+
+func TestBucketQuantile(t *testing.T) {
+	// 100 observations: 50 up to 1 ms, 40 in (1, 5] ms, 9 in (5, 10] ms,
+	// one beyond 10 ms.
+	h := map[string]float64{"0.001": 50, "0.005": 90, "0.01": 99, "+Inf": 100}
+	tests := []struct {
+		name string
+		le   map[string]float64
+		q    float64
+		want Num
+	}{
+		{"median at a bound", h, 0.5, 0.001},
+		{"inside a bucket", h, 0.7, 0.003},
+		{"p99 at the last bound", h, 0.99, 0.01},
+		{"beyond the last bound", h, 0.999, 0.01},
+		{"first bucket from 0", h, 0.25, 0.0005},
+		{"no observations", map[string]float64{"0.001": 0, "+Inf": 0}, 0.5, Unknown},
+		{"no +Inf", map[string]float64{"0.001": 5}, 0.5, Unknown},
+		{"bad bound", map[string]float64{"x": 5, "+Inf": 5}, 0.5, Unknown},
+	}
+	for _, tt := range tests {
+		got := BucketQuantile(tt.le, tt.q)
+		if tt.want.Known() != got.Known() || (got.Known() && math.Abs(float64(got-tt.want)) > 1e-12) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ type collector struct {
 	liveness                    *prometheus.Desc
 	sockPackets, sockSyscalls   *prometheus.Desc
 	sockErrors, sockGSO         *prometheus.Desc
+	forwardDelay                *prometheus.Desc
 
 	sessions, joins, refusedJoins *prometheus.Desc
 	slowClients, badMessages      *prometheus.Desc
@@ -52,6 +53,7 @@ func newCollector(cfg Config) *collector {
 		sockSyscalls: desc("socket_batch_syscalls_total", "sendmmsg calls."),
 		sockErrors:   desc("socket_send_errors_total", "Datagrams (or GSO sends) the kernel refused to send."),
 		sockGSO:      desc("socket_gso_datagrams_total", "Datagrams sent inside UDP GSO sends (one kernel pass for a frame's packets to one subscriber)."),
+		forwardDelay: desc("forward_delay_seconds", "How long after the SFU read a frame's first packet the last subscriber's copy was sent (video: the wait for the rest of the frame included), per frame and track."),
 		sessions:     desc("signaling_sessions", "Open signaling WebSockets."),
 		joins:        desc("joins_total", "Joins accepted."),
 		refusedJoins: desc("joins_refused_total", "Joins refused (token, room full, E2EE mismatch, draining)."),
@@ -67,7 +69,7 @@ func newCollector(cfg Config) *collector {
 // Describe sends every descriptor, so the registry can check for clashes.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.tracks, c.packets, c.bytes, c.drops, c.rxDrops, c.red, c.estimates,
-		c.nacksIn, c.rtx, c.rtxBytes, c.rtxSkipped, c.liveness, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO,
+		c.nacksIn, c.rtx, c.rtxBytes, c.rtxSkipped, c.liveness, c.nacksOut, c.pli, c.pliHeld, c.sockPackets, c.sockSyscalls, c.sockErrors, c.sockGSO, c.forwardDelay,
 		c.sessions, c.joins, c.refusedJoins, c.slowClients, c.badMessages, c.turnAllocs, c.turnRefused, c.limitRefusals} {
 		ch <- d
 	}
@@ -136,6 +138,16 @@ func (c *collector) collectSFU(ch chan<- prometheus.Metric, s Media) {
 	ch <- counter(c.sockSyscalls, float64(s.SocketSyscalls))
 	ch <- counter(c.sockErrors, float64(s.SocketErrors))
 	ch <- counter(c.sockGSO, float64(s.SocketGSODatagrams))
+	if h := s.ForwardDelay; len(h.Counts) == len(h.Bounds)+1 {
+		var n uint64
+		buckets := make(map[float64]uint64, len(h.Bounds))
+		for i, b := range h.Bounds {
+			n += h.Counts[i]
+			buckets[b] = n
+		}
+		n += h.Counts[len(h.Bounds)]
+		ch <- prometheus.MustNewConstHistogram(c.forwardDelay, n, h.Sum, buckets)
+	}
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

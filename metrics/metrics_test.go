@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +18,45 @@ func sampleSFU() Media {
 		PLIs: map[string]uint64{"layer_switch": 3, "subscriber": 1, "congestion": 0}, PLIsHeld: 5,
 		RetransmitBytes: 4000, RetransmitsSkipped: map[string]uint64{"too_old": 8, "over_budget": 5},
 		Liveness:      map[string]uint64{"video_paused": 2, "audio_paused": 1, "resumed": 1, "removed": 1},
-		SocketPackets: 900, SocketSyscalls: 100, SocketErrors: 1, SocketGSODatagrams: 60}
+		SocketPackets: 900, SocketSyscalls: 100, SocketErrors: 1, SocketGSODatagrams: 60,
+		ForwardDelay: Histogram{Bounds: []float64{0.001, 0.005}, Counts: []uint64{3, 2, 1}, Sum: 0.02}}
+}
+
+// TestForwardDelayHistogram: the SFU's per-bucket counts become
+// Prometheus's cumulative buckets, the count includes what lies beyond
+// the last bound, and a histogram the SFU has not filled is left out.
+func TestForwardDelayHistogram(t *testing.T) {
+	m, err := New(Config{SFU: source(sampleSFU())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *dto.Histogram
+	for _, f := range fams {
+		if f.GetName() == "meet_forward_delay_seconds" {
+			h = f.GetMetric()[0].GetHistogram()
+		}
+	}
+	if h == nil {
+		t.Fatal("no meet_forward_delay_seconds")
+	}
+	var got []string
+	for _, b := range h.GetBucket() {
+		got = append(got, fmt.Sprintf("%g:%d", b.GetUpperBound(), b.GetCumulativeCount()))
+	}
+	if g := strings.Join(got, " "); g != "0.001:3 0.005:5" || h.GetSampleCount() != 6 || h.GetSampleSum() != 0.02 {
+		t.Errorf("buckets %s, count %d, sum %g; want 0.001:3 0.005:5, 6, 0.02", g, h.GetSampleCount(), h.GetSampleSum())
+	}
+	m, err = New(Config{SFU: source(Media{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := values(t, m)["meet_forward_delay_seconds"]; ok {
+		t.Error("an empty histogram was exported")
+	}
 }
 
 func sampleTURN() TURN {

@@ -44,6 +44,18 @@ type Media struct {
 
 	SocketPackets, SocketSyscalls, SocketErrors uint64
 	SocketGSODatagrams                          uint64 // sent inside UDP GSO sends
+
+	// ForwardDelay is how long after the SFU read a frame's first packet
+	// the last subscriber's copy left, one observation per frame and
+	// track; no observation yet leaves it empty.
+	ForwardDelay Histogram
+}
+
+// Histogram is a histogram of durations.
+type Histogram struct {
+	Bounds []float64 // the buckets' upper bounds in seconds, ascending
+	Counts []uint64  // per bucket, not cumulative; len(Bounds)+1, the last beyond every bound
+	Sum    float64   // seconds
 }
 
 // Signaling is the WebSocket side.

@@ -47,6 +47,7 @@ func (s *Server) mediaStats() metrics.Media {
 		SocketGSODatagrams: st.FastPath.GSODatagrams,
 		RED:                map[string]uint64{"red": st.REDPackets, "opus": st.REDAsOpus},
 		Estimates:          make(map[string]uint64, len(st.Estimates)),
+		ForwardDelay:       metrics.Histogram{Bounds: st.ForwardDelay.Bounds, Counts: st.ForwardDelay.Counts, Sum: st.ForwardDelay.Sum},
 	}
 	for r, v := range st.Drops { // every reason of the enumeration, zeros included
 		m.Drops[sfu.DropReason(r).String()] = v

@@ -3,6 +3,7 @@ package sfu
 import (
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/monkeythorn/meet/sfu/udpbatch"
 )
@@ -20,6 +21,7 @@ type fanoutPool struct {
 	batches *batchPool     // the fast path's send batches
 	wg      sync.WaitGroup
 	size    int // workers
+	delay   delayHistogram
 }
 
 // fanoutJob is one slice of subscribers for the packets of one frame; the
@@ -80,10 +82,20 @@ func (f *fanoutPool) writeAll(downs []*DownTrack, pkts []*packet) {
 	f.batch.End()
 }
 
-// forward hands pkts to every DownTrack of the track, splitting a large
-// fan-out between the reader and the pool's workers; it returns when every
-// subscriber's copy is written, so the packets' buffers can be reused.
+// forward hands pkts to every DownTrack of the track and returns when
+// every subscriber's copy is written, so the packets' buffers can be
+// reused. It counts the time since the first packet arrived in the
+// forwarding delay.
 func (f *fanoutPool) forward(downs []*DownTrack, pkts []*packet, wg *sync.WaitGroup) {
+	f.fanOut(downs, pkts, wg)
+	if arrived := pkts[0].now; arrived > 0 {
+		f.delay.observe(time.Now().UnixNano() - arrived)
+	}
+}
+
+// fanOut writes pkts to downs, splitting a large fan-out between the
+// reader and the pool's workers.
+func (f *fanoutPool) fanOut(downs []*DownTrack, pkts []*packet, wg *sync.WaitGroup) {
 	if len(downs) < parallelFanout || f.size == 0 {
 		f.writeAll(downs, pkts)
 		return

@@ -95,16 +95,21 @@ type Stats struct {
 	REDPackets, REDAsOpus uint64
 	// Estimates counts bandwidth estimates applied to subscribers' video
 	// tracks, indexed by EstimateSource.
-	Estimates     [numEstimateSources]uint64
-	NACKsSent     uint64                        // sequence numbers asked of publishers
-	PLIsSent      uint64                        // key frame requests sent to publishers
-	PLIs          [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
-	PLIsHeld      uint64                        // requests not sent: the layer was asked within pliInterval
-	ReceiveDrops  [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
-	Socket        udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
-	FastPath      udpbatch.BatchStats           // packets sealed into send batches (egress.go)
-	TrackRefusals uint64                        // offers refused by the track limits
-	MediaTimeouts uint64                        // participants removed: media not connected within MediaTimeout
+	Estimates    [numEstimateSources]uint64
+	NACKsSent    uint64                        // sequence numbers asked of publishers
+	PLIsSent     uint64                        // key frame requests sent to publishers
+	PLIs         [numKeyframeReasons]uint64    // the same, indexed by KeyframeReason
+	PLIsHeld     uint64                        // requests not sent: the layer was asked within pliInterval
+	ReceiveDrops [numReceiveDropReasons]uint64 // received packets dropped before forwarding, indexed by ReceiveDropReason
+	Socket       udpbatch.Stats                // Pion's writes (ICE, DTLS, RTCP, the slow path)
+	FastPath     udpbatch.BatchStats           // packets sealed into send batches (egress.go)
+	// ForwardDelay is how long after the SFU read a frame's first packet
+	// the last subscriber's copy left (video: the wait for the rest of
+	// the frame included; audio: per packet), one observation per frame
+	// and track.
+	ForwardDelay  Histogram
+	TrackRefusals uint64 // offers refused by the track limits
+	MediaTimeouts uint64 // participants removed: media not connected within MediaTimeout
 }
 
 // downStats are one DownTrack's counters, guarded by its mutex.
@@ -203,6 +208,7 @@ func (s *SFU) Stats() Stats {
 	out.ReceiveDrops[ReceiveLate] = s.rxDrops.Late.Load()
 	out.ReceiveDrops[ReceiveFull] = s.rxDrops.Full.Load()
 	out.FastPath = s.sock.Stats()
+	out.ForwardDelay = s.fanout.delay.snapshot()
 	return out
 }
 

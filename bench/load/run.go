@@ -346,6 +346,7 @@ type sample struct {
 	machineBusy, machineTotal     time.Duration      // all CPUs (/proc/stat)
 	rcvbufErrors                  int64              // machine-wide; -1 unknown
 	drops                         map[string]float64 // server, by reason; nil if unknown
+	forwardDelay                  map[string]float64 // server, cumulative buckets by "le"; nil if unknown
 }
 
 // probe takes samples of the clients, the server's CPU and our own.
@@ -396,28 +397,32 @@ func (p *probe) take(rooms []*room) sample {
 		s.serverOK = err == nil
 	}
 	if p.metrics != "" {
-		s.drops = p.scrapeDrops()
+		s.drops, s.forwardDelay = p.scrapeMetrics()
 	}
 	return s
 }
 
-// scrapeDrops reads the server's drops by reason, or nil: those per
-// subscriber, and those of the receive queues as receive_<reason>.
-func (p *probe) scrapeDrops() map[string]float64 {
+// scrapeMetrics reads the server's drops by reason (those per
+// subscriber, and those of the receive queues as receive_<reason>) and
+// the buckets of its forwarding delay histogram, or nils.
+func (p *probe) scrapeMetrics() (drops, forwardDelay map[string]float64) {
 	resp, err := p.http.Get(p.metrics)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	drops := bench.ParsePromLabelled(b, "meet_dropped_packets_total", "reason")
+	drops = bench.ParsePromLabelled(b, "meet_dropped_packets_total", "reason")
 	for reason, v := range bench.ParsePromLabelled(b, "meet_receive_dropped_packets_total", "reason") {
 		drops["receive_"+reason] = v
 	}
-	return drops
+	if forwardDelay = bench.ParsePromLabelled(b, "meet_forward_delay_seconds_bucket", "le"); len(forwardDelay) == 0 {
+		forwardDelay = nil // a server from before the histogram
+	}
+	return drops, forwardDelay
 }
 
 func (p *probe) scrape() (time.Duration, error) {
@@ -499,6 +504,15 @@ func fillResult(res *bench.Result, a, b sample, rooms []*room, source string) {
 		for reason, v := range b.drops {
 			res.ServerDropsPerS[reason] = (v - a.drops[reason]) / wall
 		}
+	}
+	res.ServerForwardDelayP50Ms, res.ServerForwardDelayP99Ms = bench.Unknown, bench.Unknown
+	if a.forwardDelay != nil && b.forwardDelay != nil {
+		window := map[string]float64{}
+		for le, v := range b.forwardDelay {
+			window[le] = v - a.forwardDelay[le]
+		}
+		res.ServerForwardDelayP50Ms = bench.BucketQuantile(window, 0.50) * 1000
+		res.ServerForwardDelayP99Ms = bench.BucketQuantile(window, 0.99) * 1000
 	}
 	res.ServerCPUSource = source
 	res.ServerCPUCores, res.PacketsPerServerCPUS = bench.Unknown, bench.Unknown
