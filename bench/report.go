@@ -47,16 +47,19 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 
 // Scenario is what a load run was asked to do.
 type Scenario struct {
-	Rooms       int     `json:"rooms"`
-	Publishers  int     `json:"publishers"`  // per room
-	Subscribers int     `json:"subscribers"` // per room
-	VideoBps    int64   `json:"video_bps"`   // per publisher (top layer with simulcast)
-	Simulcast   bool    `json:"simulcast"`
-	E2EE        bool    `json:"e2ee"`
-	NACK        bool    `json:"nack"`         // subscribers sent NACKs
-	TransportCC bool    `json:"transport_cc"` // subscribers took transport-wide sequence numbers
-	ReceiveGRO  bool    `json:"receive_gro"`  // subscribers' sockets took GSO sends whole
-	DurationS   float64 `json:"duration_s"`
+	Rooms       int   `json:"rooms"`
+	Publishers  int   `json:"publishers"`  // per room
+	Subscribers int   `json:"subscribers"` // per room
+	VideoBps    int64 `json:"video_bps"`   // per publisher (top layer with simulcast)
+	Simulcast   bool  `json:"simulcast"`
+	E2EE        bool  `json:"e2ee"`
+	NACK        bool  `json:"nack"`         // subscribers sent NACKs
+	TransportCC bool  `json:"transport_cc"` // subscribers took transport-wide sequence numbers
+	ReceiveGRO  bool  `json:"receive_gro"`  // subscribers' sockets took GSO sends whole
+	// DirectReceive: subscribers decrypted and counted media in their
+	// socket's reader instead of in Pion's receive chain.
+	DirectReceive bool    `json:"direct_receive"`
+	DurationS     float64 `json:"duration_s"`
 }
 
 // Result is one load run. The JSON names are the contract other tools and
@@ -149,8 +152,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	s := r.Scenario
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	video := FormatBitrate(float64(s.VideoBps))
-	fmt.Fprintf(tw, "scenario\t%d room(s) × (%d publishers, %d subscribers), video %s, simulcast %v, e2ee %v, nack %v, transport-cc %v, receive-gro %v, %.0f s\n",
-		s.Rooms, s.Publishers, s.Subscribers, video, s.Simulcast, s.E2EE, s.NACK, s.TransportCC, s.ReceiveGRO, s.DurationS)
+	fmt.Fprintf(tw, "scenario\t%d room(s) × (%d publishers, %d subscribers), video %s, simulcast %v, e2ee %v, nack %v, transport-cc %v, receive-gro %v, direct-receive %v, %.0f s\n",
+		s.Rooms, s.Publishers, s.Subscribers, video, s.Simulcast, s.E2EE, s.NACK, s.TransportCC, s.ReceiveGRO, s.DirectReceive, s.DurationS)
 	fmt.Fprintf(tw, "subscriber tracks up\t%d of %d (set-up %.1f s)\n", r.SubscriberTracks, r.SubscriberTracksWant, r.SetupS)
 	fmt.Fprintf(tw, "forwarded\t%s packets/s\t%s\n", fmtNum(r.ForwardedPacketsPerS, "%.0f"), FormatBitrate(float64(r.ForwardedBitsPerS)))
 	fmt.Fprintf(tw, "server CPU\t%s cores\t(source: %s)\n", fmtNum(r.ServerCPUCores, "%.3f"), r.ServerCPUSource)

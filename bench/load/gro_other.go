@@ -4,10 +4,9 @@ package load
 
 import (
 	"errors"
-
-	"github.com/pion/transport/v5"
+	"net"
 )
 
-func newGRONet() (transport.Net, error) {
-	return nil, errors.New("load: subscribers with UDP GRO need Linux")
-}
+func enableGRO(*net.UDPConn) error { return errors.New("load: subscribers with UDP GRO need Linux") }
+
+func groSegment([]byte) int { return 0 }

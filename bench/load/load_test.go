@@ -92,10 +92,12 @@ func TestLoadSmoke(t *testing.T) {
 		simulcast bool
 		e2ee      bool
 		gro       bool
+		direct    bool
 	}{
-		{"plain", false, false, false},
-		{"simulcast e2ee", true, true, false},
-		{"receive gro", false, false, true},
+		{"plain", false, false, false, false},
+		{"simulcast e2ee", true, true, false, false},
+		{"receive gro", false, false, true, false},
+		{"direct receive e2ee", false, true, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,7 +108,7 @@ func TestLoadSmoke(t *testing.T) {
 			var askedRate int64
 			res, err := Run(ctx, Config{
 				URL: url, Rooms: 1, Publishers: 1, Subscribers: 2, VideoBps: 500_000,
-				Simulcast: tt.simulcast, E2EE: tt.e2ee, ReceiveGRO: tt.gro,
+				Simulcast: tt.simulcast, E2EE: tt.e2ee, ReceiveGRO: tt.gro, DirectReceive: tt.direct,
 				Duration: 2 * time.Second, Warmup: time.Second, ServerPID: os.Getpid(),
 				Ceiling: func(_ context.Context, rate int64, d time.Duration) (*bench.CeilingResult, error) {
 					askedRate = rate
@@ -144,7 +146,7 @@ func TestLoadSmoke(t *testing.T) {
 				t.Error("ceiling ratio unknown")
 			}
 			for _, n := range res.Notes {
-				if strings.Contains(n, "E2EE") {
+				if strings.Contains(n, "E2EE") || strings.Contains(n, "SRTP") {
 					t.Errorf("note: %s", n)
 				}
 			}
@@ -165,6 +167,7 @@ func TestConfigValidate(t *testing.T) {
 		{"too many", func(c *Config) { c.Subscribers = MaxClients }},
 		{"low bit rate", func(c *Config) { c.VideoBps = 5 }},
 		{"long", func(c *Config) { c.Duration = time.Hour }},
+		{"nack without Pion's receive chain", func(c *Config) { c.NACK, c.DirectReceive = true, true }},
 	}
 	for _, tt := range tests {
 		c := ok

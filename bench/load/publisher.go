@@ -71,7 +71,7 @@ type publisherConfig struct {
 }
 
 func startPublisher(ctx context.Context, cfg publisherConfig) (*publisher, error) {
-	api, err := newAPI(true, subscriberOptions{})
+	api, err := newAPI(true, subscriberOptions{}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -42,11 +42,14 @@ type Config struct {
 	VideoBps    int64 // per publisher; the top layer with Simulcast
 	Simulcast   bool
 	E2EE        bool
-	NACK        bool          // subscribers send NACKs, as browsers do
-	TransportCC bool          // subscribers take transport-wide sequence numbers, as browsers do
-	ReceiveGRO  bool          // subscribers' sockets take GSO sends whole (UDP_GRO), as a remote receiver would cost the server
-	Duration    time.Duration // measurement window; default DefaultDuration
-	Warmup      time.Duration // after set-up, before measuring; default DefaultWarmup
+	NACK        bool // subscribers send NACKs, as browsers do
+	TransportCC bool // subscribers take transport-wide sequence numbers, as browsers do
+	ReceiveGRO  bool // subscribers' sockets take GSO sends whole (UDP_GRO), as a remote receiver would cost the server
+	// DirectReceive: subscribers decrypt and count media in their
+	// socket's reader, not through Pion's receive chain (lighter).
+	DirectReceive bool
+	Duration      time.Duration // measurement window; default DefaultDuration
+	Warmup        time.Duration // after set-up, before measuring; default DefaultWarmup
 	// SetupTimeout bounds joining and connecting; default 20 s + 200 ms per client.
 	SetupTimeout time.Duration
 	ServerPID    int    // read server CPU and RSS from /proc when > 0
@@ -81,6 +84,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: video bit rate %d below 10k", ErrConfig, c.VideoBps)
 	case c.Duration < 0 || c.Duration > MaxDuration || c.Warmup < 0:
 		return fmt.Errorf("%w: duration %v not in (0, %v]", ErrConfig, c.Duration, MaxDuration)
+	case c.NACK && c.DirectReceive:
+		return fmt.Errorf("%w: NACKs need Pion's receive chain (its NACK generator), which direct receive bypasses", ErrConfig)
 	}
 	return nil
 }
@@ -104,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Result, error) {
 		return nil, err
 	}
 	res := &bench.Result{Scenario: bench.Scenario{Rooms: cfg.Rooms, Publishers: cfg.Publishers, Subscribers: cfg.Subscribers,
-		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DurationS: cfg.Duration.Seconds()}}
+		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DirectReceive: cfg.DirectReceive, DurationS: cfg.Duration.Seconds()}}
 	epoch := time.Now()
 	var measuring atomic.Bool
 	sendCtx, stopSending := context.WithCancel(ctx)
@@ -236,7 +241,7 @@ func setUp(ctx, sendCtx context.Context, api *apiClient, cfg Config, epoch time.
 				}
 			} else {
 				var s *subscriber
-				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring, subscriberOptions{NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO})
+				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring, subscriberOptions{NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DirectReceive: cfg.DirectReceive})
 				if err == nil {
 					mu.Lock()
 					r.subs = append(r.subs, s)
@@ -535,9 +540,12 @@ func fillResult(res *bench.Result, a, b sample, rooms []*room, source string) {
 		}
 	}
 	var all []*bench.Samples
-	bad := int64(0)
+	bad, badSRTP := int64(0), int64(0)
 	for _, r := range rooms {
 		for _, s := range r.subs {
+			if s.direct != nil {
+				badSRTP += s.direct.bad.Load()
+			}
 			for _, t := range s.snapshot() {
 				all = append(all, t.lat)
 				bad += t.badE2EE.Load()
@@ -551,5 +559,8 @@ func fillResult(res *bench.Result, a, b sample, rooms []*room, source string) {
 	res.LatencyMaxMs = bench.Num(bench.Percentile(lat, 100))
 	if bad > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d frames failed E2EE decryption or had no stamp", bad))
+	}
+	if badSRTP > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d packets failed SRTP decryption in the subscribers' direct receivers", badSRTP))
 	}
 }

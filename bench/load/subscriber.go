@@ -19,6 +19,7 @@ type subscriber struct {
 	epoch     time.Time
 	measuring *atomic.Bool
 	roomKey   *e2ee.RoomKey
+	direct    *directReceiver // nil: media through Pion's receive chain
 
 	mu     sync.Mutex
 	tracks []*recvTrack
@@ -26,7 +27,11 @@ type subscriber struct {
 }
 
 func startSubscriber(ctx context.Context, wsURL, token, room string, roomKey *e2ee.RoomKey, epoch time.Time, measuring *atomic.Bool, opts subscriberOptions) (*subscriber, error) {
-	api, err := newAPI(false, opts)
+	var direct *directReceiver
+	if opts.DirectReceive {
+		direct = newDirectReceiver()
+	}
+	api, err := newAPI(false, opts, direct)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +39,7 @@ func startSubscriber(ctx context.Context, wsURL, token, room string, roomKey *e2
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{peer: p, epoch: epoch, measuring: measuring, roomKey: roomKey}
+	s := &subscriber{peer: p, epoch: epoch, measuring: measuring, roomKey: roomKey, direct: direct}
 	p.pc.OnTrack(s.onTrack)
 	p.serve(s.handle)
 	return s, nil
@@ -83,6 +88,13 @@ func (s *subscriber) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	s.mu.Lock()
 	s.tracks = append(s.tracks, t)
 	s.mu.Unlock()
+	if s.direct != nil {
+		// From now on the socket's reader accounts the track's packets;
+		// the few Pion already holds are left unread, before the first
+		// one the track counts.
+		s.direct.add(uint32(tr.SSRC()), t)
+		return
+	}
 	s.wg.Add(1)
 	defer s.wg.Done()
 	buf := make([]byte, 1600)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"encoding/json"
 	"github.com/monkeythorn/meet/internal/leaktest"
 	"log/slog"
@@ -84,6 +85,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"load", "--sweep", "subscribers=5,1"}, 2, "--sweep"},
 		{[]string{"ceiling", "--rate", "-5"}, 2, "--rate"},
 		{[]string{"load", "--url", "ftp://x"}, 1, "must be http"},
+		{[]string{"load", "--nack", "--direct-receive"}, 2, "--nack needs Pion's receive chain"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
@@ -102,5 +104,25 @@ func TestLineWriter(t *testing.T) {
 	w.Write([]byte("\n"))
 	if got := b.String(); got != "  1s/5s fwd 10\n  2s/5s fwd 20\n" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestDirectReceiveDefault: subscribers read media directly unless NACKs
+// are asked for, which need Pion's receive chain.
+func TestDirectReceiveDefault(t *testing.T) {
+	tests := []struct {
+		args   []string
+		direct bool
+	}{
+		{nil, true},
+		{[]string{"--direct-receive=false"}, false},
+		{[]string{"--nack"}, false},
+		{[]string{"--nack", "--direct-receive=false"}, false},
+	}
+	for _, tt := range tests {
+		f, err := parseLoadFlags(tt.args, io.Discard)
+		if err != nil || f.direct != tt.direct {
+			t.Errorf("%v: direct %v, err %v; want %v", tt.args, f != nil && f.direct, err, tt.direct)
+		}
 	}
 }
