@@ -151,6 +151,9 @@ func TestSealDecrypts(t *testing.T) {
 		{"cm-sha1-80", srtp.ProtectionProfileAes128CmHmacSha1_80, rtp.Header{Version: 2, PayloadType: 111, SSRC: 7}, []uint16{10, 11}},
 		{"abs-send-time extension", srtp.ProtectionProfileAeadAes128Gcm, ext, []uint16{5}},
 		{"sequence wraps (rollover counter)", srtp.ProtectionProfileAeadAes128Gcm, rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}, []uint16{65534, 65535, 0, 1}},
+		{"resends from before and after the wrap", srtp.ProtectionProfileAeadAes128Gcm, rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}, []uint16{65533, 65534, 65535, 0, 1, 65534, 2, 0, 3}},
+		{"two wraps", srtp.ProtectionProfileAeadAes128Gcm, rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}, []uint16{65535, 0, 20000, 40000, 60000, 65535, 0, 1}},
+		{"aes-256-gcm", srtp.ProtectionProfileAeadAes256Gcm, rtp.Header{Version: 2, PayloadType: 96, SSRC: 9, CSRC: []uint32{5}}, []uint16{65535, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +186,27 @@ func TestSealDecrypts(t *testing.T) {
 	}
 }
 
+// TestSealSSRCsApart: a DownTrack seals its media and RTX streams with one
+// Sealer; each SSRC keeps its own rollover counter.
+func TestSealSSRCsApart(t *testing.T) {
+	s, rx := pair(t, srtp.ProtectionProfileAeadAes128Gcm)
+	buf, payload := make([]byte, 1500), bytes.Repeat([]byte{3}, 500)
+	packets := []struct {
+		ssrc uint32
+		seq  uint16
+	}{{1, 65535}, {2, 100}, {1, 0}, {2, 101}, {1, 1}, {3, 65535}, {2, 102}, {3, 0}, {1, 65535}, {2, 103}}
+	for i, p := range packets {
+		h := rtp.Header{Version: 2, PayloadType: 96, SSRC: p.ssrc, SequenceNumber: p.seq}
+		n, err := s.Seal(buf, &h, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rx.DecryptRTP(nil, buf[:n], nil); err != nil {
+			t.Fatalf("packet %d (ssrc %d, seq %d) does not decrypt: %v", i, p.ssrc, p.seq, err)
+		}
+	}
+}
+
 func TestSealShortBuffer(t *testing.T) {
 	s, _ := pair(t, srtp.ProtectionProfileAeadAes128Gcm)
 	h := rtp.Header{Version: 2, SSRC: 1}
@@ -207,15 +231,22 @@ func TestSealNoAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkSeal encrypts a 1100-byte video payload in place.
+// BenchmarkSeal encrypts a 1100-byte video payload into a send buffer,
+// with a header as the SFU sends it to a subscriber (one one-byte
+// extension, the transport-wide sequence number) or a bare one.
 func BenchmarkSeal(b *testing.B) {
 	for _, p := range []struct {
 		name    string
 		profile srtp.ProtectionProfile
-	}{{"gcm", srtp.ProtectionProfileAeadAes128Gcm}, {"cm-sha1-80", srtp.ProtectionProfileAes128CmHmacSha1_80}} {
+		ext     bool
+	}{{"gcm", srtp.ProtectionProfileAeadAes128Gcm, false}, {"gcm-extension", srtp.ProtectionProfileAeadAes128Gcm, true}, {"cm-sha1-80", srtp.ProtectionProfileAes128CmHmacSha1_80, false}} {
 		b.Run(p.name, func(b *testing.B) {
 			s, _ := pair(b, p.profile)
 			h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}
+			if p.ext {
+				h.Extension, h.ExtensionProfile = true, rtp.ExtensionProfileOneByte
+				_ = h.SetExtension(5, []byte{1, 2})
+			}
 			buf, payload := make([]byte, 1500), make([]byte, 1100)
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
