@@ -33,11 +33,12 @@ type directReceiver struct {
 	tracks  atomic.Pointer[map[uint32]*recvTrack]
 	regMu   sync.Mutex // add
 
-	mu    sync.Mutex // the socket's readers
-	ctx   *srtp.Context
-	hdr   rtp.Header
-	plain []byte
-	bad   atomic.Int64 // packets of a registered track that did not decrypt
+	mu      sync.Mutex // the socket's readers
+	stopped bool       // after stop: the tracks are no longer written
+	ctx     *srtp.Context
+	hdr     rtp.Header
+	plain   []byte
+	bad     atomic.Int64 // packets of a registered track that did not decrypt
 }
 
 func newDirectReceiver() *directReceiver {
@@ -58,6 +59,14 @@ func (r *directReceiver) add(ssrc uint32, t *recvTrack) {
 	}
 	m[ssrc] = t
 	r.tracks.Store(&m)
+}
+
+// stop ends the accounting: once it returns, no track is written, so the
+// run may read the tracks' samples whether or not Pion's readers ended.
+func (r *directReceiver) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
 }
 
 // take reports whether d, read at now, was a media packet of a registered
@@ -82,6 +91,9 @@ func (r *directReceiver) take(d []byte, now time.Time) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.stopped {
+		return true
+	}
 	if r.ctx == nil {
 		keys, err := r.capture.Keys()
 		if err != nil {

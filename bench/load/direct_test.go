@@ -94,4 +94,9 @@ func TestDirectReceiver(t *testing.T) {
 	if track.received.Load() != 1 || r.bad.Load() != 1 {
 		t.Errorf("track received %d, bad %d; want 1 and 1", track.received.Load(), r.bad.Load())
 	}
+	// Once stopped, the run reads the track: nothing may write it.
+	r.stop()
+	if !r.take(seal(1111, 3), now) || track.received.Load() != 1 {
+		t.Errorf("after stop: the packet went to Pion or was counted (received %d)", track.received.Load())
+	}
 }

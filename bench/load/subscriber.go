@@ -116,5 +116,8 @@ func (s *subscriber) snapshot() []*recvTrack {
 
 func (s *subscriber) close() {
 	s.peer.close()
+	if s.direct != nil {
+		s.direct.stop()
+	}
 	s.wg.Wait()
 }
