@@ -92,8 +92,8 @@ func BucketQuantile(le map[string]float64, q float64) Num {
 			continue
 		}
 		b, err := strconv.ParseFloat(k, 64)
-		if err != nil {
-			return Unknown
+		if err != nil || v < 0 {
+			return Unknown // a negative count: the server restarted between two scrapes
 		}
 		bs = append(bs, bucket{b, v})
 	}
@@ -101,6 +101,9 @@ func BucketQuantile(le map[string]float64, q float64) Num {
 		return Unknown
 	}
 	sort.Slice(bs, func(i, j int) bool { return bs[i].bound < bs[j].bound })
+	if bs[len(bs)-1].count > total {
+		return Unknown // not cumulative: the scrapes do not belong together
+	}
 	rank := q * total
 	lower, below := 0.0, 0.0
 	for _, b := range bs {

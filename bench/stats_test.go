@@ -88,6 +88,7 @@ func TestBucketQuantile(t *testing.T) {
 		{"no observations", map[string]float64{"0.001": 0, "+Inf": 0}, 0.5, Unknown},
 		{"no +Inf", map[string]float64{"0.001": 5}, 0.5, Unknown},
 		{"bad bound", map[string]float64{"x": 5, "+Inf": 5}, 0.5, Unknown},
+		{"negative (a restart between scrapes)", map[string]float64{"0.001": -3, "+Inf": 2}, 0.5, Unknown},
 	}
 	for _, tt := range tests {
 		got := BucketQuantile(tt.le, tt.q)

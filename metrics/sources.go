@@ -46,8 +46,10 @@ type Media struct {
 	SocketGSODatagrams                          uint64 // sent inside UDP GSO sends
 
 	// ForwardDelay is how long after the SFU read a frame's first packet
-	// the last subscriber's copy left, one observation per frame and
-	// track; no observation yet leaves it empty.
+	// the last subscriber's copy left, one observation per fan-out (a
+	// frame, or each part of one the frame hold let go separately). A
+	// source that has no histogram leaves it empty, and it is not
+	// exported; the SFU always fills it, zeros included.
 	ForwardDelay Histogram
 }
 

@@ -40,7 +40,9 @@ func (h Histogram) Count() uint64 {
 // delayHistogram counts forwarding delays: how long after the SFU read a
 // frame's first packet the last subscriber's copy of it was sent (for
 // video, the wait for the rest of the frame included; for audio, one
-// packet). Observed once per frame and track, from any goroutine.
+// packet). Observed once per fan-out, from any goroutine: once per frame,
+// or per part of a frame the hold let go separately (more than 16
+// packets, or 1 ms without the rest).
 type delayHistogram struct {
 	counts [forwardDelayBuckets + 1]atomic.Uint64
 	sumNs  atomic.Uint64

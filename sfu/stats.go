@@ -105,8 +105,9 @@ type Stats struct {
 	FastPath     udpbatch.BatchStats           // packets sealed into send batches (egress.go)
 	// ForwardDelay is how long after the SFU read a frame's first packet
 	// the last subscriber's copy left (video: the wait for the rest of
-	// the frame included; audio: per packet), one observation per frame
-	// and track.
+	// the frame included; audio: per packet), one observation per
+	// fan-out: per frame and track, or per part of a frame the hold let
+	// go separately.
 	ForwardDelay  Histogram
 	TrackRefusals uint64 // offers refused by the track limits
 	MediaTimeouts uint64 // participants removed: media not connected within MediaTimeout

@@ -36,13 +36,14 @@ type directReceiver struct {
 	mu      sync.Mutex // the socket's readers
 	stopped bool       // after stop: the tracks are no longer written
 	ctx     *srtp.Context
+	opened  map[uint32]bool // SSRCs of which a packet decrypted here
 	hdr     rtp.Header
 	plain   []byte
 	bad     atomic.Int64 // packets of a registered track that did not decrypt
 }
 
 func newDirectReceiver() *directReceiver {
-	r := &directReceiver{plain: make([]byte, 0, 1<<11)}
+	r := &directReceiver{plain: make([]byte, 0, 1<<11), opened: map[uint32]bool{}}
 	r.tracks.Store(&map[uint32]*recvTrack{})
 	return r
 }
@@ -85,7 +86,8 @@ func (r *directReceiver) take(d []byte, now time.Time) bool {
 	case d[1] >= 192 && d[1] <= 223:
 		return false // RTCP
 	}
-	t := (*r.tracks.Load())[binary.BigEndian.Uint32(d[8:12])]
+	ssrc := binary.BigEndian.Uint32(d[8:12])
+	t := (*r.tracks.Load())[ssrc]
 	if t == nil {
 		return false
 	}
@@ -105,10 +107,20 @@ func (r *directReceiver) take(d []byte, now time.Time) bool {
 		}
 	}
 	plain, err := r.ctx.DecryptRTP(r.plain[:0], d, &r.hdr)
+	if err != nil && !r.opened[ssrc] {
+		// The track's first packets went through Pion, whose rollover
+		// counter this context does not see: if the SFU's sequence
+		// numbers wrapped among them, it is one ahead of ours.
+		r.ctx.SetROC(ssrc, 1)
+		if plain, err = r.ctx.DecryptRTP(r.plain[:0], d, &r.hdr); err != nil {
+			r.ctx.SetROC(ssrc, 0)
+		}
+	}
 	if err != nil {
 		r.bad.Add(1)
 		return true
 	}
+	r.opened[ssrc] = true
 	t.packet(plain, now)
 	return true
 }

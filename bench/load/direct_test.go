@@ -94,6 +94,21 @@ func TestDirectReceiver(t *testing.T) {
 	if track.received.Load() != 1 || r.bad.Load() != 1 {
 		t.Errorf("track received %d, bad %d; want 1 and 1", track.received.Load(), r.bad.Load())
 	}
+	// A track whose sequence numbers wrapped while its first packets went
+	// through Pion: this receiver's rollover counter starts one behind.
+	for seq := uint16(65530); seq != 5; seq++ {
+		_ = seal(3333, seq) // Pion's
+	}
+	wrapped := newRecvTrack(now, &measuring, nil)
+	r.add(3333, wrapped)
+	for seq := uint16(5); seq < 8; seq++ {
+		if !r.take(seal(3333, seq), now) {
+			t.Fatalf("seq %d after the wrap was not taken", seq)
+		}
+	}
+	if wrapped.received.Load() != 3 || r.bad.Load() != 1 {
+		t.Errorf("after a wrap before the receiver: received %d, bad %d; want 3 and still 1", wrapped.received.Load(), r.bad.Load())
+	}
 	// Once stopped, the run reads the track: nothing may write it.
 	r.stop()
 	if !r.take(seal(1111, 3), now) || track.received.Load() != 1 {

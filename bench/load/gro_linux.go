@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"unsafe"
@@ -37,7 +38,7 @@ func groSegment(oob []byte) int {
 			return 0
 		}
 		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
-			return int(*(*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])))
+			return int(int32(binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):])))
 		}
 		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
 	}

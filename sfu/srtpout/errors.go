@@ -11,4 +11,7 @@ var (
 	ErrUnsupported = errors.New("srtpout: unsupported")
 	// ErrShortBuffer means the packet does not fit the buffer given.
 	ErrShortBuffer = errors.New("srtpout: buffer too small")
+	// ErrExhausted means an SSRC sealed 2^48 packets: its index space,
+	// hence its nonces, are used up.
+	ErrExhausted = errors.New("srtpout: SRTP index space exhausted")
 )

@@ -34,11 +34,56 @@ type Sealer struct {
 	hdr rtp.Header // what EncryptRTP parses the marshalled header into
 }
 
-// rollover follows the rollover counter of one SSRC (RFC 3711 §3.3.1).
+// rollover follows the rollover counter of one SSRC (RFC 3711 §3.3.1)
+// exactly as pion/srtp's sender does, so the SFU picks the index, hence
+// the nonce, it picked before sealing moved here (TestSealAsPion), and
+// the receiver's estimate (RFC 3711 Appendix A) agrees.
 type rollover struct {
-	ssrc uint32
-	last uint16 // the highest sequence number sealed
-	roc  uint32
+	ssrc    uint32
+	index   uint64 // the highest packet index sealed: rollover counter << 16 | sequence number
+	started bool
+}
+
+const (
+	seqMedian = 1 << 15
+	seqSpace  = 1 << 16
+	maxROC    = 1<<32 - 1
+)
+
+// next guesses the rollover counter of sequence number seq from the
+// highest index sealed, and how far seq is ahead of it.
+func (r *rollover) next(seq uint16) (roc uint32, ahead int64, overflow bool) {
+	s := int32(seq)
+	localROC := uint32(r.index >> 16)
+	localSeq := int32(r.index & (seqSpace - 1))
+	roc = localROC
+	var d int32
+	switch {
+	case !r.started:
+	case r.index <= seqMedian: // in the first half of the first cycle
+		d = s - localSeq
+	case localSeq < seqMedian:
+		if s-localSeq > seqMedian {
+			roc, d = localROC-1, s-localSeq-seqSpace
+		} else {
+			d = s - localSeq
+		}
+	case localSeq-seqMedian > s:
+		roc, d = localROC+1, s-localSeq+seqSpace
+	default:
+		d = s - localSeq
+	}
+	return roc, int64(d), roc == 0 && localROC == maxROC
+}
+
+// sealed moves the highest index on after seq was sealed ahead of it.
+func (r *rollover) sealed(seq uint16, ahead int64) {
+	switch {
+	case !r.started:
+		r.index, r.started = uint64(seq), true
+	case ahead > 0:
+		r.index += uint64(ahead)
+	}
 }
 
 // NewSealer returns a Sealer for k.
@@ -128,15 +173,22 @@ func (s *Sealer) Seal(dst []byte, h *rtp.Header, payload []byte) (int, error) {
 		// RFC 7714 §8.1: the IV is the session salt XOR the SSRC, the
 		// rollover counter and the sequence number; the header is the
 		// associated data.
+		r := s.rollover(h.SSRC)
+		roc, ahead, overflow := r.next(h.SequenceNumber)
+		if overflow {
+			return 0, ErrExhausted
+		}
 		iv := &s.iv
 		binary.BigEndian.PutUint16(iv[0:], 0)
 		binary.BigEndian.PutUint32(iv[2:], h.SSRC)
-		binary.BigEndian.PutUint32(iv[6:], s.rolloverCount(h.SSRC, h.SequenceNumber))
+		binary.BigEndian.PutUint32(iv[6:], roc)
 		binary.BigEndian.PutUint16(iv[10:], h.SequenceNumber)
 		for i := range iv {
 			iv[i] ^= s.salt[i]
 		}
-		return hl + len(s.aead.Seal(dst[hl:hl], iv[:], payload, dst[:hl])), nil
+		n := hl + len(s.aead.Seal(dst[hl:hl], iv[:], payload, dst[:hl]))
+		r.sealed(h.SequenceNumber, ahead)
+		return n, nil
 	}
 	n := hl + copy(dst[hl:], payload)
 	out, err := s.ctx.EncryptRTP(dst[:n:len(dst)], dst[:n:len(dst)], &s.hdr)
@@ -149,31 +201,13 @@ func (s *Sealer) Seal(dst []byte, h *rtp.Header, payload []byte) (int, error) {
 	return len(out), nil
 }
 
-// rolloverCount returns the rollover counter of the packet ssrc, seq: the
-// sender numbers its packets in order, so a sequence number ahead of the
-// highest sealed (by less than half the space) moves it on, across a wrap
-// the counter too; one behind it is a resend, from before the last wrap
-// when it is numerically higher.
-func (s *Sealer) rolloverCount(ssrc uint32, seq uint16) uint32 {
-	i := 0
-	for i < len(s.rocs) && s.rocs[i].ssrc != ssrc {
-		i++
-	}
-	if i == len(s.rocs) {
-		s.rocs = append(s.rocs, rollover{ssrc: ssrc, last: seq})
-		return 0
-	}
-	r := &s.rocs[i]
-	switch d := int16(seq - r.last); {
-	case d > 0:
-		if seq < r.last {
-			r.roc++
+// rollover returns the state of ssrc, new on its first packet.
+func (s *Sealer) rollover(ssrc uint32) *rollover {
+	for i := range s.rocs {
+		if s.rocs[i].ssrc == ssrc {
+			return &s.rocs[i]
 		}
-		r.last = seq
-		return r.roc
-	case seq > r.last && r.roc > 0:
-		return r.roc - 1
-	default:
-		return r.roc
 	}
+	s.rocs = append(s.rocs, rollover{ssrc: ssrc})
+	return &s.rocs[len(s.rocs)-1]
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -204,6 +205,66 @@ func TestSealSSRCsApart(t *testing.T) {
 		if _, err := rx.DecryptRTP(nil, buf[:n], nil); err != nil {
 			t.Fatalf("packet %d (ssrc %d, seq %d) does not decrypt: %v", i, p.ssrc, p.seq, err)
 		}
+	}
+}
+
+// TestSealAsPion: the Sealer's AES-GCM output is byte for byte what
+// pion/srtp's EncryptRTP, which sealed before, gives for the same packets,
+// so it picks the same index, hence the same nonce, in every case: runs in
+// order, resends, jumps ahead of half the sequence space, wraps, two SSRCs.
+func TestSealAsPion(t *testing.T) {
+	walks := map[string][]uint16{
+		"jump ahead in the first cycle":      {100, 40000, 40001, 65535, 0, 99, 100},
+		"jump of half the space after wraps": {65535, 0, 100, 32868, 32869, 32870},
+		"resends across a wrap":              {65530, 65535, 0, 3, 65533, 4, 1},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var random []uint16
+	seq := uint16(rng.Uint32())
+	for range 5000 {
+		switch r := rng.IntN(100); {
+		case r < 80:
+			seq++
+		case r < 88:
+			seq += uint16(rng.IntN(40000))
+		}
+		if rng.IntN(10) == 0 {
+			random = append(random, seq-uint16(rng.IntN(600))) // a resend
+		}
+		random = append(random, seq)
+	}
+	walks["random"] = random
+	for name, seqs := range walks {
+		t.Run(name, func(t *testing.T) {
+			kl, _ := srtp.ProtectionProfileAeadAes128Gcm.KeyLen()
+			sl, _ := srtp.ProtectionProfileAeadAes128Gcm.SaltLen()
+			k := Keys{Profile: srtp.ProtectionProfileAeadAes128Gcm, Key: bytes.Repeat([]byte{5}, kl), Salt: bytes.Repeat([]byte{6}, sl)}
+			s, err := NewSealer(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := srtp.CreateContext(k.Key, k.Salt, k.Profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf, payload := make([]byte, 1500), make([]byte, 200)
+			for i, seq := range seqs {
+				h := rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(1 + i%2), SequenceNumber: seq}
+				payload[0] = byte(i)
+				n, err := s.Seal(buf, &h, payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, _ := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
+				want, err := ref.EncryptRTP(nil, plain, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(buf[:n], want) {
+					t.Fatalf("packet %d (ssrc %d, seq %d) differs from pion/srtp's", i, h.SSRC, seq)
+				}
+			}
+		})
 	}
 }
 
