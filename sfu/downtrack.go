@@ -173,7 +173,9 @@ func (w *trackWriter) payload(red bool, p []byte) (uint8, []byte, bool) {
 
 // sent maps an outgoing sequence number back to the cached source packet.
 type sent struct {
-	valid bool
+	valid bool   // a media packet that can be resent
+	out   bool   // a packet went out under ext: media or padding
+	ext   uint64 // the outgoing extended sequence number
 	seq   uint16
 	esn   uint64
 	layer int8
@@ -187,6 +189,10 @@ type sent struct {
 	stamp stamp
 	pics  picDelta // VP8 picture numbers: what was added to the publisher's
 }
+
+// sentAs reports whether a packet went out under the outgoing extended
+// sequence number ext.
+func (s *sent) sentAs(ext uint64) bool { return s.out && s.ext == ext }
 
 // rtxMinInterval is the shortest time between two retransmissions of one
 // packet: a subscriber repeats its NACKs until the packet arrives, and
@@ -485,7 +491,8 @@ func (d *DownTrack) pad(w *trackWriter, p *packet, out *udpbatch.Batch) {
 			if !ok {
 				return
 			}
-			d.history[seq%seqHistory] = sent{seq: seq, at: p.now} // not valid: nothing to resend
+			ext, _ := d.munger.LastOut()
+			d.history[seq%seqHistory] = sent{out: true, ext: ext, seq: seq, at: p.now} // not valid: nothing to resend
 			d.lastSeq = seq
 			d.hdr.SequenceNumber, d.hdr.Timestamp = seq, ts
 		}
@@ -614,12 +621,22 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 	if !ok {
 		return
 	}
+	ext := d.munger.Out(p.esn)
+	if last, _ := d.munger.LastOut(); ext+seqHistory <= last || d.history[ext%seqHistory].sentAs(ext) {
+		// An older packet whose number went out already (a duplicate,
+		// or one the numbering now maps onto another after a drop or a
+		// probe), or too old to tell: sending it would seal a different
+		// packet under an SRTP index used before, which AES-GCM must
+		// never do. A publisher chooses its sequence numbers freely.
+		d.stats.drops[DropStale]++
+		return
+	}
 	var pics picDelta
 	if p.vp8.HasPictureID() || p.vp8.HasTL0PicIdx() {
 		payload, pics = d.renumber(payload, p.vp8, newLayer)
 	}
 	st := d.stamp(w, p.absSendTime, len(payload), p.now)
-	d.history[seq%seqHistory] = sent{valid: true, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, stamp: st, at: p.now, pics: pics}
+	d.history[seq%seqHistory] = sent{valid: true, out: true, ext: ext, seq: seq, esn: p.esn, layer: int8(p.layer), ts: ts, stamp: st, at: p.now, pics: pics}
 	d.hdr = *p.header
 	d.hdr.CSRC = nil       // as on a retransmission, which must be the same bytes
 	d.putStamp(&d.hdr, st) // the stamp is the only extension

@@ -19,6 +19,7 @@ const (
 	DropWriteError              // the send failed (connection closing, socket error)
 	DropStalled                 // the subscriber gave no feedback for too long (liveness.go)
 	DropMalformed               // a RED packet with no primary block for a subscriber without RED
+	DropStale                   // an older packet whose outgoing number went out already, or too old to tell
 	numDropReasons
 )
 
@@ -36,6 +37,8 @@ func (r DropReason) String() string {
 		return "stalled"
 	case DropMalformed:
 		return "malformed"
+	case DropStale:
+		return "stale"
 	}
 	return "unknown"
 }

@@ -52,6 +52,13 @@ func (m *Munger) Rewrite(inSeq, inTS uint64) (seq uint16, ts uint32, ok bool) {
 	return uint16(out), uint32(outTS), true
 }
 
+// Out returns the outgoing extended sequence number the source packet
+// inSeq is given now (by Rewrite, after Rewrite). It is unique for the
+// packets sent only as long as the numbering does not move (SetSource,
+// Pad and Drop move it): a packet older than those maps onto a number
+// that may have gone out already.
+func (m *Munger) Out(inSeq uint64) uint64 { return inSeq - m.seqOffset }
+
 // Pad numbers a packet the SFU sends of its own accord after the last one
 // forwarded (bandwidth probing padding): the next sequence number, with the
 // last timestamp. Later source packets move up by one, so the subscriber
