@@ -610,6 +610,11 @@ func (d *DownTrack) send(w *trackWriter, p *packet, out *udpbatch.Batch) (switch
 		d.stats.drops[reason]++
 		return
 	}
+	if d.pathless() {
+		d.munger.Drop(p.esn)
+		d.stats.drops[DropWriteError]++
+		return
+	}
 	red := d.up.isRED(p.header.PayloadType)
 	pt, payload, ok := w.payload(red, p.payload)
 	if !ok {

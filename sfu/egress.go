@@ -72,6 +72,16 @@ func (e *egress) setPair(pair *webrtc.ICECandidatePair) {
 // else through Pion. Every RTP packet of d goes through it: media, and
 // retransmissions and padding on the RTX stream or, without one, on the
 // media stream. Called with d.mu held.
+// pathless reports whether d seals its packets but the fast path has no
+// destination now (ICE moved off the UDP socket): its packets cannot go
+// out, and must not be numbered either, or a long outage would leave a
+// gap of half the sequence space, which the rollover counter's guess (the
+// Sealer's and the receiver's) takes for old packets. Called with d.mu
+// held.
+func (d *DownTrack) pathless() bool {
+	return d.seal != nil && (d.egress == nil || d.egress.dst.Load() == nil)
+}
+
 func (d *DownTrack) emit(w *trackWriter, h *rtp.Header, payload []byte, out *udpbatch.Batch) error {
 	if e := d.egress; e != nil && out != nil {
 		if dst := e.dst.Load(); dst != nil {

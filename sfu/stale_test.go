@@ -3,14 +3,17 @@ package sfu
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/monkeythorn/meet/internal/poll"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
+	"github.com/monkeythorn/meet/sfu/srtpout"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -198,5 +201,62 @@ func TestHostilePublisherCannotReuseIndex(t *testing.T) {
 	}
 	if st := s.Stats(); st.Drops[DropStale] < 5 {
 		t.Errorf("%d packets dropped as stale, want the 5 late ones", st.Drops[DropStale])
+	}
+}
+
+// TestPathlessKeepsNumbering: while a sealing DownTrack has no path (ICE
+// moved off the UDP socket), its packets are dropped without being
+// numbered; otherwise an outage of some 30 s would leave a gap of half
+// the sequence space, which the rollover counter's guess takes for old
+// packets (an SRTP index met again). The old code numbered them.
+func TestPathlessKeepsNumbering(t *testing.T) {
+	pool, up, _ := fakeFanout(t, 1)
+	d := (*up.downs.Load())[0]
+	seal, err := srtpout.NewSealer(srtpout.Keys{Profile: srtp.ProtectionProfileAeadAes128Gcm, Key: make([]byte, 16), Salt: make([]byte, 12)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	dst := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	d.mu.Lock()
+	d.seal, d.egress = seal, &egress{}
+	d.mu.Unlock()
+	d.egress.dst.Store(&dst)
+
+	var wg sync.WaitGroup
+	unwrap := rtpmunger.NewSeqUnwrapper()
+	esn := uint16(1000)
+	send := func(n int) {
+		for range n {
+			h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: esn, Timestamp: uint32(esn) * 3000, Marker: true}
+			p := packet{header: &h, payload: []byte{0x10, 1}, esn: unwrap.Unwrap(uint32(esn)), ets: uint64(esn) * 3000, keyframe: true, now: time.Now().UnixNano()}
+			pool.forward([]*DownTrack{d}, []*packet{&p}, &wg)
+			esn++
+		}
+	}
+	lastOut := func() (uint64, uint64, uint64) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		out, _ := d.munger.LastOut()
+		return out, d.stats.packets, d.stats.drops[DropWriteError]
+	}
+	send(3)
+	before, sent, _ := lastOut()
+	if sent != 3 {
+		t.Fatalf("%d packets sealed with a path, want 3", sent)
+	}
+	d.egress.dst.Store(nil)
+	send(40000)
+	during, _, dropped := lastOut()
+	d.egress.dst.Store(&dst)
+	send(1)
+	after, sent, _ := lastOut()
+	if dropped != 40000 || during != before || after != before+1 || sent != 4 {
+		t.Fatalf("numbering %d before, %d after 40000 packets without a path (%d dropped), %d after it came back (%d sent); want it to move by 1, 4 sent",
+			before, during, dropped, after, sent)
 	}
 }
