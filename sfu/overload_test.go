@@ -43,24 +43,7 @@ func (f *slowFanout) forward(downs []*DownTrack, pkts []*packet, wg *sync.WaitGr
 // marker and the time they were sent.
 func publishTimed(t *testing.T, c *testClient, stop <-chan struct{}) {
 	audio, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "a", "s")
-	if _, err := c.pub.AddTransceiverFromTrack(audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := c.pub.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.pub.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := c.p.Publish(offer.SDP, map[string]string{"0": SourceMicrophone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	c.flush(PCPublisher)
+	c.publishMicrophone(t, audio)
 	go func() {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()

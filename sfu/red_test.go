@@ -71,6 +71,30 @@ func (r *rawTrack) write(h rtp.Header, payload []byte) error {
 	return err
 }
 
+// publishMicrophone publishes track as c's microphone and waits until
+// the negotiation is done.
+func (c *testClient) publishMicrophone(t *testing.T, track webrtc.TrackLocal) {
+	t.Helper()
+	if _, err := c.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := c.pub.CreateOffer(nil)
+	if err == nil {
+		err = c.pub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := c.p.Publish(offer.SDP, map[string]string{"0": SourceMicrophone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	c.flush(PCPublisher)
+}
+
 // received is what one subscriber got of an audio track: payload type and
 // payload of each packet.
 type received struct {
@@ -118,24 +142,7 @@ func TestOpusREDToEachSubscriber(t *testing.T) {
 	}
 
 	track := &rawTrack{}
-	if _, err := pub.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pub.pub.CreateOffer(nil)
-	if err == nil {
-		err = pub.pub.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, err := pub.p.Publish(offer.SDP, map[string]string{"0": SourceMicrophone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	pub.flush(PCPublisher)
+	pub.publishMicrophone(t, track)
 
 	// Packet i carries frame i as its primary block and frame i-1 before
 	// it; every fifth packet is plain Opus (PT 111), as a browser sends

@@ -79,11 +79,16 @@ func clientAPI(t *testing.T) *webrtc.API { return newClientAPI(t, nil) }
 // setup, if given, adds to its media engine and interceptors. No
 // interceptors otherwise: the allocation test counts the whole process,
 // and Pion's default interceptors allocate per packet on the client side.
-func newClientAPI(t *testing.T, setup func(*webrtc.MediaEngine, *interceptor.Registry) error) *webrtc.API {
+//
+// settings, if given, change its SettingEngine.
+func newClientAPI(t *testing.T, setup func(*webrtc.MediaEngine, *interceptor.Registry) error, settings ...func(*webrtc.SettingEngine)) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	for _, f := range settings {
+		f(&se)
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/monkeythorn/meet/internal/poll"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
 	"github.com/monkeythorn/meet/sfu/srtpout"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -82,16 +81,7 @@ func TestHostilePublisherCannotReuseIndex(t *testing.T) {
 	pub := joinClientWith(t, s, "room", 'a', red, red)
 	// The subscriber keeps what its SRTP replay check would drop: a
 	// second packet under one index is what an observer on the wire sees.
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.DisableSRTPReplayProtection(true)
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	wire := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	wire := newClientAPI(t, nil, func(se *webrtc.SettingEngine) { se.DisableSRTPReplayProtection(true) })
 	sub := joinClientWith(t, s, "room", 'b', wire, wire)
 	type seen struct {
 		mu      sync.Mutex
@@ -122,24 +112,7 @@ func TestHostilePublisherCannotReuseIndex(t *testing.T) {
 		}
 	})
 	track := &rawTrack{}
-	if _, err := pub.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pub.pub.CreateOffer(nil)
-	if err == nil {
-		err = pub.pub.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, err := pub.p.Publish(offer.SDP, map[string]string{"0": SourceMicrophone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	pub.flush(PCPublisher)
+	pub.publishMicrophone(t, track)
 
 	count := func() int {
 		got.mu.Lock()

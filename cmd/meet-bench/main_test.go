@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"encoding/json"
 	"github.com/monkeythorn/meet/internal/leaktest"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
