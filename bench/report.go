@@ -58,8 +58,12 @@ type Scenario struct {
 	ReceiveGRO  bool  `json:"receive_gro"`  // subscribers' sockets took GSO sends whole
 	// DirectReceive: subscribers decrypted and counted media in their
 	// socket's reader instead of in Pion's receive chain.
-	DirectReceive bool    `json:"direct_receive"`
-	DurationS     float64 `json:"duration_s"`
+	DirectReceive bool `json:"direct_receive"`
+	// TwoHosts: server and generator ran as two emulated hosts (network
+	// namespaces with CPUs of their own, meet-bench load --two-hosts), so
+	// the subscribers' kernel receive work was not billed to the server.
+	TwoHosts  bool    `json:"two_hosts"`
+	DurationS float64 `json:"duration_s"`
 }
 
 // Result is one load run. The JSON names are the contract other tools and
@@ -152,8 +156,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	s := r.Scenario
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	video := FormatBitrate(float64(s.VideoBps))
-	fmt.Fprintf(tw, "scenario\t%d room(s) × (%d publishers, %d subscribers), video %s, simulcast %v, e2ee %v, nack %v, transport-cc %v, receive-gro %v, direct-receive %v, %.0f s\n",
-		s.Rooms, s.Publishers, s.Subscribers, video, s.Simulcast, s.E2EE, s.NACK, s.TransportCC, s.ReceiveGRO, s.DirectReceive, s.DurationS)
+	fmt.Fprintf(tw, "scenario\t%d room(s) × (%d publishers, %d subscribers), video %s, simulcast %v, e2ee %v, nack %v, transport-cc %v, receive-gro %v, direct-receive %v, two-hosts %v, %.0f s\n",
+		s.Rooms, s.Publishers, s.Subscribers, video, s.Simulcast, s.E2EE, s.NACK, s.TransportCC, s.ReceiveGRO, s.DirectReceive, s.TwoHosts, s.DurationS)
 	fmt.Fprintf(tw, "subscriber tracks up\t%d of %d (set-up %.1f s)\n", r.SubscriberTracks, r.SubscriberTracksWant, r.SetupS)
 	fmt.Fprintf(tw, "forwarded\t%s packets/s\t%s\n", fmtNum(r.ForwardedPacketsPerS, "%.0f"), FormatBitrate(float64(r.ForwardedBitsPerS)))
 	fmt.Fprintf(tw, "server CPU\t%s cores\t(source: %s)\n", fmtNum(r.ServerCPUCores, "%.3f"), r.ServerCPUSource)

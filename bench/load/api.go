@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +18,10 @@ import (
 type apiClient struct {
 	base *url.URL
 	http *http.Client
+	// localIP is the address this machine reaches the server from; the
+	// clients gather their ICE candidates on it only (127.0.0.1 for a
+	// server on loopback).
+	localIP net.IP
 }
 
 func newAPIClient(base string) (*apiClient, error) {
@@ -24,7 +29,23 @@ func newAPIClient(base string) (*apiClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: --url %q must be http(s)://host:port", ErrConfig, base)
 	}
-	return &apiClient{base: u, http: &http.Client{Timeout: 10 * time.Second}}, nil
+	ip, err := localIPFor(u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("%w: --url %q: %v", ErrConfig, base, err)
+	}
+	return &apiClient{base: u, http: &http.Client{Timeout: 10 * time.Second}, localIP: ip}, nil
+}
+
+// localIPFor returns the local IPv4 address the kernel would send from to
+// reach host (the server's media address is assumed to be on the same
+// route as its HTTP address). Connecting a UDP socket sends nothing.
+func localIPFor(host string) (net.IP, error) {
+	c, err := net.Dial("udp4", net.JoinHostPort(host, "9"))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP, nil
 }
 
 func (a *apiClient) post(ctx context.Context, path string, in, out any) error {

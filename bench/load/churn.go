@@ -238,7 +238,7 @@ func (c *churn) connect(ctx context.Context, seed uint64) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := startPublisher(ctx, publisherConfig{wsURL: ws, token: token, room: c.room, videoBps: c.cfg.VideoBps, epoch: c.epoch, seed: seed})
+	pub, err := startPublisher(ctx, publisherConfig{wsURL: ws, token: token, room: c.room, videoBps: c.cfg.VideoBps, epoch: c.epoch, seed: seed, localIP: c.api.localIP})
 	if err != nil {
 		return nil, err
 	}

@@ -182,3 +182,18 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("bad scheme: err = %v", err)
 	}
 }
+
+// TestLocalIPFor: clients gather on the address the machine reaches the
+// server from, loopback for a server on loopback (--two-hosts relies on
+// the same for the pair's address).
+func TestLocalIPFor(t *testing.T) {
+	for _, host := range []string{"127.0.0.1", "localhost", "127.0.0.5"} {
+		ip, err := localIPFor(host)
+		if err != nil || !ip.IsLoopback() {
+			t.Errorf("%s: %v, %v; want a loopback address", host, ip, err)
+		}
+	}
+	if _, err := newAPIClient("http://no-such-host.invalid:8080"); !errors.Is(err, ErrConfig) {
+		t.Errorf("unresolvable host: %v, want ErrConfig", err)
+	}
+}

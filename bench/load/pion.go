@@ -12,15 +12,17 @@ import (
 )
 
 // newAPI builds one client's Pion API. Each client gets its own
-// SettingEngine, hence its own UDP socket (no UDP mux), gathering only
-// 127.0.0.1 host candidates and no mDNS socket. No interceptors: no NACKs,
+// SettingEngine, hence its own UDP socket (no UDP mux), gathering host
+// candidates on localIP only (127.0.0.1 for a server on loopback) and no
+// mDNS socket. No interceptors: no NACKs,
 // reports or retransmission buffers, so loss shows as loss and the
 // generator spends its CPU on SRTP and counting only. The registry must be
 // given even when empty: without one, Pion installs its default
 // interceptors (NACK generator and responder, reports, TWCC).
 //
-// subscriberOptions are what a subscriber negotiates beyond media.
-type subscriberOptions struct {
+// clientOptions are where a client gathers and, for a subscriber, what it
+// negotiates beyond media.
+type clientOptions struct {
 	// NACK adds a NACK generator, as browsers have, so the SFU's
 	// retransmission path is exercised; lost packets that are then
 	// repaired still count as received.
@@ -36,17 +38,19 @@ type subscriberOptions struct {
 	// is billed to the sender; with GRO most of it goes, as it does when
 	// the subscribers are on other machines.
 	ReceiveGRO bool
+	// LocalIP is the only address the client gathers candidates on.
+	LocalIP net.IP
 	// DirectReceive decrypts and counts media in the socket's reader
 	// instead of in Pion's receive chain (direct.go): a lighter
 	// generator, which takes less CPU from the server on a small machine.
 	DirectReceive bool
 }
 
-func newAPI(publisher bool, opts subscriberOptions, direct *directReceiver) (*webrtc.API, error) {
+func newAPI(publisher bool, opts clientOptions, direct *directReceiver) (*webrtc.API, error) {
 	se := webrtc.SettingEngine{}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetIncludeLoopbackCandidate(opts.LocalIP.IsLoopback())
+	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(opts.LocalIP) })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if !publisher && (opts.ReceiveGRO || direct != nil) {
 		n, err := newRecvNet(opts.ReceiveGRO, direct)

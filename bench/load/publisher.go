@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -68,10 +69,11 @@ type publisherConfig struct {
 	roomKey            *e2ee.RoomKey
 	epoch              time.Time
 	seed               uint64
+	localIP            net.IP // the address to gather candidates on
 }
 
 func startPublisher(ctx context.Context, cfg publisherConfig) (*publisher, error) {
-	api, err := newAPI(true, subscriberOptions{}, nil)
+	api, err := newAPI(true, clientOptions{LocalIP: cfg.localIP}, nil)
 	if err != nil {
 		return nil, err
 	}

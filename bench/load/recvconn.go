@@ -11,7 +11,7 @@ import (
 )
 
 // recvNet is the network of a subscriber that reads its socket in a
-// lighter way than a plain Pion peer (subscriberOptions): with UDP_GRO on,
+// lighter way than a plain Pion peer (clientOptions): with UDP_GRO on,
 // the kernel queues each GSO send of the SFU as one buffer and recvConn
 // splits it into its datagrams; with a direct receiver, SRTP media is
 // decrypted and counted in the socket's reader instead of passing through
@@ -36,6 +36,11 @@ func (n recvNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCon
 	if err != nil {
 		return nil, err
 	}
+	// A larger queue than the default (some 200 KB): a generator on one
+	// CPU (--two-hosts) can fall behind a frame's burst to 30 sockets
+	// for longer than the default holds. The kernel caps it at
+	// net.core.rmem_max.
+	_ = c.SetReadBuffer(4 << 20)
 	if n.gro {
 		if err := enableGRO(c); err != nil {
 			c.Close()

@@ -48,8 +48,11 @@ type Config struct {
 	// DirectReceive: subscribers decrypt and count media in their
 	// socket's reader, not through Pion's receive chain (lighter).
 	DirectReceive bool
-	Duration      time.Duration // measurement window; default DefaultDuration
-	Warmup        time.Duration // after set-up, before measuring; default DefaultWarmup
+	// TwoHosts is recorded in the result: the server runs as another
+	// emulated host (meet-bench load --two-hosts), not on this loopback.
+	TwoHosts bool
+	Duration time.Duration // measurement window; default DefaultDuration
+	Warmup   time.Duration // after set-up, before measuring; default DefaultWarmup
 	// SetupTimeout bounds joining and connecting; default 20 s + 200 ms per client.
 	SetupTimeout time.Duration
 	ServerPID    int    // read server CPU and RSS from /proc when > 0
@@ -109,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Result, error) {
 		return nil, err
 	}
 	res := &bench.Result{Scenario: bench.Scenario{Rooms: cfg.Rooms, Publishers: cfg.Publishers, Subscribers: cfg.Subscribers,
-		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DirectReceive: cfg.DirectReceive, DurationS: cfg.Duration.Seconds()}}
+		VideoBps: cfg.VideoBps, Simulcast: cfg.Simulcast, E2EE: cfg.E2EE, NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DirectReceive: cfg.DirectReceive, TwoHosts: cfg.TwoHosts, DurationS: cfg.Duration.Seconds()}}
 	epoch := time.Now()
 	var measuring atomic.Bool
 	sendCtx, stopSending := context.WithCancel(ctx)
@@ -233,7 +236,7 @@ func setUp(ctx, sendCtx context.Context, api *apiClient, cfg Config, epoch time.
 			if publisherRole {
 				var p *publisher
 				p, err = startPublisher(ctx, publisherConfig{wsURL: ws, token: token, room: r.code, videoBps: cfg.VideoBps,
-					simulcast: cfg.Simulcast, roomKey: r.key, epoch: epoch, seed: uint64(i + 1)})
+					simulcast: cfg.Simulcast, roomKey: r.key, epoch: epoch, seed: uint64(i + 1), localIP: api.localIP})
 				if err == nil {
 					mu.Lock()
 					r.pubs = append(r.pubs, p)
@@ -241,7 +244,7 @@ func setUp(ctx, sendCtx context.Context, api *apiClient, cfg Config, epoch time.
 				}
 			} else {
 				var s *subscriber
-				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring, subscriberOptions{NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DirectReceive: cfg.DirectReceive})
+				s, err = startSubscriber(ctx, ws, token, r.code, r.key, epoch, measuring, clientOptions{LocalIP: api.localIP, NACK: cfg.NACK, TransportCC: cfg.TransportCC, ReceiveGRO: cfg.ReceiveGRO, DirectReceive: cfg.DirectReceive})
 				if err == nil {
 					mu.Lock()
 					r.subs = append(r.subs, s)

@@ -26,7 +26,7 @@ type subscriber struct {
 	wg     sync.WaitGroup
 }
 
-func startSubscriber(ctx context.Context, wsURL, token, room string, roomKey *e2ee.RoomKey, epoch time.Time, measuring *atomic.Bool, opts subscriberOptions) (*subscriber, error) {
+func startSubscriber(ctx context.Context, wsURL, token, room string, roomKey *e2ee.RoomKey, epoch time.Time, measuring *atomic.Bool, opts clientOptions) (*subscriber, error) {
 	var direct *directReceiver
 	if opts.DirectReceive {
 		direct = newDirectReceiver()

@@ -24,7 +24,10 @@ type loadFlags struct {
 	serverArgs                                                         string
 	rooms, pubs, subs, serverPID                                       int
 	simulcast, e2ee, nack, transportCC, gro, direct, asJSON, noCeiling bool
-	duration, warmup                                                   time.Duration
+	twoHosts, twoHostsGenerator                                        bool
+	duration, warmup, waitReady                                        time.Duration
+	// given are the flags set on the command line, as --name=value.
+	given []string
 }
 
 func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
@@ -51,6 +54,9 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
 	fs.DurationVar(&f.warmup, "warmup", load.DefaultWarmup, "time between set-up and the window")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as one JSON object on stdout (the table goes to stderr)")
 	fs.BoolVar(&f.noCeiling, "no-ceiling", false, "skip the ceiling measurement after the load")
+	fs.BoolVar(&f.twoHosts, "two-hosts", false, "without --url: run the server and the generator as two hosts on this machine, each in a network namespace of its own with half the CPUs, joined by a veth pair, each side's receive work steered to its own CPUs; on loopback the subscribers' kernel receive work is billed to the server, here it is the generator's, as with subscribers on other machines (Linux, root, ip and taskset, 2+ CPUs)")
+	fs.BoolVar(&f.twoHostsGenerator, "two-hosts-generator", false, "set by --two-hosts on the generator it starts: records the placement in the result")
+	fs.DurationVar(&f.waitReady, "wait-ready", 0, "with --url: wait up to this long for the server's /healthz to answer before starting (a server just started)")
 	fs.StringVar(&f.sweep, "sweep", "", "run at several sizes, e.g. subscribers=10,50,100,200; writes CSV, SVG and JSON to --out")
 	fs.StringVar(&f.outDir, "out", "bench-out", "output directory of --sweep")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +64,11 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(fl *flag.Flag) { f.given = append(f.given, "--"+fl.Name+"="+fl.Value.String()) })
+	if f.twoHosts && (f.url != "" || f.profile != "" || f.twoHostsGenerator) {
+		fmt.Fprintln(stderr, "meet-bench: --two-hosts starts its own server: leave out --url, --server-cpuprofile and --two-hosts-generator")
+		return nil, errors.New("--two-hosts with --url")
 	}
 	if f.nack {
 		direct := false
@@ -88,8 +99,17 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if f.twoHosts {
+		return runTwoHosts(ctx, f, roomSize(f, sweep), stdout, stderr)
+	}
+	if f.waitReady > 0 && f.url != "" {
+		if err := waitHealthy(ctx, f.url, f.waitReady, nil); err != nil {
+			fmt.Fprintf(stderr, "meet-bench: %v\n", err)
+			return 1
+		}
+	}
 	cfg := load.Config{
-		URL: f.url, Rooms: f.rooms, Publishers: f.pubs, Subscribers: f.subs, VideoBps: bps,
+		URL: f.url, TwoHosts: f.twoHostsGenerator, Rooms: f.rooms, Publishers: f.pubs, Subscribers: f.subs, VideoBps: bps,
 		Simulcast: f.simulcast, E2EE: f.e2ee, NACK: f.nack, TransportCC: f.transportCC, ReceiveGRO: f.gro, DirectReceive: f.direct, Duration: f.duration, Warmup: f.warmup,
 		ServerPID: f.serverPID, MetricsURL: f.metricsURL, Progress: progressWriter(stderr),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -98,16 +118,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Ceiling = ceilingChild
 	}
 	if cfg.URL == "" {
-		pubs, subs := f.pubs, f.subs
-		for _, v := range sweep.Values {
-			switch sweep.Param {
-			case "publishers":
-				pubs = max(pubs, v)
-			case "subscribers":
-				subs = max(subs, v)
-			}
-		}
-		srv, err := startServer(ctx, f.meetBin, f.profile, roomCapArgs(pubs+subs, strings.Fields(f.serverArgs)), stderr)
+		srv, err := startServer(ctx, f.meetBin, f.profile, roomCapArgs(roomSize(f, sweep), strings.Fields(f.serverArgs)), stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "meet-bench: %v\n", err)
 			return 1
@@ -130,8 +141,26 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runSweep(ctx, cfg, sweep, f, stdout, stderr)
 }
 
+// roomSize is the largest room the run (or sweep) will fill.
+func roomSize(f *loadFlags, sweep bench.Sweep) int {
+	pubs, subs := f.pubs, f.subs
+	for _, v := range sweep.Values {
+		switch sweep.Param {
+		case "publishers":
+			pubs = max(pubs, v)
+		case "subscribers":
+			subs = max(subs, v)
+		}
+	}
+	return pubs + subs
+}
+
 // sharedNote says why the generator's CPU matters on a small machine.
 func sharedNote(res *bench.Result) {
+	if res.Scenario.TwoHosts {
+		res.Notes = append(res.Notes, "two hosts: the server and the generator each had CPUs and a network namespace of their own; the subscribers' kernel receive work was the generator's, not the server's")
+		return
+	}
 	if n := runtime.NumCPU(); n <= 4 {
 		res.Notes = append(res.Notes, fmt.Sprintf("this machine has %d cores: the generator (bench_cpu_cores) competes with the server for them", n))
 	}

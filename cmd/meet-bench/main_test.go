@@ -18,9 +18,10 @@ import (
 )
 
 // The test binary stands in for meet-bench when the command re-executes
-// itself (the ceiling's child process and its sink).
+// itself (the ceiling's child process and its sink, the generator of
+// --two-hosts).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == sinkCommand || os.Args[1] == "ceiling") {
+	if len(os.Args) > 1 && (os.Args[1] == sinkCommand || os.Args[1] == "ceiling" || os.Args[1] == "load") {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -86,6 +87,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"ceiling", "--rate", "-5"}, 2, "--rate"},
 		{[]string{"load", "--url", "ftp://x"}, 1, "must be http"},
 		{[]string{"load", "--nack", "--direct-receive"}, 2, "--nack needs Pion's receive chain"},
+		{[]string{"load", "--two-hosts", "--url", "http://127.0.0.1:1"}, 2, "--two-hosts starts its own server"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

@@ -119,11 +119,17 @@ func fileExists(p string) bool {
 // beside `make run` or another meet-bench. extra (--server-args) comes
 // last and so wins.
 func serverArgs(httpPort, udpPort, metricsPort int, extra []string) []string {
-	args := []string{"--dev", "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp-port", fmt.Sprint(udpPort),
-		"--media-ip", "127.0.0.1", "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsPort),
-		// The load generator is a trusted local client: the per-address
-		// limits (docs/security.md) would throttle its hundreds of joins.
-		"--trusted-clients", "127.0.0.1,::1",
+	return serverArgsAt("127.0.0.1", "127.0.0.1,::1", httpPort, udpPort, metricsPort, extra)
+}
+
+// serverArgsAt is serverArgs on address ip, trusting the generator's
+// addresses (--two-hosts runs the server on the pair's address).
+func serverArgsAt(ip, trusted string, httpPort, udpPort, metricsPort int, extra []string) []string {
+	args := []string{"--dev", "--listen", net.JoinHostPort(ip, fmt.Sprint(httpPort)), "--udp-port", fmt.Sprint(udpPort),
+		"--media-ip", ip, "--metrics-listen", net.JoinHostPort(ip, fmt.Sprint(metricsPort)),
+		// The load generator is a trusted client: the per-address limits
+		// (docs/security.md) would throttle its hundreds of joins.
+		"--trusted-clients", trusted,
 		"--turn-udp-port=0", "--turn-tcp-port=0", "--turn-tls-port=0", "--ice-tcp-port=0", "--log-level", "warn"}
 	return append(args, extra...)
 }
@@ -201,23 +207,29 @@ func startServer(ctx context.Context, meetBin, profile string, extra []string, s
 }
 
 func (s *childServer) waitReady(ctx context.Context, limit time.Duration) error {
+	return waitHealthy(ctx, s.url, limit, s.done)
+}
+
+// waitHealthy polls url's /healthz until it answers, the limit passes or
+// exited (nil for a server that is not ours) is closed.
+func waitHealthy(ctx context.Context, url string, limit time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(limit)
 	c := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.done:
+		case <-exited:
 			return errors.New("the server exited at start-up (see its output above)")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		resp, err := c.Get(s.url + "/healthz")
+		resp, err := c.Get(url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			return nil
 		}
 	}
-	return fmt.Errorf("the server did not answer on %s within %v", s.url, limit)
+	return fmt.Errorf("the server did not answer on %s within %v", url, limit)
 }
 
 // stop asks the server to shut down gracefully, then kills it.

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package twohosts
+
+import "errors"
+
+func allowedCPUs() ([]int, error) {
+	return nil, errors.New("network namespaces and receive steering are Linux's")
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/monkeythorn/meet/bench/twohosts"
+)
+
+// The server's ports inside its own network namespace, where nothing else
+// listens.
+const (
+	twoHostsHTTPPort    = 8080
+	twoHostsUDPPort     = 50000
+	twoHostsMetricsPort = 9090
+)
+
+// runTwoHosts is meet-bench load --two-hosts: it splits the machine in two
+// (bench/twohosts), starts meet on the server host and this command again
+// on the generator host with --url pointing at it, relays the generator's
+// output and exit code, then stops the server and removes the hosts.
+func runTwoHosts(ctx context.Context, f *loadFlags, roomSize int, stdout, stderr io.Writer) int {
+	pair, err := twohosts.New(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "meet-bench: --two-hosts: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := pair.Close(); err != nil {
+			fmt.Fprintf(stderr, "meet-bench: %v\n", err)
+		}
+	}()
+	bin, cleanup, err := meetBinary(f.meetBin, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "meet-bench: %v\n", err)
+		return 1
+	}
+	defer cleanup()
+	ip := pair.Server.IP.String()
+	args := serverArgsAt(ip, pair.Generator.IP.String(), twoHostsHTTPPort, twoHostsUDPPort, twoHostsMetricsPort,
+		roomCapArgs(roomSize, strings.Fields(f.serverArgs)))
+	cmd := pair.Server.Command(context.Background(), bin, args...)
+	cmd.Env = serverEnv(os.Environ())
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "meet-bench: start server: %v\n", err)
+		return 1
+	}
+	srv := &childServer{cmd: cmd, url: fmt.Sprintf("http://%s:%d", ip, twoHostsHTTPPort),
+		metricsURL: fmt.Sprintf("http://%s:%d/metrics", ip, twoHostsMetricsPort), pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(srv.done) }()
+	defer srv.stop()
+
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "meet-bench: cannot find own executable: %v\n", err)
+		return 1
+	}
+	gen := pair.Generator.Command(ctx, exe, generatorArgs(f, srv)...)
+	gen.Stdout, gen.Stderr = stdout, stderr
+	fmt.Fprintf(stderr, "meet-bench: two hosts: server %s on CPU %v, generator %s on CPU %v\n",
+		pair.Server.IP, pair.Server.CPUs, pair.Generator.IP, pair.Generator.CPUs)
+	if err := gen.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() > 0 {
+			return exit.ExitCode()
+		}
+		fmt.Fprintf(stderr, "meet-bench: generator: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// generatorArgs are the flags of the generator --two-hosts starts: the
+// user's, less those about starting the server, plus where the server is.
+func generatorArgs(f *loadFlags, srv *childServer) []string {
+	args := []string{"load"}
+	for _, a := range f.given {
+		name := strings.TrimPrefix(a[:strings.IndexByte(a, '=')], "--")
+		switch name {
+		case "two-hosts", "meet-bin", "server-args":
+			continue
+		}
+		args = append(args, a)
+	}
+	return append(args, "--url", srv.url, "--server-pid", fmt.Sprint(srv.pid), "--metrics-url", srv.metricsURL,
+		"--wait-ready", "30s", "--two-hosts-generator")
+}
