@@ -87,7 +87,8 @@ type DownTrack struct {
 	padBuf    [padSize]byte
 	picBuf    []byte // a renumbered payload (picnumbers.go)
 	// The fast path (egress.go): nil egress or seal means through Pion.
-	seal *srtpout.Sealer // set on the first packet sealed; the SSRC stays sealed
+	seal   *srtpout.Sealer // set on the first packet sealed; the SSRC stays sealed
+	tcpBuf []byte          // a sealed packet on its way to an ICE-TCP connection
 	// Feedback (link.go): what the subscriber's receiver reports say.
 	repair  *rtxbudget.Budget // how much and how old repair may be
 	lastSeq uint16            // highest sequence number sent

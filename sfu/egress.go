@@ -1,36 +1,98 @@
 package sfu
 
 import (
+	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/monkeythorn/meet/sfu/srtpout"
 	"github.com/monkeythorn/meet/sfu/udpbatch"
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
 // egress is the fast path of one subscriber connection: the SRTP keys
-// taken from its DTLS handshake and the address ICE chose on the media
-// socket, with which DownTracks seal RTP straight into a send batch
-// (sfu/srtpout, sfu/udpbatch) instead of going through Pion's write
-// chain. Pion keeps ICE, DTLS, RTCP and negotiation.
+// taken from its DTLS handshake and the path ICE chose, with which
+// DownTracks seal RTP themselves (sfu/srtpout) instead of going through
+// Pion's write chain. On the media UDP socket they seal straight into a
+// send batch (sfu/udpbatch); on ICE-TCP they write the sealed packet to
+// the connection Pion's TCP mux holds for the pair. Pion keeps ICE, DTLS,
+// RTCP and negotiation.
 //
-// Until both are known (and for good when the SFU is the DTLS client, or
-// while ICE uses TCP), DownTracks write through Pion as before.
+// Until the keys and a path are known (and for good when the SFU is the
+// DTLS client), DownTracks write through Pion as before. Once a DownTrack
+// has sealed a packet it never goes back to Pion, whose SRTP context has
+// not followed its rollover counter.
 type egress struct {
 	capture srtpout.Capture
 	keys    atomic.Pointer[srtpout.Keys]
-	dst     atomic.Pointer[netip.AddrPort] // nil: no path on the UDP socket
+	dst     atomic.Pointer[netip.AddrPort] // the pair's address on the UDP socket; nil when not on it
+	tcp     atomic.Pointer[tcpPath]        // the pair's ICE-TCP connection; nil when not on one
 	batches *batchPool
+
+	// mux is the SFU's ICE-TCP mux (nil when ICE-TCP is off); this
+	// connection's agent reaches it through tcpMux, which keeps the
+	// connections it hands out so that a TCP pair can be written to.
+	mux   ice.TCPMux
+	muxMu sync.Mutex
+	conns []muxConn
+}
+
+// tcpPath is where a sealed packet goes on ICE-TCP: the mux's packet
+// connection of this agent and the remote address of the TCP connection.
+type tcpPath struct {
+	conn net.PacketConn
+	to   net.Addr
+}
+
+// muxConn is one packet connection the TCP mux gave this agent.
+type muxConn struct {
+	ufrag string
+	conn  net.PacketConn
 }
 
 // settings returns se with the hooks that capture the DTLS secrets of
-// this one connection.
+// this one connection, and its view of the ICE-TCP mux.
 func (e *egress) settings(se webrtc.SettingEngine) webrtc.SettingEngine {
 	se.SetDTLSKeyLogWriter(&e.capture)
 	se.SetDTLSServerHelloMessageHook(e.capture.ServerHello)
+	if e.mux != nil {
+		se.SetICETCPMux(tcpMux{e})
+	}
 	return se
+}
+
+// tcpMux is the SFU's ICE-TCP mux as one connection's agent sees it.
+type tcpMux struct{ e *egress }
+
+// Close does nothing: the mux is the SFU's, closed with it.
+func (m tcpMux) Close() error { return nil }
+
+func (m tcpMux) GetConnByUfrag(ufrag string, isIPv6 bool, local net.IP) (net.PacketConn, error) {
+	c, err := m.e.mux.GetConnByUfrag(ufrag, isIPv6, local)
+	if err != nil {
+		return nil, err
+	}
+	m.e.muxMu.Lock()
+	m.e.conns = append(m.e.conns, muxConn{ufrag: ufrag, conn: c})
+	m.e.muxMu.Unlock()
+	return c, nil
+}
+
+func (m tcpMux) RemoveConnByUfrag(ufrag string) {
+	m.e.mux.RemoveConnByUfrag(ufrag)
+	m.e.muxMu.Lock()
+	kept := m.e.conns[:0]
+	for _, c := range m.e.conns {
+		if c.ufrag != ufrag {
+			kept = append(kept, c)
+		}
+	}
+	clear(m.e.conns[len(kept):])
+	m.e.conns = kept
+	m.e.muxMu.Unlock()
 }
 
 // watch follows pc's DTLS and ICE state. Pion creates the DTLS transport
@@ -52,55 +114,83 @@ func (e *egress) watch(pc *webrtc.PeerConnection) {
 	ice.OnSelectedCandidatePairChange(e.setPair)
 }
 
-// setPair takes the address of the selected pair when its local side is
-// the media UDP socket (every local UDP candidate of the SFU is).
+// setPair takes the path of the selected pair: its remote address when
+// the local side is the media UDP socket (every local UDP candidate of the
+// SFU is), the mux's connection when it is ICE-TCP.
 func (e *egress) setPair(pair *webrtc.ICECandidatePair) {
-	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
-		e.dst.Store(nil)
-		return
+	var dst *netip.AddrPort
+	var tcp *tcpPath
+	if pair != nil && pair.Local != nil && pair.Remote != nil {
+		if ip, err := netip.ParseAddr(pair.Remote.Address); err == nil {
+			switch pair.Local.Protocol {
+			case webrtc.ICEProtocolUDP:
+				ap := netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port)
+				dst = &ap
+			case webrtc.ICEProtocolTCP:
+				tcp = e.tcpPathTo(pair.Local.Address, netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port))
+			}
+		}
 	}
-	ip, err := netip.ParseAddr(pair.Remote.Address)
-	if err != nil {
-		e.dst.Store(nil)
-		return
-	}
-	dst := netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port)
-	e.dst.Store(&dst)
+	e.dst.Store(dst)
+	e.tcp.Store(tcp)
 }
 
-// emit writes one packet of d, sealed into out when the fast path is up,
-// else through Pion. Every RTP packet of d goes through it: media, and
+// tcpPathTo finds the newest mux connection on local (a generation of ICE
+// credentials each) for a pair to remote.
+func (e *egress) tcpPathTo(local string, remote netip.AddrPort) *tcpPath {
+	ip := net.ParseIP(local)
+	e.muxMu.Lock()
+	defer e.muxMu.Unlock()
+	for i := len(e.conns) - 1; i >= 0; i-- {
+		if a, ok := e.conns[i].conn.LocalAddr().(*net.TCPAddr); ok && a.IP.Equal(ip) {
+			return &tcpPath{conn: e.conns[i].conn, to: net.TCPAddrFromAddrPort(remote)}
+		}
+	}
+	return nil
+}
+
+// pathless reports whether d seals its packets but the fast path has no
+// destination now (ICE between pairs): its packets cannot go out, and must
+// not be numbered either, or a long outage would leave a gap of half the
+// sequence space, which the rollover counter's guess (the Sealer's and the
+// receiver's) takes for old packets. Called with d.mu held.
+func (d *DownTrack) pathless() bool {
+	return d.seal != nil && (d.egress == nil || (d.egress.dst.Load() == nil && d.egress.tcp.Load() == nil))
+}
+
+// emit writes one packet of d, sealed into out when the fast path is on
+// the UDP socket, sealed and written to the connection on ICE-TCP, else
+// through Pion. Every RTP packet of d goes through it: media, and
 // retransmissions and padding on the RTX stream or, without one, on the
 // media stream. Called with d.mu held.
-// pathless reports whether d seals its packets but the fast path has no
-// destination now (ICE moved off the UDP socket): its packets cannot go
-// out, and must not be numbered either, or a long outage would leave a
-// gap of half the sequence space, which the rollover counter's guess (the
-// Sealer's and the receiver's) takes for old packets. Called with d.mu
-// held.
-func (d *DownTrack) pathless() bool {
-	return d.seal != nil && (d.egress == nil || d.egress.dst.Load() == nil)
-}
-
 func (d *DownTrack) emit(w *trackWriter, h *rtp.Header, payload []byte, out *udpbatch.Batch) error {
-	if e := d.egress; e != nil && out != nil {
-		if dst := e.dst.Load(); dst != nil {
-			if d.seal == nil {
-				if k := e.keys.Load(); k != nil {
-					s, err := srtpout.NewSealer(*k)
-					if err != nil {
-						return err
-					}
-					d.seal = s
+	if e := d.egress; e != nil {
+		if dst := e.dst.Load(); dst != nil && out != nil {
+			if s, err := d.sealer(e); s != nil || err != nil {
+				if err != nil {
+					return err
 				}
-			}
-			if d.seal != nil {
-				n, err := d.seal.Seal(out.Slot(*dst), h, payload)
+				n, err := s.Seal(out.Slot(*dst), h, payload)
 				if err != nil {
 					return err
 				}
 				out.Commit(n)
 				return nil
+			}
+		} else if t := e.tcp.Load(); t != nil {
+			if s, err := d.sealer(e); s != nil || err != nil {
+				if err != nil {
+					return err
+				}
+				if d.tcpBuf == nil {
+					d.tcpBuf = make([]byte, udpbatch.SlotSize)
+				}
+				n, err := s.Seal(d.tcpBuf, h, payload)
+				if err != nil {
+					return err
+				}
+				_, err = t.conn.WriteTo(d.tcpBuf[:n], t.to)
+				return err
 			}
 		}
 	}
@@ -109,6 +199,23 @@ func (d *DownTrack) emit(w *trackWriter, h *rtp.Header, payload []byte, out *udp
 	}
 	_, err := w.w.WriteRTP(h, payload)
 	return err
+}
+
+// sealer returns d's Sealer, made on first use once the keys are known;
+// nil without keys. Called with d.mu held.
+func (d *DownTrack) sealer(e *egress) (*srtpout.Sealer, error) {
+	if d.seal == nil {
+		k := e.keys.Load()
+		if k == nil {
+			return nil, nil
+		}
+		s, err := srtpout.NewSealer(*k)
+		if err != nil {
+			return nil, err
+		}
+		d.seal = s
+	}
+	return d.seal, nil
 }
 
 // batchPool hands out send batches to the goroutines that forward: a

@@ -18,7 +18,8 @@ var (
 )
 
 // errNoPath is returned for a packet of a track already sent sealed when
-// the connection has left the UDP socket (ICE moved to TCP): Pion's SRTP
-// context has not followed the track's rollover counter, so the packet is
-// dropped (counted as a write error) rather than sent through it.
-var errNoPath = errors.New("sfu: no UDP path for sealed track")
+// the connection has no path the fast path can write to (between pairs,
+// or a write without a batch on the UDP socket): Pion's SRTP context has
+// not followed the track's rollover counter, so the packet is dropped
+// (counted as a write error) rather than sent through it.
+var errNoPath = errors.New("sfu: no path for sealed track")

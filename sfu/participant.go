@@ -144,7 +144,7 @@ func newParticipant(s *SFU, opts JoinOptions) (*Participant, error) {
 	if p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("sfu: publisher connection: %w", err)
 	}
-	p.egress = &egress{batches: s.batches}
+	p.egress = &egress{batches: s.batches, mux: s.tcpMux}
 	p.tcc = newTransportCC(time.Now())
 	subAPI, err := newAPI(p.egress.settings(s.subSE), false)
 	if err != nil {

@@ -128,8 +128,8 @@ type SFU struct {
 	fanout   *fanoutPool
 	rxDrops  rxqueue.Drops // what the receive queues dropped
 	mux      interface{ Close() error }
-	tcp      net.Listener               // ICE-TCP; nil when Config.TCPPort is 0
-	tcpMx    interface{ Close() error } // its mux
+	tcp      net.Listener // ICE-TCP; nil when Config.TCPPort is 0
+	tcpMux   ice.TCPMux   // its mux
 
 	pubAPI *webrtc.API          // connections that receive from publishers
 	subSE  webrtc.SettingEngine // of the connections that send to subscribers, one API each
@@ -307,7 +307,7 @@ func (s *SFU) listenTCP(se *webrtc.SettingEngine, lf pionlog.Factory, ip net.IP,
 	}
 	s.tcp = ln
 	mx := webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), ln, 64)
-	s.tcpMx = mx
+	s.tcpMux = mx
 	se.SetICETCPMux(mx)
 	return nil
 }
@@ -425,8 +425,8 @@ func (s *SFU) Close() error {
 	for _, p := range ps {
 		p.closeWithReason("server closing")
 	}
-	if s.tcpMx != nil {
-		_ = s.tcpMx.Close() // closes the listener too
+	if s.tcpMux != nil {
+		_ = s.tcpMux.Close() // closes the listener too
 	}
 	err := s.mux.Close()
 	s.fanout.close()

@@ -1,0 +1,157 @@
+package sfu
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/monkeythorn/meet/internal/poll"
+	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+	"github.com/pion/webrtc/v4"
+)
+
+// cutNet is a client's network whose UDP sockets go deaf and mute when
+// cut is set, as when a laptop joins a network that blocks UDP.
+type cutNet struct {
+	*stdnet.Net
+	cut *atomic.Bool
+}
+
+func (n cutNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	return &cutConn{UDPConn: c, cut: n.cut}, nil
+}
+
+// cutConn drops what it reads and writes while cut. ICE reads through
+// ReadFromAddrPort or ReadFrom and writes through WriteToAddrPort or
+// WriteTo.
+type cutConn struct {
+	*net.UDPConn
+	cut *atomic.Bool
+}
+
+func (c *cutConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	for {
+		n, from, err := c.UDPConn.ReadFromUDPAddrPort(b)
+		if err != nil || !c.cut.Load() {
+			return n, from, err
+		}
+	}
+}
+
+func (c *cutConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, from, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(from), nil
+}
+
+func (c *cutConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	if c.cut.Load() {
+		return len(b), nil
+	}
+	return c.UDPConn.WriteToUDPAddrPort(b, to)
+}
+
+func (c *cutConn) WriteTo(b []byte, to net.Addr) (int, error) {
+	if c.cut.Load() {
+		return len(b), nil
+	}
+	return c.UDPConn.WriteTo(b, to)
+}
+
+// selectedProtocol is the protocol of pc's selected ICE pair, "" for none.
+func selectedProtocol(pc *webrtc.PeerConnection) webrtc.ICEProtocol {
+	pair, err := pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil {
+		return webrtc.ICEProtocolUnknown
+	}
+	return pair.Local.Protocol
+}
+
+// TestSealedTrackMovesToTCP: a subscriber whose media the SFU seals
+// itself on the UDP socket (the fast path, egress.go) loses UDP and comes
+// back over ICE-TCP after an ICE restart; its media follows it, sealed by
+// the same Sealer and written to the TCP connection. Before, a DownTrack
+// that had sealed dropped every packet while ICE was on TCP: the
+// subscriber saw nothing until UDP came back. A subscriber on ICE-TCP
+// from the start is sealed as well.
+func TestSealedTrackMovesToTCP(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true, TCPPort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	stop := make(chan struct{})
+	defer close(stop)
+
+	var cut atomic.Bool
+	subAPI := newClientAPI(t, nil, func(se *webrtc.SettingEngine) {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		n, err := stdnet.NewNet()
+		if err != nil {
+			t.Fatal(err)
+		}
+		se.SetNet(cutNet{Net: n, cut: &cut})
+	})
+	a := joinClient(t, s, "tcp-move", 'a')
+	// settleICE: Pion's client, answering two offers in quick succession,
+	// now and then runs an agent whose credentials are not its answer's.
+	b := joinClientWith(t, s, "tcp-move", 'b', clientAPI(t), subAPI, func(c *testClient) { c.settleICE = true })
+	a.publish(stop)
+	poll.Until(t, 15*time.Second, "b to receive a's video", func() bool { return b.count(a.p.ID(), "video") > 20 })
+	if p := selectedProtocol(b.sub); p != webrtc.ICEProtocolUDP {
+		t.Fatalf("b's first pair is %v, want UDP (the test needs a sealed start on the UDP socket)", p)
+	}
+	sealed := func(c *testClient) bool {
+		c.p.subMu.Lock()
+		defer c.p.subMu.Unlock()
+		for _, d := range c.p.downs {
+			d.mu.Lock()
+			on := d.seal != nil
+			d.mu.Unlock()
+			if on {
+				return true
+			}
+		}
+		return false
+	}
+	if !sealed(b) {
+		t.Fatal("no DownTrack of b sealed its packets on UDP")
+	}
+
+	cut.Store(true)
+	b.p.RestartICE()
+	poll.Until(t, 30*time.Second, "b's ICE to move to TCP", func() bool { return selectedProtocol(b.sub) == webrtc.ICEProtocolTCP })
+	base := b.count(a.p.ID(), "video")
+	poll.Until(t, 15*time.Second, "b to receive a's video over TCP", func() bool { return b.count(a.p.ID(), "video") > base+20 })
+	if b.p.egress.tcp.Load() == nil {
+		t.Error("the fast path has no TCP path after the move")
+	}
+
+	// A subscriber on ICE-TCP from the start is sealed from the start too,
+	// so a later move to UDP keeps one Sealer and one rollover counter.
+	tcpOnly := newClientAPI(t, nil, func(se *webrtc.SettingEngine) {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	})
+	c := joinClientWith(t, s, "tcp-move", 'c', clientAPI(t), tcpOnly, func(c *testClient) { c.settleICE = true })
+	poll.Until(t, 15*time.Second, "c to receive a's video over TCP", func() bool { return c.count(a.p.ID(), "video") > 20 })
+	if !sealed(c) || c.p.egress.tcp.Load() == nil {
+		t.Error("c's media on ICE-TCP went through Pion, not the Sealer")
+	}
+}
