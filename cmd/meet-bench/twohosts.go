@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 
 	"github.com/monkeythorn/meet/bench/twohosts"
 )
@@ -25,6 +26,9 @@ const (
 // on the generator host with --url pointing at it, relays the generator's
 // output and exit code, then stops the server and removes the hosts.
 func runTwoHosts(ctx context.Context, f *loadFlags, roomSize int, stdout, stderr io.Writer) int {
+	// The server, the generator and this process all write to stderr; a
+	// writer that is not a file is copied to by a goroutine per child.
+	stderr = &lockedWriter{w: stderr}
 	pair, err := twohosts.New(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "meet-bench: --two-hosts: %v\n", err)
@@ -90,4 +94,16 @@ func generatorArgs(f *loadFlags, srv *childServer) []string {
 	}
 	return append(args, "--url", srv.url, "--server-pid", fmt.Sprint(srv.pid), "--metrics-url", srv.metricsURL,
 		"--wait-ready", "30s", "--two-hosts-generator")
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
