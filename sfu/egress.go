@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -28,9 +30,12 @@ import (
 type egress struct {
 	capture srtpout.Capture
 	keys    atomic.Pointer[srtpout.Keys]
-	dst     atomic.Pointer[netip.AddrPort] // the pair's address on the UDP socket; nil when not on it
-	tcp     atomic.Pointer[tcpPath]        // the pair's ICE-TCP connection; nil when not on one
+	path    atomic.Pointer[path] // nil: no path now
 	batches *batchPool
+
+	// pathMu orders the updates of path: each reads the selected pair
+	// afresh, so the last one to run stores the current pair's path.
+	pathMu sync.Mutex
 
 	// mux is the SFU's ICE-TCP mux (nil when ICE-TCP is off); this
 	// connection's agent reaches it through tcpMux, which keeps the
@@ -38,6 +43,13 @@ type egress struct {
 	mux   ice.TCPMux
 	muxMu sync.Mutex
 	conns []muxConn
+}
+
+// path is where a subscriber connection's sealed packets go: the remote
+// address on the media UDP socket, or an ICE-TCP connection.
+type path struct {
+	udp netip.AddrPort // valid on the UDP socket
+	tcp *tcpPath       // non-nil on ICE-TCP
 }
 
 // tcpPath is where a sealed packet goes on ICE-TCP: the mux's packet
@@ -70,6 +82,18 @@ type tcpMux struct{ e *egress }
 // Close does nothing: the mux is the SFU's, closed with it.
 func (m tcpMux) Close() error { return nil }
 
+// LocalAddr is the listener's address. ICE gathers TCP candidates only on
+// it when the mux tells it (an unlisted address would be offered in vain
+// and expose the host's other addresses).
+func (m tcpMux) LocalAddr() net.Addr {
+	if a, ok := m.e.mux.(interface{ LocalAddr() net.Addr }); ok {
+		return a.LocalAddr()
+	}
+	return nil
+}
+
+// GetConnByUfrag returns the mux's connection for ufrag on local and
+// keeps it for the fast path.
 func (m tcpMux) GetConnByUfrag(ufrag string, isIPv6 bool, local net.IP) (net.PacketConn, error) {
 	c, err := m.e.mux.GetConnByUfrag(ufrag, isIPv6, local)
 	if err != nil {
@@ -81,6 +105,8 @@ func (m tcpMux) GetConnByUfrag(ufrag string, isIPv6 bool, local net.IP) (net.Pac
 	return c, nil
 }
 
+// RemoveConnByUfrag closes the connections of an old generation of
+// credentials (ICE restart, close) and forgets them.
 func (m tcpMux) RemoveConnByUfrag(ufrag string) {
 	m.e.mux.RemoveConnByUfrag(ufrag)
 	m.e.muxMu.Lock()
@@ -99,7 +125,7 @@ func (m tcpMux) RemoveConnByUfrag(ufrag string) {
 // with the connection, so this works before any negotiation.
 func (e *egress) watch(pc *webrtc.PeerConnection) {
 	dt := pc.SCTP().Transport()
-	ice := dt.ICETransport()
+	it := dt.ICETransport()
 	dt.OnStateChange(func(s webrtc.DTLSTransportState) {
 		if s != webrtc.DTLSTransportStateConnected {
 			return
@@ -107,46 +133,91 @@ func (e *egress) watch(pc *webrtc.PeerConnection) {
 		if k, err := e.capture.Keys(); err == nil {
 			e.keys.Store(&k)
 		}
-		if pair, err := ice.GetSelectedCandidatePair(); err == nil {
-			e.setPair(pair)
+		e.follow(it)
+	})
+	it.OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) { e.follow(it) })
+	it.OnConnectionStateChange(func(s webrtc.ICETransportState) {
+		switch s {
+		case webrtc.ICETransportStateConnected, webrtc.ICETransportStateCompleted:
+			e.follow(it) // back on the same pair after a disconnection
+		case webrtc.ICETransportStateFailed, webrtc.ICETransportStateClosed:
+			// No pair works: packets are dropped without being numbered
+			// until one does (pathless), rather than sent to no one.
+			e.pathMu.Lock()
+			e.path.Store(nil)
+			e.pathMu.Unlock()
 		}
 	})
-	ice.OnSelectedCandidatePairChange(e.setPair)
 }
 
-// setPair takes the path of the selected pair: its remote address when
-// the local side is the media UDP socket (every local UDP candidate of the
-// SFU is), the mux's connection when it is ICE-TCP.
-func (e *egress) setPair(pair *webrtc.ICECandidatePair) {
-	var dst *netip.AddrPort
-	var tcp *tcpPath
-	if pair != nil && pair.Local != nil && pair.Remote != nil {
-		if ip, err := netip.ParseAddr(pair.Remote.Address); err == nil {
-			switch pair.Local.Protocol {
-			case webrtc.ICEProtocolUDP:
-				ap := netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port)
-				dst = &ap
-			case webrtc.ICEProtocolTCP:
-				tcp = e.tcpPathTo(pair.Local.Address, netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port))
-			}
-		}
+// follow takes the path of the pair ICE has selected now.
+func (e *egress) follow(it *webrtc.ICETransport) {
+	e.pathMu.Lock()
+	defer e.pathMu.Unlock()
+	pair, err := it.GetSelectedCandidatePair()
+	if err != nil {
+		pair = nil
 	}
-	e.dst.Store(dst)
-	e.tcp.Store(tcp)
+	e.path.Store(e.pathOf(pair))
 }
 
-// tcpPathTo finds the newest mux connection on local (a generation of ICE
-// credentials each) for a pair to remote.
-func (e *egress) tcpPathTo(local string, remote netip.AddrPort) *tcpPath {
-	ip := net.ParseIP(local)
-	e.muxMu.Lock()
-	defer e.muxMu.Unlock()
-	for i := len(e.conns) - 1; i >= 0; i-- {
-		if a, ok := e.conns[i].conn.LocalAddr().(*net.TCPAddr); ok && a.IP.Equal(ip) {
-			return &tcpPath{conn: e.conns[i].conn, to: net.TCPAddrFromAddrPort(remote)}
+// pathOf is where the sealed packets of pair go: its remote address when
+// the local side is the media UDP socket (every local UDP candidate of the
+// SFU is), the mux's connection when it is ICE-TCP; nil for none.
+func (e *egress) pathOf(pair *webrtc.ICECandidatePair) *path {
+	if pair == nil || pair.Local == nil || pair.Remote == nil {
+		return nil
+	}
+	ip, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		return nil
+	}
+	remote := netip.AddrPortFrom(ip.Unmap().WithZone(""), pair.Remote.Port)
+	switch pair.Local.Protocol {
+	case webrtc.ICEProtocolUDP:
+		return &path{udp: remote}
+	case webrtc.ICEProtocolTCP:
+		local, err := netip.ParseAddr(pair.Local.Address)
+		if err != nil {
+			return nil
+		}
+		if t := e.tcpPathTo(local.Unmap().WithZone(""), remote); t != nil {
+			return &path{tcp: t}
 		}
 	}
 	return nil
+}
+
+// tcpPathTo finds the mux connection of the current credentials on local
+// for a pair to remote. RemoveConnByUfrag drops an old generation's, so
+// what is left is the current one's, one a local address; newest first.
+// With a public address mapped onto the local one (Config.PublicIP) the
+// candidate carries the public address, not the connection's: then the
+// one connection of the address family is it.
+func (e *egress) tcpPathTo(local netip.Addr, remote netip.AddrPort) *tcpPath {
+	e.muxMu.Lock()
+	defer e.muxMu.Unlock()
+	var family net.PacketConn
+	for i := len(e.conns) - 1; i >= 0; i-- {
+		a, ok := e.conns[i].conn.LocalAddr().(*net.TCPAddr)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		switch ip = ip.Unmap(); {
+		case ip == local:
+			return &tcpPath{conn: e.conns[i].conn, to: net.TCPAddrFromAddrPort(remote)}
+		case family == nil && ip.Is4() == local.Is4():
+			family = e.conns[i].conn
+		}
+	}
+	if family == nil {
+		return nil
+	}
+	return &tcpPath{conn: family, to: net.TCPAddrFromAddrPort(remote)}
 }
 
 // pathless reports whether d seals its packets but the fast path has no
@@ -155,7 +226,7 @@ func (e *egress) tcpPathTo(local string, remote netip.AddrPort) *tcpPath {
 // sequence space, which the rollover counter's guess (the Sealer's and the
 // receiver's) takes for old packets. Called with d.mu held.
 func (d *DownTrack) pathless() bool {
-	return d.seal != nil && (d.egress == nil || (d.egress.dst.Load() == nil && d.egress.tcp.Load() == nil))
+	return d.seal != nil && (d.egress == nil || d.egress.path.Load() == nil)
 }
 
 // emit writes one packet of d, sealed into out when the fast path is on
@@ -165,32 +236,26 @@ func (d *DownTrack) pathless() bool {
 // media stream. Called with d.mu held.
 func (d *DownTrack) emit(w *trackWriter, h *rtp.Header, payload []byte, out *udpbatch.Batch) error {
 	if e := d.egress; e != nil {
-		if dst := e.dst.Load(); dst != nil && out != nil {
+		switch p := e.path.Load(); {
+		case p == nil:
+		case p.udp.IsValid() && out != nil:
 			if s, err := d.sealer(e); s != nil || err != nil {
 				if err != nil {
 					return err
 				}
-				n, err := s.Seal(out.Slot(*dst), h, payload)
+				n, err := s.Seal(out.Slot(p.udp), h, payload)
 				if err != nil {
 					return err
 				}
 				out.Commit(n)
 				return nil
 			}
-		} else if t := e.tcp.Load(); t != nil {
+		case p.tcp != nil:
 			if s, err := d.sealer(e); s != nil || err != nil {
 				if err != nil {
 					return err
 				}
-				if d.tcpBuf == nil {
-					d.tcpBuf = make([]byte, udpbatch.SlotSize)
-				}
-				n, err := s.Seal(d.tcpBuf, h, payload)
-				if err != nil {
-					return err
-				}
-				_, err = t.conn.WriteTo(d.tcpBuf[:n], t.to)
-				return err
+				return d.writeTCP(e, p, s, h, payload)
 			}
 		}
 	}
@@ -198,6 +263,25 @@ func (d *DownTrack) emit(w *trackWriter, h *rtp.Header, payload []byte, out *udp
 		return errNoPath
 	}
 	_, err := w.w.WriteRTP(h, payload)
+	return err
+}
+
+// writeTCP seals a packet and writes it to the path's ICE-TCP connection.
+// The mux buffers the write (4 MB, then drops), so it does not block.
+// Once the connection is gone, the path is dropped too, so the packets
+// that follow are not numbered (pathless) until ICE selects another.
+// Called with d.mu held.
+func (d *DownTrack) writeTCP(e *egress, p *path, s *srtpout.Sealer, h *rtp.Header, payload []byte) error {
+	if d.tcpBuf == nil {
+		d.tcpBuf = make([]byte, udpbatch.SlotSize)
+	}
+	n, err := s.Seal(d.tcpBuf, h, payload)
+	if err != nil {
+		return err
+	}
+	if _, err = p.tcp.conn.WriteTo(d.tcpBuf[:n], p.tcp.to); errors.Is(err, io.ErrClosedPipe) {
+		e.path.CompareAndSwap(p, nil)
+	}
 	return err
 }
 

@@ -198,7 +198,7 @@ func TestPathlessKeepsNumbering(t *testing.T) {
 	d.mu.Lock()
 	d.seal, d.egress = seal, &egress{}
 	d.mu.Unlock()
-	d.egress.dst.Store(&dst)
+	d.egress.path.Store(&path{udp: dst})
 
 	var wg sync.WaitGroup
 	unwrap := rtpmunger.NewSeqUnwrapper()
@@ -222,10 +222,10 @@ func TestPathlessKeepsNumbering(t *testing.T) {
 	if sent != 3 {
 		t.Fatalf("%d packets sealed with a path, want 3", sent)
 	}
-	d.egress.dst.Store(nil)
+	d.egress.path.Store(nil)
 	send(40000)
 	during, _, dropped := lastOut()
-	d.egress.dst.Store(&dst)
+	d.egress.path.Store(&path{udp: dst})
 	send(1)
 	after, sent, _ := lastOut()
 	if dropped != 40000 || during != before || after != before+1 || sent != 4 {

@@ -134,13 +134,21 @@ func TestSealedTrackMovesToTCP(t *testing.T) {
 	if !sealed(b) {
 		t.Fatal("no DownTrack of b sealed its packets on UDP")
 	}
+	// The SFU offers ICE-TCP on the listener's address only: the view of
+	// the mux each connection gets must say where it listens, or ICE
+	// offers every address of the host.
+	for _, st := range b.p.sub.GetStats() {
+		if c, ok := st.(webrtc.ICECandidateStats); ok && c.Type == webrtc.StatsTypeLocalCandidate && c.Protocol == "tcp" && c.IP != "127.0.0.1" {
+			t.Errorf("the SFU offers an ICE-TCP candidate on %s, not on its listener's 127.0.0.1", c.IP)
+		}
+	}
 
 	cut.Store(true)
 	b.p.RestartICE()
 	poll.Until(t, 30*time.Second, "b's ICE to move to TCP", func() bool { return selectedProtocol(b.sub) == webrtc.ICEProtocolTCP })
 	base := b.count(a.p.ID(), "video")
 	poll.Until(t, 15*time.Second, "b to receive a's video over TCP", func() bool { return b.count(a.p.ID(), "video") > base+20 })
-	if b.p.egress.tcp.Load() == nil {
+	if p := b.p.egress.path.Load(); p == nil || p.tcp == nil {
 		t.Error("the fast path has no TCP path after the move")
 	}
 
@@ -151,7 +159,60 @@ func TestSealedTrackMovesToTCP(t *testing.T) {
 	})
 	c := joinClientWith(t, s, "tcp-move", 'c', clientAPI(t), tcpOnly, func(c *testClient) { c.settleICE = true })
 	poll.Until(t, 15*time.Second, "c to receive a's video over TCP", func() bool { return c.count(a.p.ID(), "video") > 20 })
-	if !sealed(c) || c.p.egress.tcp.Load() == nil {
+	if !sealed(c) || c.p.egress.path.Load() == nil || c.p.egress.path.Load().tcp == nil {
 		t.Error("c's media on ICE-TCP went through Pion, not the Sealer")
+	}
+}
+
+// addrConn is a mux connection that only knows its local address.
+type addrConn struct {
+	net.PacketConn
+	local *net.TCPAddr
+}
+
+func (c addrConn) LocalAddr() net.Addr { return c.local }
+
+// TestPathOf: where a pair's sealed packets go, for the pairs ICE selects.
+func TestPathOf(t *testing.T) {
+	v4 := addrConn{local: &net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 7881}}
+	v6 := addrConn{local: &net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 7881}}
+	e := &egress{conns: []muxConn{{"u", v6}, {"u", v4}}}
+	cand := func(proto webrtc.ICEProtocol, addr string, port uint16) *webrtc.ICECandidate {
+		return &webrtc.ICECandidate{Protocol: proto, Address: addr, Port: port}
+	}
+	tests := []struct {
+		name      string
+		pair      *webrtc.ICECandidatePair
+		udp       string         // want a UDP path to this address
+		conn      net.PacketConn // want a TCP path on this connection
+		tcpRemote string
+	}{
+		{"none", nil, "", nil, ""},
+		{"udp", &webrtc.ICECandidatePair{Local: cand(webrtc.ICEProtocolUDP, "10.0.0.5", 50000), Remote: cand(webrtc.ICEProtocolUDP, "::ffff:198.51.100.7", 6000)}, "198.51.100.7:6000", nil, ""},
+		{"tcp on the listener's address", &webrtc.ICECandidatePair{Local: cand(webrtc.ICEProtocolTCP, "10.0.0.5", 7881), Remote: cand(webrtc.ICEProtocolTCP, "198.51.100.7", 41000)}, "", v4, "198.51.100.7:41000"},
+		// Config.PublicIP: the candidate carries the public address.
+		{"tcp behind a public address", &webrtc.ICECandidatePair{Local: cand(webrtc.ICEProtocolTCP, "203.0.113.9", 7881), Remote: cand(webrtc.ICEProtocolTCP, "198.51.100.7", 41000)}, "", v4, "198.51.100.7:41000"},
+		{"tcp link-local with a zone", &webrtc.ICECandidatePair{Local: cand(webrtc.ICEProtocolTCP, "fe80::1%eth0", 7881), Remote: cand(webrtc.ICEProtocolTCP, "fe80::2%eth0", 41000)}, "", v6, "[fe80::2]:41000"},
+		{"bad remote address", &webrtc.ICECandidatePair{Local: cand(webrtc.ICEProtocolUDP, "10.0.0.5", 50000), Remote: cand(webrtc.ICEProtocolUDP, "example.org", 6000)}, "", nil, ""},
+	}
+	for _, tt := range tests {
+		p := e.pathOf(tt.pair)
+		switch {
+		case tt.udp == "" && tt.conn == nil:
+			if p != nil {
+				t.Errorf("%s: path %+v, want none", tt.name, p)
+			}
+		case tt.udp != "":
+			if p == nil || p.tcp != nil || p.udp.String() != tt.udp {
+				t.Errorf("%s: path %+v, want UDP to %s", tt.name, p, tt.udp)
+			}
+		default:
+			if p == nil || p.tcp == nil || p.tcp.conn != tt.conn || p.tcp.to.String() != tt.tcpRemote {
+				t.Errorf("%s: path %+v, want TCP on %v to %s", tt.name, p, tt.conn.LocalAddr(), tt.tcpRemote)
+			}
+		}
+	}
+	if p := (&egress{}).pathOf(&webrtc.ICECandidatePair{Local: cand(webrtc.ICEProtocolTCP, "10.0.0.5", 7881), Remote: cand(webrtc.ICEProtocolTCP, "198.51.100.7", 41000)}); p != nil {
+		t.Errorf("TCP pair without a mux connection: path %+v, want none", p)
 	}
 }

@@ -1,6 +1,18 @@
 package twohosts
 
-import "golang.org/x/sys/unix"
+import (
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// dieWithParent has the kernel kill cmd when this process dies, so a
+// killed meet-bench leaves no server behind (the signal survives the
+// exec of ip, taskset and the program).
+func dieWithParent(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
 
 // allowedCPUs are the CPUs this process may run on, in order.
 func allowedCPUs() ([]int, error) {

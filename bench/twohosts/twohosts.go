@@ -53,7 +53,9 @@ type Host struct {
 // so the command's pid is the program's.
 func (h Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	full := append([]string{"netns", "exec", h.NS, "taskset", "-c", cpuList(h.CPUs), name}, args...)
-	return exec.CommandContext(ctx, "ip", full...)
+	cmd := exec.CommandContext(ctx, "ip", full...)
+	dieWithParent(cmd)
+	return cmd
 }
 
 // Pair is the two hosts.
@@ -87,8 +89,12 @@ func New(ctx context.Context) (*Pair, error) {
 		Server:    Host{NS: fmt.Sprintf("%ssrv-%d", nsPrefix, pid), Dev: fmt.Sprintf("mbs%d", pid), IP: serverIP, CPUs: cpus[:half]},
 		Generator: Host{NS: fmt.Sprintf("%sgen-%d", nsPrefix, pid), Dev: fmt.Sprintf("mbg%d", pid), IP: generatorIP, CPUs: cpus[half:]},
 	}
+	// The first step tells whether this root may make namespaces at all
+	// (a container without CAP_SYS_ADMIN may not).
+	if err := ip(ctx, "netns", "add", p.Server.NS); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 	steps := [][]string{
-		{"netns", "add", p.Server.NS},
 		{"netns", "add", p.Generator.NS},
 		// Created in the server's namespace, the peer moved at once: no
 		// interface ever appears in the machine's own namespace.
@@ -113,10 +119,12 @@ func New(ctx context.Context) (*Pair, error) {
 	return p, nil
 }
 
-// Close removes both namespaces; the veth pair goes with them.
+// Close removes both namespaces, and kills what still runs in them; the
+// veth pair goes with them.
 func (p *Pair) Close() error {
 	var errs []error
 	for _, ns := range []string{p.Server.NS, p.Generator.NS} {
+		killAll(ns)
 		if err := ip(context.Background(), "netns", "del", ns); err != nil && !strings.Contains(err.Error(), "No such file") {
 			errs = append(errs, err)
 		}
@@ -150,7 +158,22 @@ func removeStale(ctx context.Context) {
 		if err != nil || processAlive(pid) {
 			continue
 		}
+		killAll(name)
 		_ = ip(ctx, "netns", "del", name)
+	}
+}
+
+// killAll kills the processes left in namespace ns (a server whose
+// meet-bench was killed before it could stop it).
+func killAll(ns string) {
+	out, err := exec.Command("ip", "netns", "pids", ns).Output()
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 

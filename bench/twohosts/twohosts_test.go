@@ -85,9 +85,11 @@ func TestPair(t *testing.T) {
 	}
 	closed = true
 	out, _ := exec.Command("ip", "netns", "list").Output()
-	for _, ns := range []string{p.Server.NS, p.Generator.NS} {
-		if strings.Contains(string(out), ns) {
-			t.Errorf("%s left after Close: %s", ns, out)
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, ns := range []string{p.Server.NS, p.Generator.NS} {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == ns {
+				t.Errorf("%s left after Close: %s", ns, out)
+			}
 		}
 	}
 	if _, err := os.Stat("/run/netns/" + p.Server.NS); err == nil {

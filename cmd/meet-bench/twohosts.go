@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/monkeythorn/meet/bench/twohosts"
 )
@@ -67,6 +68,9 @@ func runTwoHosts(ctx context.Context, f *loadFlags, roomSize int, stdout, stderr
 	}
 	gen := pair.Generator.Command(ctx, exe, generatorArgs(f, srv)...)
 	gen.Stdout, gen.Stderr = stdout, stderr
+	// Ctrl-C: the generator stops as it would on its own, then is killed.
+	gen.Cancel = func() error { return gen.Process.Signal(os.Interrupt) }
+	gen.WaitDelay = 15 * time.Second
 	fmt.Fprintf(stderr, "meet-bench: two hosts: server %s on CPU %v, generator %s on CPU %v\n",
 		pair.Server.IP, pair.Server.CPUs, pair.Generator.IP, pair.Generator.CPUs)
 	if err := gen.Run(); err != nil {

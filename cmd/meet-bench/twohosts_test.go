@@ -58,8 +58,10 @@ func TestTwoHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if suffix := fmt.Sprintf("-%d", os.Getpid()); strings.Contains(string(out), suffix) {
-		t.Errorf("namespaces left behind:\n%s", out)
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasSuffix(f[0], fmt.Sprintf("-%d", os.Getpid())) && strings.HasPrefix(f[0], "meet-bench-") {
+			t.Errorf("namespace %s left behind", f[0])
+		}
 	}
 }
 
