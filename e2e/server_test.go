@@ -52,12 +52,22 @@ func (s *testServer) counter(t *testing.T, name, label, value string) float64 {
 // reached the server.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with changes to the server's config.
+func startServerWith(t *testing.T, change func(*server.Config)) *testServer {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := server.New(server.Config{
+	cfg := server.Config{
 		Logger: log,
 		Secret: []byte("e2e-test-secret-e2e-test-secret-e2e-test-secret"),
 		SFU:    sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true},
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	s, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

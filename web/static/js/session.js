@@ -860,6 +860,29 @@ export class Session extends Emitter {
   }
 
   /**
+   * The protocol of each connection's selected ICE pair on our side ("udp",
+   * "tcp", or "" before one is selected): for tests.
+   * @returns {Promise<{pub: string, sub: string}>}
+   */
+  async transports() {
+    /** @param {RTCPeerConnection|null} pc */
+    const of = async (pc) => {
+      if (!pc) return '';
+      const rep = await pc.getStats();
+      /** @type {any} */
+      let pair = null;
+      rep.forEach((/** @type {any} */ st) => {
+        // Chromium names the pair on the transport; Firefox marks it.
+        if (st.type === 'transport' && st.selectedCandidatePairId) pair = rep.get(st.selectedCandidatePairId);
+        if (!pair && st.type === 'candidate-pair' && st.selected) pair = st;
+      });
+      const local = pair ? rep.get(pair.localCandidateId) : null;
+      return local ? String(local.protocol || '') : '';
+    };
+    return { pub: await of(this._pub), sub: await of(this._sub) };
+  }
+
+  /**
    * What the browser sends of the camera, per layer, and the uplink
    * estimate: for tests and the stats panel.
    * @returns {Promise<{available: number, layers: {rid: string, width: number, height: number, fps: number, bytesSent: number, limitation: string}[]}>}

@@ -58,6 +58,8 @@ export function installTestHook(state) {
     },
     /** What we send of the camera, per layer, and the uplink estimate. */
     publishStats: async () => (state.call && state.call.session ? state.call.session.publishStats() : null),
+    /** The protocol of the selected ICE pair of each connection: {pub, sub}, "udp" or "tcp". */
+    transports: async () => (state.call && state.call.session ? state.call.session.transports() : null),
     /** Receive statistics per remote participant id. */
     stats: async () => (state.call ? state.call.stats() : {}),
     /** The layout in use: "grid" or "stage", and whose tile (key) is on the stage. */
