@@ -267,7 +267,8 @@ func (d *DownTrack) emit(w *trackWriter, h *rtp.Header, payload []byte, out *udp
 }
 
 // writeTCP seals a packet and writes it to the path's ICE-TCP connection.
-// The mux buffers the write (4 MB, then drops), so it does not block.
+// The mux buffers the write (tcpWriteBuffer, then drops), so it does not
+// block.
 // Once the connection is gone, the path is dropped too, so the packets
 // that follow are not numbered (pathless) until ICE selects another.
 // Called with d.mu held.

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -306,10 +307,22 @@ func (s *SFU) listenTCP(se *webrtc.SettingEngine, lf pionlog.Factory, ip net.IP,
 		return fmt.Errorf("sfu: open ICE-TCP port %d: %w", s.cfg.TCPPort, err)
 	}
 	s.tcp = ln
-	mx := webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), ln, 64)
+	mx := newTCPMux(lf.NewLogger("tcpmux"), ln)
 	s.tcpMux = mx
 	se.SetICETCPMux(mx)
 	return nil
+}
+
+// tcpWriteBuffer is what the ICE-TCP mux queues for one connection
+// before it drops (Pion's default is 4 MB). A write never blocks the
+// forwarding path: a subscriber that reads slowly or not at all loses
+// packets instead. 1 MB is some 4 s of a 2 Mbit/s video, more than a call
+// can use once late, and bounds what a connection that never reads holds.
+const tcpWriteBuffer = 1 << 20
+
+// newTCPMux is the ICE-TCP mux on ln.
+func newTCPMux(log logging.LeveledLogger, ln net.Listener) ice.TCPMux {
+	return ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: log, ReadBufferSize: 64, WriteBufferSize: tcpWriteBuffer})
 }
 
 // TCPAddr returns the ICE-TCP listener's address, or nil when off.

@@ -1,14 +1,23 @@
 package sfu
 
 import (
+	"bytes"
+	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/monkeythorn/meet/internal/pionlog"
 	"github.com/monkeythorn/meet/internal/poll"
+	"github.com/monkeythorn/meet/sfu/rtpmunger"
+	"github.com/monkeythorn/meet/sfu/srtpout"
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/stun/v4"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
@@ -215,4 +224,101 @@ func TestPathOf(t *testing.T) {
 	if p := (&egress{}).pathOf(&webrtc.ICECandidatePair{Local: cand(webrtc.ICEProtocolTCP, "10.0.0.5", 7881), Remote: cand(webrtc.ICEProtocolTCP, "198.51.100.7", 41000)}); p != nil {
 		t.Errorf("TCP pair without a mux connection: path %+v, want none", p)
 	}
+}
+
+// TestTCPSubscriberThatStopsReading: a subscriber on ICE-TCP that stops
+// reading its connection fills what the SFU buffers for it; the fan-out
+// must not wait for it, or every other subscriber of the track would
+// stall. The ICE-TCP mux is made as the SFU makes it (1 MB of buffer for
+// each connection, then drops); the attacker is a raw TCP client that
+// sends the ICE check the mux keys the connection on, then never reads. A
+// sealing DownTrack writes to it beside one on UDP: 20,000 packets of 1,100
+// bytes (22 MB) go through the fan-out in a bounded time, the UDP
+// subscriber's every one, the TCP one's past the buffers dropped as write
+// errors. (With a mux that does not buffer, the fan-out stalls here.)
+func TestTCPSubscriberThatStopsReading(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := newTCPMux(pionlog.Factory{Log: slog.New(slog.DiscardHandler)}.NewLogger("tcpmux"), ln)
+	defer mux.Close()
+	const ufrag = "victimufrag"
+	conn, err := mux.GetConnByUfrag(ufrag, false, net.IPv4(127, 0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, err := net.DialTCP("tcp4", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Close()
+	_ = attacker.SetReadBuffer(4096)
+	check, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(ufrag+":attacker"), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	framed := append([]byte{byte(len(check.Raw) >> 8), byte(len(check.Raw))}, check.Raw...) // RFC 4571
+	if _, err := attacker.Write(framed); err != nil {
+		t.Fatal(err)
+	}
+	to := attacker.LocalAddr()
+	poll.Until(t, 5*time.Second, "the mux to take the attacker's connection", func() bool {
+		_, err := conn.WriteTo([]byte{0}, to)
+		return err == nil
+	})
+
+	pool, up, _ := fakeFanout(t, 2)
+	downs := *up.downs.Load()
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	paths := []*path{{tcp: &tcpPath{conn: conn, to: to}}, {udp: sink.LocalAddr().(*net.UDPAddr).AddrPort()}}
+	for i, d := range downs {
+		seal, err := srtpout.NewSealer(srtpout.Keys{Profile: srtp.ProtectionProfileAeadAes128Gcm, Key: make([]byte, 16), Salt: make([]byte, 12)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.mu.Lock()
+		d.seal, d.egress = seal, &egress{}
+		d.mu.Unlock()
+		d.egress.path.Store(paths[i])
+	}
+
+	const n = 20000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		unwrap := rtpmunger.NewSeqUnwrapper()
+		payload := append([]byte{0x10}, bytes.Repeat([]byte{7}, 1099)...)
+		for i := range n {
+			seq := uint16(i)
+			h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(i) * 3000, Marker: true}
+			p := packet{header: &h, payload: payload, esn: unwrap.Unwrap(uint32(seq)), ets: uint64(i) * 3000, keyframe: true, now: time.Now().UnixNano()}
+			pool.forward(downs, []*packet{&p}, &wg)
+			wg.Wait()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the fan-out stalled behind a subscriber that does not read its TCP connection")
+	}
+	stats := func(d *DownTrack) (sent, writeErrors uint64) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.stats.packets, d.stats.drops[DropWriteError]
+	}
+	tcpSent, tcpDropped := stats(downs[0])
+	udpSent, _ := stats(downs[1])
+	if udpSent != n {
+		t.Errorf("the UDP subscriber got %d of %d packets", udpSent, n)
+	}
+	if tcpDropped == 0 || tcpSent+tcpDropped != n {
+		t.Errorf("the TCP subscriber: %d sent, %d dropped of %d; want the excess dropped, not queued", tcpSent, tcpDropped, n)
+	}
+	t.Logf("TCP subscriber that does not read: %d packets buffered or sent, %d dropped", tcpSent, tcpDropped)
 }
