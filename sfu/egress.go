@@ -136,27 +136,26 @@ func (e *egress) watch(pc *webrtc.PeerConnection) {
 		e.follow(it)
 	})
 	it.OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) { e.follow(it) })
-	it.OnConnectionStateChange(func(s webrtc.ICETransportState) {
-		switch s {
-		case webrtc.ICETransportStateConnected, webrtc.ICETransportStateCompleted:
-			e.follow(it) // back on the same pair after a disconnection
-		case webrtc.ICETransportStateFailed, webrtc.ICETransportStateClosed:
-			// No pair works: packets are dropped without being numbered
-			// until one does (pathless), rather than sent to no one.
-			e.pathMu.Lock()
-			e.path.Store(nil)
-			e.pathMu.Unlock()
-		}
-	})
+	// Back on the same pair after a disconnection (no pair change), or
+	// failed: follow reads the state too.
+	it.OnConnectionStateChange(func(webrtc.ICETransportState) { e.follow(it) })
 }
 
-// follow takes the path of the pair ICE has selected now.
+// follow takes the path of the pair ICE has selected now. When ICE has
+// failed or closed no pair works (Pion keeps the last one selected):
+// packets are then dropped without being numbered until one does
+// (pathless), rather than sent to no one. The handlers that call it run
+// in no set order, so it reads the state, not the event.
 func (e *egress) follow(it *webrtc.ICETransport) {
 	e.pathMu.Lock()
 	defer e.pathMu.Unlock()
-	pair, err := it.GetSelectedCandidatePair()
-	if err != nil {
-		pair = nil
+	var pair *webrtc.ICECandidatePair
+	switch it.State() {
+	case webrtc.ICETransportStateFailed, webrtc.ICETransportStateClosed:
+	default:
+		if p, err := it.GetSelectedCandidatePair(); err == nil {
+			pair = p
+		}
 	}
 	e.path.Store(e.pathOf(pair))
 }
