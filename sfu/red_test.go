@@ -104,21 +104,15 @@ type received struct {
 }
 
 func (r *received) record(tr *webrtc.TrackRemote) {
-	buf := make([]byte, 1500)
-	var p rtp.Packet
-	for {
-		n, _, err := tr.Read(buf)
-		if err != nil {
+	readRTP(tr, func(p *rtp.Packet) {
+		if p == nil {
 			return
-		}
-		if p.Unmarshal(buf[:n]) != nil {
-			continue
 		}
 		r.mu.Lock()
 		r.pts = append(r.pts, p.PayloadType)
 		r.data = append(r.data, bytes.Clone(p.Payload))
 		r.mu.Unlock()
-	}
+	})
 }
 
 func (r *received) count() int {

@@ -13,10 +13,8 @@ import (
 	"github.com/monkeythorn/meet/internal/pionlog"
 	"github.com/monkeythorn/meet/internal/poll"
 	"github.com/monkeythorn/meet/sfu/rtpmunger"
-	"github.com/monkeythorn/meet/sfu/srtpout"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
-	"github.com/pion/srtp/v3"
 	"github.com/pion/stun/v4"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
@@ -277,14 +275,7 @@ func TestTCPSubscriberThatStopsReading(t *testing.T) {
 	defer sink.Close()
 	paths := []*path{{tcp: &tcpPath{conn: conn, to: to}}, {udp: sink.LocalAddr().(*net.UDPAddr).AddrPort()}}
 	for i, d := range downs {
-		seal, err := srtpout.NewSealer(srtpout.Keys{Profile: srtp.ProtectionProfileAeadAes128Gcm, Key: make([]byte, 16), Salt: make([]byte, 12)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.mu.Lock()
-		d.seal, d.egress = seal, &egress{}
-		d.mu.Unlock()
-		d.egress.path.Store(paths[i])
+		sealOn(t, d, paths[i])
 	}
 
 	const n = 20000

@@ -188,21 +188,33 @@ func startServer(ctx context.Context, meetBin, profile string, extra []string, s
 		}
 		cmd = exec.Command(bin, serverArgs(ports[0], ports[1], ports[2], extra)...)
 	}
+	metricsURL := ""
+	if profile == "" {
+		metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
+	}
+	s, err := startChild(cmd, fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metricsURL, cleanup, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitReady(ctx, 20*time.Second); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startChild starts cmd, a server that will answer on url, without the
+// MEET_ variables and with its output on stderr; cleanup runs once it has
+// exited (or failed to start).
+func startChild(cmd *exec.Cmd, url, metricsURL string, cleanup func(), stderr io.Writer) (*childServer, error) {
 	cmd.Env = serverEnv(os.Environ())
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	s := &childServer{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), pid: cmd.Process.Pid, done: make(chan struct{})}
-	if profile == "" {
-		s.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
-	}
+	s := &childServer{cmd: cmd, url: url, metricsURL: metricsURL, pid: cmd.Process.Pid, done: make(chan struct{})}
 	go func() { cmd.Wait(); cleanup(); close(s.done) }()
-	if err := s.waitReady(ctx, 20*time.Second); err != nil {
-		s.stop()
-		return nil, err
-	}
 	return s, nil
 }
 

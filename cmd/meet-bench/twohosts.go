@@ -49,16 +49,12 @@ func runTwoHosts(ctx context.Context, f *loadFlags, roomSize int, stdout, stderr
 	ip := pair.Server.IP.String()
 	args := serverArgsAt(ip, pair.Generator.IP.String(), twoHostsHTTPPort, twoHostsUDPPort, twoHostsMetricsPort,
 		roomCapArgs(roomSize, strings.Fields(f.serverArgs)))
-	cmd := pair.Server.Command(context.Background(), bin, args...)
-	cmd.Env = serverEnv(os.Environ())
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "meet-bench: start server: %v\n", err)
+	srv, err := startChild(pair.Server.Command(context.Background(), bin, args...), fmt.Sprintf("http://%s:%d", ip, twoHostsHTTPPort),
+		fmt.Sprintf("http://%s:%d/metrics", ip, twoHostsMetricsPort), func() {}, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "meet-bench: %v\n", err)
 		return 1
 	}
-	srv := &childServer{cmd: cmd, url: fmt.Sprintf("http://%s:%d", ip, twoHostsHTTPPort),
-		metricsURL: fmt.Sprintf("http://%s:%d/metrics", ip, twoHostsMetricsPort), pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(srv.done) }()
 	defer srv.stop()
 
 	exe, err := os.Executable()
